@@ -1,0 +1,111 @@
+# HTTPS from the ground up - the course's one Makefile.
+#
+#   make              build everything (binaries in build/bin/)
+#   make test         install what is missing, build, run every test suite
+#   make test SAN=1   the same with AddressSanitizer + UndefinedBehaviorSanitizer
+#   make demo         the course tour: every chapter, in order, narrated
+#   make NN           run chapter NN's server/client pair (e.g. make 01)
+#   make NN-server    run chapter NN's server on its own port (8001..8006)
+#   make NN-client    run chapter NN's client against it
+#   make NN-capture   run the pair under tshark and show what an eavesdropper reads
+#   make diff-NN      what chapter NN adds to the chapter before
+#   make doctor       check the machine: compiler, libraries, civetweb TLS, capture, peers
+#   make bench        benchmarks against named peers, same run
+#   make clean        remove build/
+#
+# Each chapter folder has a chapter.mk that declares its programs and targets.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+SAN ?= 0
+ifeq ($(SAN),1)
+  BUILD := build/san
+  SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+  BUILD := build
+  SANFLAGS :=
+endif
+BIN := $(BUILD)/bin
+OBJ := $(BUILD)/obj
+CIVETWEB := build/civetweb
+
+CC ?= cc
+PKGS := openssl libcurl jansson sqlite3 libjwt libargon2
+CFLAGS_STRICT := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+  -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+  -Wvla -Wno-unused-parameter
+CPPFLAGS_PROJECT := -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED \
+  -Icommon -I$(CIVETWEB)/include
+CFLAGS := -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(SANFLAGS)
+LDFLAGS := $(SANFLAGS)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS = $(BUILD)/lib/libcourse.a $(CIVETWEB)/libcivetweb.a $(PKG_LIBS) -lpthread -ldl -lm
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(OBJ)/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+PROGRAMS :=
+
+# prog NAME, SOURCES: build $(BIN)/NAME from chapter sources plus libcourse
+define prog
+PROGRAMS += $(BIN)/$(1)
+$(BIN)/$(1): $(2:%.c=$(OBJ)/%.o) $(BUILD)/lib/libcourse.a $(CIVETWEB)/libcivetweb.a | $(BIN)
+	$$(CC) $$(LDFLAGS) -o $$@ $(2:%.c=$(OBJ)/%.o) $$(LDLIBS)
+endef
+
+CHAPTER_MK := $(sort $(wildcard [0-9][0-9]_*/chapter.mk))
+include $(CHAPTER_MK)
+
+.PHONY: all deps civetweb test demo doctor bench clean pki unit-tests
+all: $(PROGRAMS) $(UNIT_BIN)
+
+# ---- set-up -----------------------------------------------------------------
+# deps.sh exits 0 when everything is there; as root it installs what is missing.
+deps:
+	@scripts/deps.sh
+
+civetweb: $(CIVETWEB)/libcivetweb.a
+$(CIVETWEB)/libcivetweb.a $(CIVETWEB)/include/civetweb.h:
+	@scripts/deps.sh
+	@scripts/build-civetweb.sh $(CIVETWEB)
+
+# ---- compile ------------------------------------------------------------------
+$(BIN) $(BUILD)/lib $(BUILD)/tests:
+	@mkdir -p $@
+
+$(OBJ)/%.o: %.c $(CIVETWEB)/include/civetweb.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_PROJECT) $(PKG_CFLAGS) $(CFLAGS_STRICT) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/lib/libcourse.a: $(COMMON_OBJ) | $(BUILD)/lib
+	ar rcs $@ $^
+
+$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(BUILD)/lib/libcourse.a $(CIVETWEB)/libcivetweb.a | $(BUILD)/tests
+	$(CC) $(LDFLAGS) -o $@ $< $(LDLIBS) -lcmocka
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- run ----------------------------------------------------------------------
+# The test runner: unit (cmocka), chapters (real pairs on loopback), interop,
+# capture. Ends with "N passed, N failed, N skipped".
+test: deps
+	@$(MAKE) --no-print-directory all SAN=$(SAN)
+	@BIN=$(abspath $(BIN)) UNIT=$(abspath $(BUILD)/tests) SAN=$(SAN) tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+doctor:
+	@scripts/doctor.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/bench.sh
+
+clean:
+	rm -rf build

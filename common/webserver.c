@@ -1,0 +1,302 @@
+/* webserver.c - see webserver.h */
+#include "webserver.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+
+/* What the handlers can reach through mg_get_user_data(). */
+typedef struct web_server {
+    const web_config *cfg;
+} web_server;
+
+web_config web_config_defaults(void)
+{
+    web_config c;
+    memset(&c, 0, sizeof c);
+    c.host = "127.0.0.1";
+    c.max_body = WEB_DEFAULT_MAX_BODY;
+    c.max_json_depth = JSON_DEFAULT_MAX_DEPTH;
+    c.threads = 8;
+    c.request_timeout_ms = 10000;
+    return c;
+}
+
+static const web_config *cfg_of(struct mg_connection *conn)
+{
+    const web_server *s = mg_get_user_data(mg_get_context(conn));
+    return s->cfg;
+}
+
+const char *web_header(struct mg_connection *conn, const char *name)
+{
+    return mg_get_header(conn, name);
+}
+
+int web_reply(struct mg_connection *conn, int status, const char *content_type, const void *body,
+              size_t len)
+{
+    const web_config *cfg = cfg_of(conn);
+    char clen[32];
+    snprintf(clen, sizeof clen, "%zu", len);
+    mg_response_header_start(conn, status);
+    mg_response_header_add(conn, "Content-Type", content_type, -1);
+    mg_response_header_add(conn, "Content-Length", clen, -1);
+    mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+    mg_response_header_add(conn, "X-Content-Type-Options", "nosniff", -1);
+    for (const char *const *h = cfg->extra_headers; h && *h; h++)
+        mg_response_header_add_lines(conn, *h);
+    mg_response_header_send(conn);
+    if (len)
+        mg_write(conn, body, len);
+    wire_out("HTTP/1.1 %d %s (%s, %zu bytes)", status, mg_get_response_code_text(conn, status),
+             content_type, len);
+    hexdump("response body", body, len);
+    return status;
+}
+
+int web_reply_text(struct mg_connection *conn, int status, const char *text)
+{
+    return web_reply(conn, status, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+int web_reply_json(struct mg_connection *conn, int status, json_t *json)
+{
+    char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+    int rc;
+    json_decref(json);
+    if (!text)
+        return web_reply_text(conn, 500, "internal error: cannot encode JSON\n");
+    /* a trailing newline keeps `curl` output readable */
+    size_t n = strlen(text);
+    char *line = malloc(n + 2);
+    if (!line) {
+        free(text);
+        return web_reply_text(conn, 500, "internal error: out of memory\n");
+    }
+    memcpy(line, text, n);
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    rc = web_reply(conn, status, "application/json", line, n + 1);
+    free(line);
+    free(text);
+    return rc;
+}
+
+int web_reply_error(struct mg_connection *conn, int status, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    note("refusing: %s", msg);
+    return web_reply_json(conn, status, json_pack("{s:s, s:i}", "error", msg, "status", status));
+}
+
+int web_read_body(struct mg_connection *conn, char **body, size_t *len)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    size_t max = cfg_of(conn)->max_body, n = 0;
+    char *buf;
+
+    *body = NULL;
+    *len = 0;
+    /* Refuse early when the client announces too much: no need to read it. */
+    if (ri->content_length > 0 && (unsigned long long)ri->content_length > max)
+        return web_reply_error(conn, 413, "request body of %lld bytes is over the limit of %zu",
+                               ri->content_length, max);
+    buf = malloc(max + 2);
+    if (!buf)
+        return web_reply_error(conn, 500, "out of memory");
+    for (;;) {
+        /* read one byte past the limit so a chunked body that is too big shows */
+        int got = mg_read(conn, buf + n, max + 1 - n);
+        if (got < 0) {
+            free(buf);
+            return web_reply_error(conn, 400, "could not read the request body");
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
+        if (n > max) {
+            free(buf);
+            return web_reply_error(conn, 413, "request body is over the limit of %zu bytes", max);
+        }
+    }
+    buf[n] = '\0';
+    *body = buf;
+    *len = n;
+    hexdump("request body", buf, n);
+    return 0;
+}
+
+int web_read_json(struct mg_connection *conn, json_t **out)
+{
+    const char *ctype = web_header(conn, "Content-Type");
+    char *body;
+    size_t len;
+    char err[256];
+    int st;
+
+    *out = NULL;
+    if (!ctype || strncmp(ctype, "application/json", 16) != 0 ||
+        (ctype[16] != '\0' && ctype[16] != ';'))
+        return web_reply_error(conn, 415, "expected Content-Type: application/json, got %s",
+                               ctype ? ctype : "none");
+    if ((st = web_read_body(conn, &body, &len)) != 0)
+        return st;
+    *out = json_parse(body, len, cfg_of(conn)->max_json_depth, err, sizeof err);
+    free(body);
+    if (!*out)
+        return web_reply_error(conn, 400, "bad JSON: %s", err);
+    return 0;
+}
+
+/* Every request comes through here: log it as it arrived, then route it. */
+static int dispatch(struct mg_connection *conn)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    const web_config *cfg = cfg_of(conn);
+    int path_known = 0;
+
+    wire_in("%s %s%s%s HTTP/%s", ri->request_method, ri->request_uri ? ri->request_uri : "?",
+            ri->query_string ? "?" : "", ri->query_string ? ri->query_string : "",
+            ri->http_version);
+    for (int i = 0; i < ri->num_headers; i++)
+        wire_in("%s: %s", ri->http_headers[i].name, ri->http_headers[i].value);
+
+    for (const web_route *r = cfg->routes; r && r->fn; r++) {
+        if (strcmp(r->path, ri->local_uri) != 0)
+            continue;
+        path_known = 1;
+        if (strcmp(r->method, ri->request_method) == 0)
+            return r->fn(conn, r->arg);
+    }
+    if (path_known)
+        return web_reply_error(conn, 405, "method %s is not allowed on %s", ri->request_method,
+                               ri->local_uri);
+    return web_reply_error(conn, 404, "no such path: %s", ri->local_uri);
+}
+
+/* While starting, civetweb's first complaint is the real reason (for example
+ * "cannot bind to 127.0.0.1:8001: 98 (Address already in use)"); keep it for
+ * the one error line. Afterwards, pass civetweb's messages on as notes. */
+static char g_start_reason[256];
+static int g_starting;
+
+static int log_message(const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    if (g_starting) {
+        if (!g_start_reason[0])
+            snprintf(g_start_reason, sizeof g_start_reason, "%s", message);
+        return 1;
+    }
+    notice("civetweb: %s", message);
+    return 1;
+}
+
+/* Start-up self-test: say in one line what is wrong with the civetweb build. */
+static int self_test(const web_config *cfg)
+{
+    unsigned want = cfg->tls ? MG_FEATURES_TLS : 0;
+    unsigned got = mg_init_library(want);
+    if (cfg->tls && (!mg_check_feature(MG_FEATURES_TLS) || (got & MG_FEATURES_TLS) == 0)) {
+        errorf("civetweb self-test",
+               "TLS is not available (mg_init_library(MG_FEATURES_TLS) = %#x); this is the "
+               "OpenSSL 1.1 build of civetweb",
+               got);
+        hint("rebuild it for OpenSSL 3: rm -rf build/civetweb && make");
+        return -1;
+    }
+    return 0;
+}
+
+int web_serve(const web_config *cfg)
+{
+    web_server srv = {cfg};
+    struct mg_callbacks cb;
+    struct mg_context *ctx;
+    struct mg_server_port ports[4];
+    const char *opts[64];
+    char listen[128], threads[16], timeout[16];
+    char errtext[256] = "";
+    struct mg_error_data errd = {NULL, errtext, sizeof errtext};
+    struct mg_init_data init;
+    int n = 0, nports, sig = 0, v6 = strchr(cfg->host, ':') != NULL;
+    sigset_t set;
+
+    if (self_test(cfg))
+        return EXIT_FAILURE;
+
+    /* Block the stop signals before civetweb starts its threads, so every
+     * thread inherits the mask and only sigwait() below ever sees them. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    snprintf(listen, sizeof listen, v6 ? "[%s]:%d%s" : "%s:%d%s", cfg->host, cfg->port,
+             cfg->tls ? "s" : "");
+    snprintf(threads, sizeof threads, "%d", cfg->threads);
+    snprintf(timeout, sizeof timeout, "%d", cfg->request_timeout_ms);
+    opts[n++] = "listening_ports";
+    opts[n++] = listen;
+    opts[n++] = "num_threads";
+    opts[n++] = threads;
+    opts[n++] = "request_timeout_ms";
+    opts[n++] = timeout;
+    opts[n++] = "enable_keep_alive";
+    opts[n++] = "yes";
+    for (const char *const *o = cfg->civetweb_options; o && o[0] && n < 62; o += 2) {
+        opts[n++] = o[0];
+        opts[n++] = o[1];
+    }
+    opts[n] = NULL;
+
+    memset(&cb, 0, sizeof cb);
+    cb.begin_request = dispatch;
+    cb.log_message = log_message;
+    cb.init_ssl = cfg->init_ssl;
+    init.callbacks = &cb;
+    init.user_data = &srv;
+    init.configuration_options = opts;
+
+    g_starting = 1;
+    ctx = mg_start2(&init, &errd);
+    g_starting = 0;
+    if (!ctx) {
+        const char *why = g_start_reason[0] ? g_start_reason : errtext;
+        errorf("cannot start the server", "%s", why[0] ? why : "civetweb said nothing");
+        if (strstr(why, "in use"))
+            hint("another program has port %d; pick another with --port N (0 = any free port)",
+                 cfg->port);
+        mg_exit_library();
+        return EXIT_FAILURE;
+    }
+    nports = mg_get_server_ports(ctx, 4, ports);
+    if (nports < 1) {
+        errorf("cannot start the server", "civetweb reports no listening port");
+        mg_stop(ctx);
+        mg_exit_library();
+        return EXIT_FAILURE;
+    }
+    /* The first stdout line, flushed: scripts and tests wait for it. */
+    result("listening on %s://%s%s%s:%d", cfg->tls ? "https" : "http", v6 ? "[" : "", cfg->host,
+           v6 ? "]" : "", ports[0].port);
+
+    sigwait(&set, &sig);
+    step("stopping on %s: no new connections, finishing running requests",
+         sig == SIGINT ? "SIGINT" : "SIGTERM");
+    mg_stop(ctx);
+    mg_exit_library();
+    step("stopped");
+    return EXIT_SUCCESS;
+}

@@ -1,0 +1,89 @@
+# scripts/lib.sh - shell helpers shared by the run targets, the demo and the
+# tests. Source it; do not run it.
+#
+#   start_server NAME CMD...   start CMD in the background, wait (at most 10 s)
+#                              for its "listening on URL" line, and set
+#                              SERVER_URL, SERVER_PORT, SERVER_PID and
+#                              SERVER_LOG. Every server started this way is
+#                              stopped when the shell exits (stop_servers).
+#   stop_server PID            SIGTERM, wait (at most 5 s), then SIGKILL;
+#                              sets STOPPED_RC to the server's exit status
+#   stop_servers               stop every server this shell started
+#   course_tmpdir              a private temp dir, removed on exit
+
+: "${BIN:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/bin}"
+COURSE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+_COURSE_PIDS=()
+_COURSE_TMP=()
+
+course_cleanup() {
+  stop_servers
+  local d
+  for d in "${_COURSE_TMP[@]}"; do rm -rf "$d"; done
+}
+trap course_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+course_tmpdir() {
+  local d
+  d=$(mktemp -d "${TMPDIR:-/tmp}/course.XXXXXX")
+  _COURSE_TMP+=("$d")
+  echo "$d"
+}
+
+# start_server NAME CMD... ; log goes to $SERVER_LOG (stdout+stderr)
+start_server() {
+  local name=$1
+  shift
+  local dir
+  dir=$(course_tmpdir)
+  SERVER_LOG="$dir/$name.log"
+  "$@" >"$SERVER_LOG" 2>&1 &
+  SERVER_PID=$!
+  _COURSE_PIDS+=("$SERVER_PID")
+  local i line
+  for ((i = 0; i < 100; i++)); do
+    line=$(head -n 1 "$SERVER_LOG" 2>/dev/null)
+    if [[ "$line" == "listening on "* ]]; then
+      SERVER_URL=${line#listening on }
+      SERVER_PORT=${SERVER_URL##*:}
+      return 0
+    fi
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      echo "start_server: $name exited before listening:" >&2
+      sed 's/^/  | /' "$SERVER_LOG" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "start_server: $name did not print 'listening on URL' within 10 s" >&2
+  sed 's/^/  | /' "$SERVER_LOG" >&2
+  return 1
+}
+
+stop_server() {
+  local pid=$1 i
+  STOPPED_RC=
+  kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; STOPPED_RC=$?; return 0; }
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "stop_server: $pid ignored SIGTERM for 5 s; killing it" >&2
+    kill -KILL "$pid" 2>/dev/null
+  fi
+  wait "$pid" 2>/dev/null
+  STOPPED_RC=$?
+  local keep=() p
+  for p in "${_COURSE_PIDS[@]}"; do [[ "$p" != "$pid" ]] && keep+=("$p"); done
+  _COURSE_PIDS=("${keep[@]}")
+  return 0
+}
+
+stop_servers() {
+  local p
+  for p in "${_COURSE_PIDS[@]}"; do stop_server "$p"; done
+  _COURSE_PIDS=()
+}

@@ -1,0 +1,70 @@
+# tests/lib.sh - assertions for the shell test suites. Source it.
+#
+# Each check prints one line the runner counts:
+#   PASS: name | FAIL: name: why | SKIP: name: why
+#
+#   t_run CMD...                  run CMD (60 s limit); sets T_OUT, T_ERR, T_RC
+#   t_expect NAME RC [--out S] [--err S] [--not S] -- CMD...
+#                                 run CMD; pass if the exit status is RC, stdout
+#                                 contains each --out S, stderr each --err S,
+#                                 and neither contains any --not S
+#   t_true NAME WHY CMD...        pass if CMD exits 0 (WHY is shown on failure)
+#   t_pass NAME / t_fail NAME WHY / t_skip NAME WHY
+# shellcheck source=../scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+
+t_pass() { echo "PASS: $1"; }
+t_fail() {
+  echo "FAIL: $1: $2"
+  if [[ -n "${T_RC:-}" ]]; then
+    echo "  | exit status: $T_RC"
+    [[ -n "${T_OUT:-}" ]] && printf '%s\n' "$T_OUT" | head -n 30 | sed 's/^/  | out: /'
+    [[ -n "${T_ERR:-}" ]] && printf '%s\n' "$T_ERR" | head -n 30 | sed 's/^/  | err: /'
+  fi
+  return 0
+}
+t_skip() { echo "SKIP: $1: $2"; }
+
+_T_DIR=$(course_tmpdir)
+t_run() {
+  T_OUT=$(timeout 60 "$@" 2>"$_T_DIR/stderr")
+  T_RC=$?
+  T_ERR=$(cat "$_T_DIR/stderr")
+}
+
+t_expect() {
+  local name=$1 want=$2
+  shift 2
+  local outs=() errs=() nots=()
+  while [[ $# -gt 0 && "$1" != "--" ]]; do
+    case "$1" in
+      --out) outs+=("$2"); shift 2 ;;
+      --err) errs+=("$2"); shift 2 ;;
+      --not) nots+=("$2"); shift 2 ;;
+      *) echo "t_expect: unknown option $1" >&2; return 2 ;;
+    esac
+  done
+  shift
+  t_run "$@"
+  if [[ "$T_RC" != "$want" ]]; then
+    t_fail "$name" "exit status $T_RC, expected $want"
+    return 0
+  fi
+  local s
+  for s in "${outs[@]}"; do
+    [[ "$T_OUT" == *"$s"* ]] || { t_fail "$name" "stdout lacks: $s"; return 0; }
+  done
+  for s in "${errs[@]}"; do
+    [[ "$T_ERR" == *"$s"* ]] || { t_fail "$name" "stderr lacks: $s"; return 0; }
+  done
+  for s in "${nots[@]}"; do
+    [[ "$T_OUT$T_ERR" != *"$s"* ]] || { t_fail "$name" "output contains: $s"; return 0; }
+  done
+  t_pass "$name"
+}
+
+t_true() {
+  local name=$1 why=$2
+  shift 2
+  if "$@"; then t_pass "$name"; else t_fail "$name" "$why"; fi
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# tests/run.sh - the one test runner `make test` calls.
+#
+# Runs, in order: the cmocka unit tests (build/tests/test_*, TAP output), then
+# every shell suite in tests/chapters, tests/interop and tests/capture (sorted
+# by name). Counts PASS/FAIL/SKIP lines and ends with the line
+#   N passed, N failed, N skipped
+# Exit status 0 only when nothing failed.
+#
+# Environment: BIN (binaries), UNIT (unit test binaries), SAN=1 for the
+# sanitizer lane, ONLY=PATTERN to run only suites whose path contains it.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+export BIN=${BIN:-$ROOT/build/bin}
+UNIT=${UNIT:-$ROOT/build/tests}
+export SAN=${SAN:-0}
+export COURSE_ROOT=$ROOT
+export NO_COLOR=1
+# Sanitizer reports end the process with a failure and a readable report.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=99}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp:print_suppressions=0}
+
+passed=0
+failed=0
+skipped=0
+failures=()
+LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/course-tests.XXXXXX")
+trap 'rm -rf "$LOGDIR"' EXIT
+
+count() { # count SUITE LOGFILE
+  local suite=$1 log=$2 p f s
+  p=$(grep -c '^PASS: ' "$log")
+  f=$(grep -c '^FAIL: ' "$log")
+  s=$(grep -c '^SKIP: ' "$log")
+  passed=$((passed + p))
+  failed=$((failed + f))
+  skipped=$((skipped + s))
+  while IFS= read -r line; do failures+=("$suite: ${line#FAIL: }"); done < <(grep '^FAIL: ' "$log")
+}
+
+wanted() { [[ -z "${ONLY:-}" || "$1" == *"$ONLY"* ]]; }
+
+echo "== unit tests (cmocka)"
+for t in "$UNIT"/test_*; do
+  [[ -x "$t" ]] || continue
+  wanted "$t" || continue
+  name=$(basename "$t")
+  log="$LOGDIR/$name.log"
+  # TAP: "ok N - name", "not ok N - name", "ok N # SKIP name"
+  (cd "$ROOT" && CMOCKA_MESSAGE_OUTPUT=TAP timeout 600 "$t") >"$log.raw" 2>&1
+  rc=$?
+  sed -n -e 's/^ok [0-9]* # SKIP[ -]*\(.*\)/SKIP: \1: skipped/p' \
+    -e '/# SKIP/!s/^ok [0-9]* - \(.*\)/PASS: \1/p' \
+    -e 's/^not ok [0-9]* - \(.*\)/FAIL: \1: see the cmocka output above/p' "$log.raw" >"$log"
+  if [[ $rc -ne 0 ]] && ! grep -q '^FAIL: ' "$log"; then
+    echo "FAIL: $name: exited with status $rc" >>"$log"
+  fi
+  if grep -q '^FAIL: ' "$log"; then cat "$log.raw"; fi
+  printf '  %-32s %s passed, %s failed\n' "$name" "$(grep -c '^PASS' "$log")" "$(grep -c '^FAIL' "$log")"
+  count "$name" "$log"
+done
+
+for group in chapters interop capture; do
+  shopt -s nullglob
+  suites=(tests/$group/*.sh)
+  shopt -u nullglob
+  [[ ${#suites[@]} -gt 0 ]] || continue
+  echo "== $group"
+  for s in "${suites[@]}"; do
+    wanted "$s" || continue
+    log="$LOGDIR/$(basename "$s").log"
+    timeout 900 bash "$s" >"$log" 2>&1
+    rc=$?
+    if [[ $rc -ne 0 ]] && ! grep -q '^FAIL: ' "$log"; then
+      echo "FAIL: $(basename "$s"): the suite itself exited with status $rc" >>"$log"
+    fi
+    # show each suite's lines, so a CI log says what ran
+    sed 's/^/  /' "$log"
+    count "$s" "$log"
+  done
+done
+
+echo
+if ((failed > 0)); then
+  echo "failures:"
+  printf '  %s\n' "${failures[@]}"
+  echo
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+((failed == 0 && passed > 0))
