@@ -87,4 +87,14 @@ fernet_status fernet_multi_decrypt(const fernet_key *keys, size_t nkeys, const c
 fernet_status fernet_multi_rotate(const fernet_key *keys, size_t nkeys, const char *token,
                                   size_t token_len, char **out);
 
+/* ---- for programs (common/fernet_load.c) ----------------------------------
+ * The key sources every chapter-02 program accepts: the files named (each
+ * --key-file, in order, newest key first), or when there are none the
+ * SECRET_KEY environment variable, as the reference course does (several keys
+ * separated by commas, newest first). Problems are reported as
+ * "PROG: error: key: ..." plus a hint. Returns how many keys were loaded into
+ * keys[] (1..max), or 0 after an error. Clear them with fernet_key_clear. */
+#define FERNET_KEY_ENV "SECRET_KEY"
+size_t fernet_keys_load(const char *const *files, size_t nfiles, fernet_key *keys, size_t max);
+
 #endif

@@ -67,6 +67,25 @@ static void narrate_lines(int out, const char *data, size_t size)
     }
 }
 
+/* Show a body as the text it is on the wire, when it is text (first 160
+ * characters); binary bodies are shown only as --verbose hex dumps. */
+static void narrate_body(int out, const char *data, size_t size)
+{
+    size_t n = size < 160 ? size : 160, line = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)data[i] < 0x20 && data[i] != '\n' && data[i] != '\r' && data[i] != '\t')
+            return;
+    while (line < n && data[line] != '\r' && data[line] != '\n')
+        line++;
+    n = line;
+    if (n == 0)
+        return;
+    if (out)
+        wire_out("%.*s%s", (int)n, data, n < size ? " ..." : "");
+    else
+        wire_in("%.*s%s", (int)n, data, n < size ? " ..." : "");
+}
+
 static int on_debug(CURL *curl, curl_infotype type, char *data, size_t size, void *arg)
 {
     (void)curl;
@@ -84,9 +103,11 @@ static int on_debug(CURL *curl, curl_infotype type, char *data, size_t size, voi
         narrate_lines(0, data, size);
         break;
     case CURLINFO_DATA_OUT:
+        narrate_body(1, data, size);
         hexdump("request body as sent", data, size);
         break;
     case CURLINFO_DATA_IN:
+        narrate_body(0, data, size);
         hexdump("response body as received", data, size);
         break;
     default:

@@ -23,6 +23,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <stddef.h>
 #include <time.h>
 

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "json.h"
 
@@ -38,22 +40,58 @@ const char *web_header(struct mg_connection *conn, const char *name)
     return mg_get_header(conn, name);
 }
 
+/* Keep the connection open only when the client wants it (HTTP/1.1 default,
+ * or HTTP/1.0 with "Connection: keep-alive"). */
+static int client_wants_keep_alive(struct mg_connection *conn)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    const char *h = mg_get_header(conn, "Connection");
+    if (h)
+        return strcasecmp(h, "keep-alive") == 0;
+    return strcmp(ri->http_version, "1.1") == 0;
+}
+
 int web_reply(struct mg_connection *conn, int status, const char *content_type, const void *body,
               size_t len)
 {
     const web_config *cfg = cfg_of(conn);
-    char clen[32];
-    snprintf(clen, sizeof clen, "%zu", len);
-    mg_response_header_start(conn, status);
-    mg_response_header_add(conn, "Content-Type", content_type, -1);
-    mg_response_header_add(conn, "Content-Length", clen, -1);
-    mg_response_header_add(conn, "Cache-Control", "no-store", -1);
-    mg_response_header_add(conn, "X-Content-Type-Options", "nosniff", -1);
-    for (const char *const *h = cfg->extra_headers; h && *h; h++)
-        mg_response_header_add_lines(conn, *h);
-    mg_response_header_send(conn);
-    if (len)
-        mg_write(conn, body, len);
+    char head[2048], date[64];
+    int keep = client_wants_keep_alive(conn), n;
+    time_t now = time(NULL);
+    struct tm tm;
+
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    n = snprintf(head, sizeof head,
+                 "HTTP/1.1 %d %s\r\n"
+                 "Content-Type: %s\r\n"
+                 "Content-Length: %zu\r\n"
+                 "Cache-Control: no-store\r\n"
+                 "X-Content-Type-Options: nosniff\r\n"
+                 "Date: %s\r\n"
+                 "Connection: %s\r\n",
+                 status, mg_get_response_code_text(conn, status), content_type, len, date,
+                 keep ? "keep-alive" : "close");
+    for (const char *const *h = cfg->extra_headers; h && *h && n > 0 && (size_t)n < sizeof head;
+         h++)
+        n += snprintf(head + n, sizeof head - (size_t)n, "%s\r\n", *h);
+    if (n < 0 || (size_t)n + 2 >= sizeof head)
+        return -1; /* only our own fixed headers go here: cannot happen */
+    memcpy(head + n, "\r\n", 2);
+    n += 2;
+    if (!keep)
+        mg_disable_keep_alive(conn);
+
+    /* One write for head and body: one TCP segment (one TLS record) for a
+     * small reply instead of one per header line. */
+    if (len && len <= sizeof head - (size_t)n) {
+        memcpy(head + n, body, len);
+        mg_write(conn, head, (size_t)n + len);
+    } else {
+        mg_write(conn, head, (size_t)n);
+        if (len)
+            mg_write(conn, body, len);
+    }
     wire_out("HTTP/1.1 %d %s (%s, %zu bytes)", status, mg_get_response_code_text(conn, status),
              content_type, len);
     hexdump("response body", body, len);
@@ -108,9 +146,11 @@ int web_read_body(struct mg_connection *conn, char **body, size_t *len)
     *body = NULL;
     *len = 0;
     /* Refuse early when the client announces too much: no need to read it. */
-    if (ri->content_length > 0 && (unsigned long long)ri->content_length > max)
+    if (ri->content_length > 0 && (unsigned long long)ri->content_length > max) {
+        mg_disable_keep_alive(conn); /* do not read the rest: close after replying */
         return web_reply_error(conn, 413, "request body of %lld bytes is over the limit of %zu",
                                ri->content_length, max);
+    }
     buf = malloc(max + 2);
     if (!buf)
         return web_reply_error(conn, 500, "out of memory");
@@ -126,6 +166,7 @@ int web_read_body(struct mg_connection *conn, char **body, size_t *len)
         n += (size_t)got;
         if (n > max) {
             free(buf);
+            mg_disable_keep_alive(conn);
             return web_reply_error(conn, 413, "request body is over the limit of %zu bytes", max);
         }
     }
