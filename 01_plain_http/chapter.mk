@@ -1,3 +1,17 @@
-# Chapter 01: plain HTTP. Programs and run targets.
+# Chapter 01: plain HTTP.
+#   make 01          run the pair (server on a free port, client against it)
+#   make 01-server   run the server on its own port, 8001 (ARGS="..." adds options)
+#   make 01-client   run the client against it
+#   make 01-capture  run the pair under tshark; print what an eavesdropper reads
 $(eval $(call prog,01-server,01_plain_http/server.c))
 $(eval $(call prog,01-client,01_plain_http/client.c))
+
+.PHONY: 01 01-server 01-client 01-capture
+01: all
+	@scripts/run-chapter.sh 01
+01-server: all
+	$(BIN)/01-server --port 8001 $(ARGS)
+01-client: all
+	$(BIN)/01-client --url http://127.0.0.1:8001 $(ARGS)
+01-capture: all
+	@scripts/run-chapter.sh --capture 01

@@ -4,7 +4,8 @@
 #   start_server NAME CMD...   start CMD in the background, wait (at most 10 s)
 #                              for its "listening on URL" line, and set
 #                              SERVER_URL, SERVER_PORT, SERVER_PID and
-#                              SERVER_LOG. Every server started this way is
+#                              SERVER_LOG, and append the port to COURSE_PORTS
+#                              (what a capture listens to). Every server started this way is
 #                              stopped when the shell exits (stop_servers).
 #   stop_server PID            SIGTERM, wait (at most 5 s), then SIGKILL;
 #                              sets STOPPED_RC to the server's exit status
@@ -15,6 +16,8 @@
 COURSE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 _COURSE_PIDS=()
 _COURSE_TMP=()
+COURSE_PORTS=()
+COURSE_LOGS=()
 
 course_cleanup() {
   stop_servers
@@ -48,6 +51,8 @@ start_server() {
     if [[ "$line" == "listening on "* ]]; then
       SERVER_URL=${line#listening on }
       SERVER_PORT=${SERVER_URL##*:}
+      COURSE_PORTS+=("$SERVER_PORT")
+      COURSE_LOGS+=("$SERVER_LOG")
       return 0
     fi
     if ! kill -0 "$SERVER_PID" 2>/dev/null; then

@@ -1,0 +1,108 @@
+# scripts/capture.sh - capture loopback traffic the way an eavesdropper would.
+# Source it (after scripts/lib.sh); do not run it.
+#
+#   capture_check                  0 if dumpcap may capture on lo here; else
+#                                  prints why and how to fix it, returns 1
+#   capture_start FILE PORT...     start dumpcap on lo with the capture filter
+#                                  "tcp port P1 or tcp port P2 ...", wait until
+#                                  it captures; stopped on exit if forgotten
+#   capture_stop                   stop it and wait until FILE is complete
+#   capture_summary FILE [KEYLOG]  what an eavesdropper reads: every TCP
+#                                  conversation as text (non-printables as '.');
+#                                  with a TLS key log, the decrypted HTTP instead
+#   capture_payload FILE [KEYLOG]  all TCP payload bytes as text, for grep
+#
+# Wireshark's own tools do the work: dumpcap writes pcapng, tshark reads it.
+
+_CAPTURE_PID=
+_CAPTURE_ERR=
+
+capture_check() {
+  if ! command -v dumpcap >/dev/null 2>&1; then
+    echo "capture: dumpcap is not installed (Debian package tshark)." >&2
+    echo "hint: sudo apt-get install tshark   (or run 'make test' as root once)" >&2
+    return 1
+  fi
+  local out
+  if ! out=$(timeout 10 dumpcap -D 2>&1) || ! grep -q '\blo\b' <<<"$out"; then
+    echo "capture: dumpcap may not capture on the loopback interface 'lo' as user $(id -un):" >&2
+    sed 's/^/  | /' <<<"$out" >&2
+    echo "hint: add yourself to group wireshark (sudo dpkg-reconfigure wireshark-common; answer yes;" >&2
+    echo "      sudo usermod -aG wireshark \$USER; log in again), or run the capture as root." >&2
+    return 1
+  fi
+  return 0
+}
+
+capture_start() {
+  local file=$1
+  shift
+  local filter="" p
+  for p in "$@"; do filter+="${filter:+ or }tcp port $p"; done
+  [[ -n "$filter" ]] || { echo "capture_start: no port given" >&2; return 1; }
+  mkdir -p "$(dirname "$file")"
+  rm -f "$file"
+  _CAPTURE_ERR=$(mktemp "${TMPDIR:-/tmp}/dumpcap.XXXXXX")
+  dumpcap -q -i lo -f "$filter" -w "$file" 2>"$_CAPTURE_ERR" &
+  _CAPTURE_PID=$!
+  _COURSE_PIDS+=("$_CAPTURE_PID")
+  local i
+  for ((i = 0; i < 100; i++)); do
+    grep -q "Capturing on" "$_CAPTURE_ERR" 2>/dev/null && return 0
+    if ! kill -0 "$_CAPTURE_PID" 2>/dev/null; then
+      echo "capture: dumpcap stopped at once:" >&2
+      sed 's/^/  | /' "$_CAPTURE_ERR" >&2
+      echo "hint: capturing needs root or membership of group wireshark (see 'make doctor')" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "capture: dumpcap did not start capturing within 10 s" >&2
+  return 1
+}
+
+capture_stop() {
+  [[ -n "$_CAPTURE_PID" ]] || return 0
+  # let the last packets (FIN/ACK) reach the capture before stopping it
+  sleep 0.3
+  stop_server "$_CAPTURE_PID"
+  _CAPTURE_PID=
+  rm -f "$_CAPTURE_ERR"
+}
+
+_tshark_keylog_opts() {
+  [[ -n "${1:-}" ]] && printf '%s\n' -o "tls.keylog_file:$1"
+}
+
+capture_summary() {
+  local file=$1 keylog=${2:-} s opts=()
+  mapfile -t opts < <(_tshark_keylog_opts "$keylog")
+  local n
+  n=$(tshark -r "$file" 2>/dev/null | wc -l)
+  echo "capture: $file ($n packets)"
+  for s in $(tshark -r "$file" -T fields -e tcp.stream 2>/dev/null | sort -un | head -n 20); do
+    if [[ -n "$keylog" ]]; then
+      echo "--- TCP conversation $s, decrypted with the key log ---"
+      tshark -r "$file" "${opts[@]}" -q -z "follow,tls,ascii,$s" 2>/dev/null |
+        sed -n '/^Node 1/,/^====/p' | sed -E '/^====/d; /^\t?[0-9]+$/d' | head -n 60
+    else
+      echo "--- TCP conversation $s, as anyone on the path reads it ---"
+      tshark -r "$file" -q -z "follow,tcp,ascii,$s" 2>/dev/null |
+        sed -n '/^Node 1/,/^====/p' | sed -E '/^====/d; /^\t?[0-9]+$/d' | head -n 60
+    fi
+  done
+}
+
+capture_payload() {
+  local file=$1 keylog=${2:-} opts=()
+  mapfile -t opts < <(_tshark_keylog_opts "$keylog")
+  if [[ -n "$keylog" ]]; then
+    # decrypted application data, as tshark reassembles it
+    for s in $(tshark -r "$file" -T fields -e tcp.stream 2>/dev/null | sort -un); do
+      tshark -r "$file" "${opts[@]}" -q -z "follow,tls,ascii,$s" 2>/dev/null
+    done
+    return
+  fi
+  tshark -r "$file" -T fields -e tcp.payload 2>/dev/null | tr -d ':\n' |
+    /usr/bin/python3 -c 'import sys,binascii; sys.stdout.write(binascii.unhexlify(sys.stdin.read().strip()).decode("latin-1"))'
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# scripts/doctor.sh - `make doctor`: is this machine ready for the course?
+# One line per check, with a fix where one fails. Exit status 0 only if all pass.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+BIN=${BIN:-$ROOT/build/bin}
+source scripts/lib.sh
+source scripts/capture.sh
+bad=0
+ok() { printf '  ok    %-28s %s\n' "$1" "$2"; }
+no() {
+  printf '  FAIL  %-28s %s\n' "$1" "$2"
+  printf '        %-28s fix: %s\n' "" "$3"
+  bad=$((bad + 1))
+}
+apt_fix() { echo "sudo apt-get install $*   (or run 'make test' as root)"; }
+
+echo "make doctor: checking this machine for the course"
+if v=$(cc --version 2>/dev/null | head -n 1); then ok "C compiler" "$v"; else no "C compiler" "cc not found" "$(apt_fix gcc)"; fi
+if v=$(make --version 2>/dev/null | head -n 1); then ok "make" "$v"; else no "make" "not found" "$(apt_fix make)"; fi
+
+for lib in openssl:libssl-dev libcurl:libcurl4-openssl-dev jansson:libjansson-dev sqlite3:libsqlite3-dev \
+  libjwt:libjwt-dev libargon2:libargon2-dev cmocka:libcmocka-dev; do
+  pc=${lib%%:*} pkg=${lib#*:}
+  if v=$(pkg-config --modversion "$pc" 2>/dev/null); then
+    ok "library $pc" "$v"
+  else
+    no "library $pc" "not found by pkg-config" "$(apt_fix "$pkg")"
+  fi
+done
+# OpenSSL must be 3.x: the course uses EVP_MAC, EVP_KDF and the 3.0 API only
+if v=$(pkg-config --modversion openssl 2>/dev/null) && [[ "$v" != 3.* ]]; then
+  no "OpenSSL 3" "found $v" "the course needs OpenSSL 3 (Debian 12 ships 3.0)"
+fi
+
+# civetweb: built here from Debian's source, and able to serve TLS for real
+if [[ -f build/civetweb/libcivetweb.a ]]; then
+  ok "civetweb library" "build/civetweb/libcivetweb.a (Debian source, OpenSSL 3 API)"
+else
+  no "civetweb library" "not built yet" "make   (builds it from Debian's source package)"
+fi
+if [[ -x "$BIN/tls-selftest" ]] && command -v openssl >/dev/null; then
+  d=$(course_tmpdir)
+  if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/key.pem" \
+    -out "$d/cert.pem" -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 1 2>/dev/null; then
+    cat "$d/key.pem" "$d/cert.pem" >"$d/both.pem"
+    if v=$(timeout 20 "$BIN/tls-selftest" "$d/both.pem" "$d/cert.pem" 2>"$d/err"); then
+      ok "civetweb TLS listener" "served HTTPS on loopback: $v"
+    else
+      no "civetweb TLS listener" "$(head -n 1 "$d/err")" "rm -rf build/civetweb && make"
+    fi
+  else
+    no "civetweb TLS listener" "could not make a test certificate" "$(apt_fix openssl)"
+  fi
+else
+  no "civetweb TLS listener" "build/bin/tls-selftest missing" "make"
+fi
+
+if d=$(capture_check 2>&1); then
+  ok "capture on loopback" "dumpcap can capture on lo ($(dumpcap --version 2>/dev/null | head -n 1 | cut -d' ' -f1-3))"
+else
+  no "capture on loopback" "$(head -n 1 <<<"$d")" "$(sed -n 's/^hint: //p' <<<"$d" | head -n 1)"
+fi
+if command -v tshark >/dev/null; then
+  ok "tshark" "$(tshark --version 2>/dev/null | head -n 1)"
+else
+  no "tshark" "not found" "$(apt_fix tshark)"
+fi
+
+if v=$(/usr/bin/python3 -c 'import cryptography, jwt; print("cryptography", cryptography.__version__, "/ PyJWT", jwt.__version__)' 2>/dev/null); then
+  ok "/usr/bin/python3 peers" "$v"
+else
+  no "/usr/bin/python3 peers" "cryptography or jwt missing" "$(apt_fix python3-cryptography python3-jwt)"
+fi
+if v=$(openssl version 2>/dev/null); then ok "openssl CLI" "$v"; else no "openssl CLI" "not found" "$(apt_fix openssl)"; fi
+if v=$(curl --version 2>/dev/null | head -n 1 | cut -d' ' -f1-2,4-5); then ok "curl CLI" "$v"; else no "curl CLI" "not found" "$(apt_fix curl)"; fi
+
+echo
+if ((bad)); then
+  echo "make doctor: $bad check(s) failed"
+  exit 1
+fi
+echo "make doctor: all checks passed"

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# scripts/run-chapter.sh [--capture] NN - run chapter NN's server/client pair.
+#
+# The chapter's NN_*/pair.sh defines two functions: `servers` starts its
+# servers (start_server ... --port 0) and `clients` runs its clients against
+# them. Server narration is shown live beside the client's. With --capture the
+# clients run under dumpcap (capture filter on the servers' ports); the capture
+# goes to build/captures/NN_name.pcapng and the eavesdropper's view is printed.
+# TLS chapters also get a key log (build/captures/NN_name.keylog) and the
+# decrypted view.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+capture=0
+if [[ "${1:-}" == "--capture" ]]; then capture=1; shift; fi
+nn=${1:?usage: run-chapter.sh [--capture] NN}
+dir=$(ls -d "${nn}"_* 2>/dev/null | head -n 1)
+if [[ -z "$dir" || ! -f "$dir/pair.sh" ]]; then
+  echo "run-chapter: error: chapter $nn: no ${nn}_*/pair.sh" >&2
+  exit 2
+fi
+export BIN=${BIN:-$ROOT/build/bin}
+source scripts/lib.sh
+source scripts/capture.sh
+source "$dir/pair.sh"
+
+pcap="$ROOT/build/captures/$dir.pcapng"
+keylog="$ROOT/build/captures/$dir.keylog"
+if ((capture)); then
+  capture_check || exit 1
+  mkdir -p "$(dirname "$pcap")"
+  rm -f "$keylog"
+  # Every TLS program writes its session keys here (ignored by plain HTTP ones).
+  export SSLKEYLOGFILE=$keylog
+fi
+
+echo "== chapter $dir"
+servers || { echo "run-chapter: error: chapter $nn: a server did not start" >&2; exit 1; }
+tails=()
+for log in "${COURSE_LOGS[@]}"; do
+  # live server narration, after the 'listening on' line already shown
+  sed -n 1p "$log"
+  tail -n +2 -f "$log" &
+  tails+=($!)
+  _COURSE_PIDS+=($!)
+done
+((capture)) && { capture_start "$pcap" "${COURSE_PORTS[@]}" || exit 1; }
+clients
+rc=$?
+sleep 0.2
+((capture)) && capture_stop
+stop_servers
+for t in "${tails[@]}"; do kill "$t" 2>/dev/null; done
+if ((capture)); then
+  echo
+  echo "== what an eavesdropper on the loopback interface reads"
+  capture_summary "$pcap"
+  if [[ -s "$keylog" ]]; then
+    echo
+    echo "== the same capture decrypted with the key log ($keylog)"
+    capture_summary "$pcap" "$keylog"
+  fi
+  echo
+  echo "capture written to $pcap"
+  echo "open it in Wireshark:  wireshark -r $pcap$([[ -s "$keylog" ]] && echo " -o tls.keylog_file:$keylog")"
+fi
+exit $rc
