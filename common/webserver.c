@@ -259,6 +259,14 @@ static int self_test(const web_config *cfg)
     return 0;
 }
 
+/* civetweb hands init_ssl its own user_data (our web_server): pass the
+ * chapter's init_ssl_arg on, as webserver.h promises. */
+static int init_ssl_hook(void *ssl_ctx, void *user_data)
+{
+    const web_server *s = user_data;
+    return s->cfg->init_ssl(ssl_ctx, s->cfg->init_ssl_arg);
+}
+
 int web_serve(const web_config *cfg)
 {
     web_server srv = {cfg};
@@ -305,7 +313,7 @@ int web_serve(const web_config *cfg)
     memset(&cb, 0, sizeof cb);
     cb.begin_request = dispatch;
     cb.log_message = log_message;
-    cb.init_ssl = cfg->init_ssl;
+    cb.init_ssl = cfg->init_ssl ? init_ssl_hook : NULL;
     init.callbacks = &cb;
     init.user_data = &srv;
     init.configuration_options = opts;
@@ -332,6 +340,8 @@ int web_serve(const web_config *cfg)
     /* The first stdout line, flushed: scripts and tests wait for it. */
     result("listening on %s://%s%s%s:%d", cfg->tls ? "https" : "http", v6 ? "[" : "", cfg->host,
            v6 ? "]" : "", ports[0].port);
+    if (cfg->on_listening)
+        cfg->on_listening(cfg->on_listening_arg);
 
     sigwait(&set, &sig);
     step("stopping on %s: no new connections, finishing running requests",

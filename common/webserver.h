@@ -57,6 +57,10 @@ typedef struct web_config {
     void *init_ssl_arg;
     /* Header lines added to every response, e.g. "Strict-Transport-Security: max-age=63072000". */
     const char *const *extra_headers;
+    /* Called once right after the "listening on URL" line, for what a
+     * program has to say only once it serves (e.g. the key log notice). */
+    void (*on_listening)(void *arg);
+    void *on_listening_arg;
 } web_config;
 
 web_config web_config_defaults(void);
