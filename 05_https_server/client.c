@@ -1,0 +1,312 @@
+/*
+ * 05-client - chapter 05: the chapter 01 client over HTTPS (libcurl).
+ *
+ * GETs the secret from 05-server and prints it; with --post it sends JSON to
+ * /echo. Before any byte of HTTP, the TLS handshake: the client checks that
+ * the server's certificate chain leads to a CA it trusts (--cacert, the course
+ * CA by default), that it has not expired or been revoked (--crl), and that it
+ * names the host in the URL. The narration shows the TLS version, the cipher
+ * suite and the chain as checked; a failure is one line naming the reason,
+ * then a hint.
+ *
+ * Needs: libcurl built with OpenSSL (Debian's libcurl4-openssl-dev).
+ */
+#include <openssl/err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "httpclient.h"
+#include "tls.h"
+
+/* The course PKI made by `make pki` (chapter 04). */
+#define PKI_CA "build/pki/ca/root.pem"
+
+static const char USAGE[] =
+    "usage: 05-client [--url URL] [--post JSON | --post-file FILE] [--cacert F] [--crl F]\n"
+    "                 [--cert F --key F] [--tls-version 1.1|1.2|1.3] [--quiet] [--verbose]\n"
+    "\n"
+    "Chapter 05: the chapter 01 client over HTTPS. Verifies the server's certificate\n"
+    "chain and host name, then fetches the secret ('The secret message is: ...').\n"
+    "\n"
+    "  --url URL          the server (default https://localhost:8005); --server is an alias\n"
+    "  --post JSON        POST this JSON text to URL/echo and print the reply\n"
+    "  --post-file F      the same with the body read from a file (at most 16M)\n"
+    "  --cacert F         trust only the CA certificates in F (default " PKI_CA ")\n"
+    "  --crl F            also check the server's certificate against this CRL\n"
+    "  --cert F --key F   present this client certificate (mutual TLS)\n"
+    "  --tls-version V    offer only TLS version V (1.1 shows a server refusing it)\n"
+    "  -q, --quiet        print only the result and errors\n"
+    "  -v, --verbose      also dump bodies in hex and libcurl's connection steps\n"
+    "  -h, --help         this text\n"
+    "\n"
+    "Environment: SSLKEYLOGFILE=FILE makes libcurl write the TLS secrets there.\n"
+    "Exit status: 0 success, 1 the request or the TLS handshake failed, 2 usage.\n";
+
+typedef struct tls_options {
+    long version; /* CURL_SSLVERSION_TLSv1_x or 0 for 1.2 and up */
+    tls_chain chain;
+    CURL *curl;   /* the transfer in progress */
+} tls_options;
+
+static void narrate_chain(const tls_chain *chain);
+
+/* libcurl calls this once the connection (and its TLS handshake) is up and
+ * before the request goes out: the moment to say what TLS agreed. */
+static int on_connected(void *arg, char *ip, char *local_ip, int port, int local_port)
+{
+    tls_options *t = arg;
+    struct curl_tlssessioninfo *info = NULL;
+    (void)local_ip;
+    (void)local_port;
+    if (curl_easy_getinfo(t->curl, CURLINFO_TLS_SSL_PTR, &info) == CURLE_OK && info &&
+        info->backend == CURLSSLBACKEND_OPENSSL && info->internals) {
+        SSL *ssl = info->internals;
+        step("TLS handshake with %s port %d done: %s, cipher suite %s%s", ip, port,
+             SSL_get_version(ssl), SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)),
+             SSL_session_reused(ssl) ? " (session resumed)" : "");
+        step("the server's certificate chain, as checked against our CA");
+        narrate_chain(&t->chain);
+    }
+    return CURL_PREREQFUNC_OK;
+}
+
+static CURLcode on_ssl_ctx(CURL *curl, void *ssl_ctx, void *arg)
+{
+    (void)curl;
+    return tls_chain_watch(ssl_ctx, arg) == 0 ? CURLE_OK : CURLE_SSL_CONNECT_ERROR;
+}
+
+/* The options http_request does not name: the chain recorder, and for the
+ * TLS 1.1 lesson a cipher list that lets OpenSSL offer it at all. */
+static CURLcode customise(CURL *curl, void *arg)
+{
+    tls_options *t = arg;
+    CURLcode rc = curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+    t->curl = curl;
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, &t->chain);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(curl, CURLOPT_PREREQFUNCTION, on_connected);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(curl, CURLOPT_PREREQDATA, t);
+    if (rc == CURLE_OK && t->version == CURL_SSLVERSION_TLSv1_1)
+        rc = curl_easy_setopt(curl, CURLOPT_SSL_CIPHER_LIST, "DEFAULT:@SECLEVEL=0");
+    return rc;
+}
+
+/* The chain as the client checked it, root first. */
+static void narrate_chain(const tls_chain *chain)
+{
+    for (int d = chain->depth_max; d >= 0; d--) {
+        const tls_chain_cert *c = &chain->cert[d];
+        note("depth %d: %s", d, c->subject);
+        note("         issued by %s, valid until %s%s%s", c->issuer, c->not_after,
+             c->names[0] ? ", for " : "", c->names);
+        note("         %s", c->error ? X509_verify_cert_error_string(c->error) : "verified");
+    }
+}
+
+/* One line naming the reason, then a hint; the chain if we saw one. */
+static void report_failure(const char *what, const http_request *req, const http_response *res,
+                           const tls_options *t)
+{
+    char reason[256], hint_text[512];
+    /* libcurl's teardown leaves "shutdown while in init" behind: not the reason */
+    ERR_clear_error();
+    if (t->chain.depth_max >= 0) {
+        step("the certificate chain the server sent");
+        narrate_chain(&t->chain);
+    }
+    if (!tls_explain_failure(res->error, &t->chain, req->url, reason, sizeof reason, hint_text,
+                             sizeof hint_text)) {
+        http_report_failure(what, req, res);
+        return;
+    }
+    errorf(what, "%s (curl: %s)", reason, res->error);
+    hint("%s", hint_text);
+}
+
+/* Set up the TLS side of a request; the request then goes out with http_do. */
+static void tls_request(http_request *req, const char *const *files, tls_options *t)
+{
+    req->cacert = files[0];
+    req->crlfile = files[1];
+    req->client_cert = files[2];
+    req->client_key = files[3];
+    if (t->version) {
+        req->tls_min_version = t->version;
+        req->tls_max_version = t->version == CURL_SSLVERSION_TLSv1_1   ? CURL_SSLVERSION_MAX_TLSv1_1
+                               : t->version == CURL_SSLVERSION_TLSv1_2 ? CURL_SSLVERSION_MAX_TLSv1_2
+                                                                        : CURL_SSLVERSION_MAX_TLSv1_3;
+    } else {
+        req->tls_min_version = CURL_SSLVERSION_TLSv1_2;
+    }
+    req->customise = customise;
+    req->customise_arg = t;
+    tls_chain_init(&t->chain);
+}
+
+
+static int get_secret(const char *base, const char *const *files, tls_options *t)
+{
+    http_request req = http_request_defaults();
+    http_response res;
+    char url[2048];
+
+    if (http_url_join(url, sizeof url, base, "/"))
+        cli_usage_error("--url is too long");
+    req.url = url;
+    tls_request(&req, files, t);
+    step("GET %s: TLS handshake first, trusting only the CA in %s", url, files[0]);
+    if (http_do(&req, &res) != 0) {
+        report_failure("GET /", &req, &res, t);
+        return EXIT_FAILED;
+    }
+    if (res.status != 200) {
+        errorf("GET /", "the server answered %ld: %s", res.status, res.body);
+        http_response_free(&res);
+        return EXIT_FAILED;
+    }
+    step("got %zu bytes of %s, encrypted on the wire", res.body_len, res.content_type);
+    result("The secret message is: %s", res.body);
+    http_response_free(&res);
+    return EXIT_OK;
+}
+
+static int post_echo(const char *base, const char *body, size_t len, const char *const *files,
+                     tls_options *t)
+{
+    http_request req = http_request_defaults();
+    http_response res;
+    char url[2048];
+    int rc = EXIT_OK;
+
+    if (http_url_join(url, sizeof url, base, "/echo"))
+        cli_usage_error("--url is too long");
+    req.method = "POST";
+    req.url = url;
+    req.body = body;
+    req.body_len = len;
+    req.content_type = "application/json";
+    tls_request(&req, files, t);
+    step("POST %s with %zu bytes of JSON, inside TLS", url, len);
+    if (http_do(&req, &res) != 0) {
+        report_failure("POST /echo", &req, &res, t);
+        return EXIT_FAILED;
+    }
+    if (res.status != 200) {
+        /* the server explains itself in {"error": ...}; show its words */
+        errorf("POST /echo", "the server answered %ld: %.*s", res.status,
+               (int)strcspn(res.body, "\n"), res.body);
+        rc = EXIT_FAILED;
+    } else {
+        step("the server echoed it back");
+        result("%.*s", (int)strcspn(res.body, "\n"), res.body);
+    }
+    http_response_free(&res);
+    return rc;
+}
+
+static long parse_version(const char *s)
+{
+    if (strcmp(s, "1.1") == 0)
+        return CURL_SSLVERSION_TLSv1_1;
+    if (strcmp(s, "1.2") == 0)
+        return CURL_SSLVERSION_TLSv1_2;
+    if (strcmp(s, "1.3") == 0)
+        return CURL_SSLVERSION_TLSv1_3;
+    cli_usage_error("--tls-version must be 1.1, 1.2 or 1.3, not '%s'", s);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"url", required_argument, NULL, 'u'},
+        {"server", required_argument, NULL, 'u'},
+        {"post", required_argument, NULL, 'P'},
+        {"post-file", required_argument, NULL, 'F'},
+        {"cacert", required_argument, NULL, 'a'},
+        {"crl", required_argument, NULL, 'r'},
+        {"cert", required_argument, NULL, 'c'},
+        {"key", required_argument, NULL, 'k'},
+        {"tls-version", required_argument, NULL, 'T'},
+        CLI_COMMON_OPTIONS,
+        {0},
+    };
+    const char *url = "https://localhost:8005", *post = NULL, *post_file = NULL;
+    /* cacert, crl, client certificate, client key */
+    const char *files[4] = {PKI_CA, NULL, NULL, NULL};
+    tls_options t;
+    int c, rc;
+
+    memset(&t, 0, sizeof t);
+    narrate_init("05-client", "client");
+    while ((c = getopt_long(argc, argv, "u:P:F:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
+        if (cli_common(c, USAGE))
+            continue;
+        switch (c) {
+        case 'u':
+            url = optarg;
+            break;
+        case 'P':
+            post = optarg;
+            break;
+        case 'F':
+            post_file = optarg;
+            break;
+        case 'a':
+            files[0] = optarg;
+            break;
+        case 'r':
+            files[1] = optarg;
+            break;
+        case 'c':
+            files[2] = optarg;
+            break;
+        case 'k':
+            files[3] = optarg;
+            break;
+        case 'T':
+            t.version = parse_version(optarg);
+            break;
+        }
+    }
+    if (optind < argc)
+        cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (post && post_file)
+        cli_usage_error("--post and --post-file exclude each other");
+    if (!files[2] != !files[3])
+        cli_usage_error("--cert and --key go together");
+    for (int i = 0; i < 4; i++) {
+        if (files[i] && access(files[i], R_OK) != 0) {
+            errorf("cannot read", "%s", files[i]);
+            hint("`make pki` creates the course CA and certificates under build/pki/");
+            return EXIT_FAILED;
+        }
+    }
+    if (t.version == CURL_SSLVERSION_TLSv1_1)
+        warning("offering only TLS 1.1, a deprecated version (RFC 8996): for the lesson only");
+    /* libcurl reads SSLKEYLOGFILE in curl_global_init and writes it itself */
+    if (getenv("SSLKEYLOGFILE") && getenv("SSLKEYLOGFILE")[0])
+        notice("libcurl writes TLS session secrets to %s (SSLKEYLOGFILE): whoever has this "
+               "file can decrypt the captured traffic",
+               getenv("SSLKEYLOGFILE"));
+
+    http_client_init();
+    if (post) {
+        rc = post_echo(url, post, strlen(post), files, &t);
+    } else if (post_file) {
+        size_t len;
+        char *body = cli_read_file(post_file, 16 * 1024 * 1024, &len);
+        rc = body ? post_echo(url, body, len, files, &t) : EXIT_FAILED;
+        free(body);
+    } else {
+        rc = get_secret(url, files, &t);
+    }
+    http_client_cleanup();
+    return rc;
+}

@@ -1,0 +1,102 @@
+/*
+ * tls.h - the course's TLS policy and the small TLS helpers that chapter 05
+ * (and 06) share: server context settings, the NSS key log, names and dates of
+ * certificates, a watcher that records the chain a client checked, and the
+ * translation of a failed handshake into one readable reason and a hint.
+ *
+ * Policy (one place, so a server and its tests agree):
+ *   - TLS 1.2 minimum; TLS 1.3 only on request.
+ *   - TLS 1.2 suites: ECDHE key exchange (forward secrecy) with an AEAD
+ *     (AES-GCM or ChaCha20-Poly1305) only; no CBC, no RSA key transport.
+ *     TLS 1.3's suites are all AEAD with (EC)DHE already.
+ *   - The server's order of preference wins; no renegotiation; no compression.
+ *   - Key exchange groups X25519, P-256, P-384.
+ *
+ *     tls_server_policy pol = {.cert_chain = "...", .key = "...", .num_tickets = -1};
+ *     if (tls_check_server_files(&pol)) return 1;       // readable error first
+ *     ... in civetweb's init_ssl callback: tls_server_configure(ctx, &pol)
+ */
+#ifndef COURSE_TLS_H
+#define COURSE_TLS_H
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <stddef.h>
+
+#define TLS_GROUPS "X25519:P-256:P-384"
+#define TLS12_CIPHERS                                                                          \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                               \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                               \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
+typedef struct tls_server_policy {
+    const char *cert_chain; /* PEM: the server's certificate, then its intermediates */
+    const char *key;        /* PEM: its private key */
+    int tls13_only;         /* refuse TLS 1.2 as well */
+    int num_tickets;        /* TLS 1.3 session tickets per handshake (-1: OpenSSL's 2) */
+} tls_server_policy;
+
+/* ---- key log (NSS format, what Wireshark reads) ---- */
+
+/* If SSLKEYLOGFILE is set, open it (append, mode 0600). Returns 0 (also
+ * when unset), -1 after printing why it cannot be opened. */
+int tls_keylog_open_from_env(void);
+/* Say on stderr that the key log is being written (if it is). */
+void tls_keylog_announce(void);
+/* Make ctx write its secrets to the key log opened above (no-op if none). */
+void tls_keylog_attach(SSL_CTX *ctx);
+void tls_keylog_close(void);
+
+/* ---- server ---- */
+
+/* Load and check the certificate chain and key once, before the server
+ * starts, so a missing or mismatched file is one readable error + hint.
+ * Returns 0 or -1. */
+int tls_check_server_files(const tls_server_policy *pol);
+/* Once listening: warn about an expired certificate, announce the key log. */
+void tls_server_announce(const tls_server_policy *pol);
+/* Apply the policy to ctx and load the certificate chain and key.
+ * Returns 0 or -1 (reason printed). */
+int tls_server_configure(SSL_CTX *ctx, const tls_server_policy *pol);
+
+/* ---- names and dates ---- */
+
+/* "CN=alice,O=Course" (RFC 2253 order and escaping, UTF-8 kept). */
+void tls_name_text(const X509_NAME *name, char *out, size_t out_len);
+/* "2026-12-22 19:33:43 UTC" */
+void tls_time_text(const ASN1_TIME *t, char *out, size_t out_len);
+/* "DNS:localhost, IP:127.0.0.1" from the subjectAltName, "" if none. */
+void tls_san_text(X509 *cert, char *out, size_t out_len);
+
+/* ---- client: the chain as checked ---- */
+
+#define TLS_CHAIN_MAX 8
+typedef struct tls_chain_cert {
+    char subject[256];
+    char issuer[256];
+    char not_after[40];
+    char names[256]; /* subjectAltName */
+    int error;       /* X509_V_OK or the first verification error at this depth */
+} tls_chain_cert;
+
+typedef struct tls_chain {
+    int depth_max;   /* highest depth seen, -1 for none */
+    int first_error; /* X509_V_OK or the first error anywhere */
+    tls_chain_cert cert[TLS_CHAIN_MAX];
+} tls_chain;
+
+void tls_chain_init(tls_chain *chain);
+/* Record, into chain, every certificate OpenSSL checks on ctx's connections
+ * and the verdict at each depth. The decision itself is unchanged.
+ * Returns 0 or -1. */
+int tls_chain_watch(SSL_CTX *ctx, tls_chain *chain);
+
+/* ---- client: why a handshake failed ---- */
+
+/* From the transfer's error text and the chain as checked, one reason ("the
+ * server's certificate has expired") and one hint; url names the server.
+ * Returns 1 if it recognised a TLS problem, 0 otherwise. */
+int tls_explain_failure(const char *error_text, const tls_chain *chain, const char *url,
+                        char *reason, size_t reason_len, char *hint_text, size_t hint_len);
+
+#endif
