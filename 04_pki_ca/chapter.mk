@@ -1,0 +1,30 @@
+# Chapter 04: a home-made certificate authority. Programs and run targets.
+#
+# `make pki` builds the course PKI for chapters 05 and 06 under build/pki/
+# (PKI=DIR to move it). It is idempotent: files that exist and still verify
+# are kept; nothing here is ever committed. The files:
+#
+#   build/pki/ca-pass             the CA passphrase (random, mode 0600)
+#   build/pki/root/               the root CA folder (ca.key encrypted, ca.crt, index.txt, ...)
+#   build/pki/intermediate/       the intermediate CA folder (pathlen 0; signs the leaves)
+#   build/pki/root.crt            the root certificate: what clients trust (--cacert)
+#   build/pki/intermediate.crt    the intermediate certificate
+#   build/pki/server.key          server key, EC P-256, unencrypted, mode 0600
+#   build/pki/server.crt          server certificate: localhost, 127.0.0.1, ::1 (serverAuth)
+#   build/pki/server-chain.crt    server.crt followed by intermediate.crt (what a server sends)
+#   build/pki/client.key          client key, EC P-256, unencrypted, mode 0600
+#   build/pki/client.crt          client certificate: CN course-client (clientAuth)
+#   build/pki/client-chain.crt    client.crt followed by intermediate.crt
+#   build/pki/crl.pem             the intermediate's CRL (nothing revoked), 30 days
+#
+# Check any of them with: build/bin/minica inspect build/pki/server.crt
+MINICA_SRC := 04_pki_ca/minica.c 04_pki_ca/minica_util.c 04_pki_ca/minica_ca.c \
+  04_pki_ca/minica_issue.c 04_pki_ca/minica_req.c 04_pki_ca/minica_inspect.c \
+  04_pki_ca/minica_verify.c
+$(eval $(call prog,minica,$(MINICA_SRC)))
+
+PKI ?= build/pki
+.PHONY: pki minica
+minica: $(BIN)/minica
+pki: $(BIN)/minica
+	@04_pki_ca/make-pki.sh $(abspath $(BIN)) $(PKI)

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# make-pki.sh BINDIR PKIDIR - build the course PKI (see 04_pki_ca/chapter.mk
+# for the list of files). Idempotent: what exists and still verifies is kept.
+set -euo pipefail
+MINICA=$1/minica
+D=$2
+mkdir -p "$D"
+chmod 700 "$D"
+pass=$D/ca-pass
+export NO_COLOR=1
+
+if [[ ! -s $pass ]]; then
+  # 32 random bytes as hex: the CA keys' passphrase, readable only by us
+  (umask 077 && openssl rand -hex 32 >"$pass")
+  echo "pki: wrote $pass (random CA passphrase, mode 0600)"
+fi
+if [[ ! -f $D/root/ca.key ]]; then
+  "$MINICA" init -q --dir "$D/root" --pass-file "$pass" --cn "Course Root CA"
+  rm -rf "$D/intermediate"
+fi
+cp "$D/root/ca.crt" "$D/root.crt"
+if [[ ! -f $D/intermediate/ca.key ]]; then
+  "$MINICA" intermediate -q --dir "$D/root" --pass-file "$pass" --out "$D/intermediate" \
+    --cn "Course Intermediate CA"
+  rm -f "$D/server.crt" "$D/client.crt" "$D/crl.pem"
+fi
+cp "$D/intermediate/ca.crt" "$D/intermediate.crt"
+
+# a leaf is kept while it still verifies (and has a week left)
+fresh() { # fresh CERT PURPOSE [--host NAME]
+  local cert=$1 purpose=$2
+  shift 2
+  [[ -f $cert && -f ${cert%.crt}.key ]] &&
+    "$MINICA" verify -q --ca "$D/root.crt" --untrusted "$D/intermediate.crt" \
+      --purpose "$purpose" "$@" "$cert" >/dev/null 2>&1 &&
+    openssl x509 -in "$cert" -noout -checkend $((7 * 86400)) >/dev/null
+}
+if ! fresh "$D/server.crt" server --host localhost; then
+  "$MINICA" issue -q --dir "$D/intermediate" --pass-file "$pass" --profile server \
+    --name "$D/server" localhost 127.0.0.1 ::1
+fi
+if ! fresh "$D/client.crt" client; then
+  "$MINICA" issue -q --dir "$D/intermediate" --pass-file "$pass" --profile client \
+    --name "$D/client" course-client
+fi
+if [[ ! -f $D/crl.pem ]] || ! openssl crl -in "$D/crl.pem" -noout -nextupdate >/dev/null 2>&1; then
+  "$MINICA" crl -q --dir "$D/intermediate" --pass-file "$pass" --days 30 --out "$D/crl.pem"
+fi
+echo "pki: ready in $D (root.crt, intermediate.crt, server.{key,crt}, server-chain.crt, client.{key,crt}, crl.pem)"
