@@ -138,11 +138,12 @@ kex_status kex_generate(kex_group g, kex_key **out)
         return KEX_ERR_MEMORY;
     if (g == KEX_TOY) {
         uint8_t r;
-        /* rejection sampling keeps x uniform in 2..p-2 */
+        /* rejection sampling keeps x uniform in 2..p-2; x = (p-1)/2 would give
+         * y = p-1, a value our own peer check refuses, so skip it too */
         do {
             if (RAND_bytes(&r, 1) != 1)
                 goto end;
-        } while (r < 2 || r > KEX_TOY_P - 2);
+        } while (r < 2 || r > KEX_TOY_P - 2 || kex_toy_modpow(KEX_TOY_G, r, KEX_TOY_P) == KEX_TOY_P - 1);
         k->toy_x = r;
         k->toy_y = kex_toy_modpow(KEX_TOY_G, r, KEX_TOY_P);
         OPENSSL_cleanse(&r, sizeof r);

@@ -1,0 +1,228 @@
+/*
+ * 03-client - chapter 03: chapter 02's client, plus a key exchange.
+ *
+ * First agrees a key with 03-server over the open wire: Diffie-Hellman in the
+ * group of --group, then HKDF-SHA256 over the shared secret and both nonces
+ * (common/exchange.h). Then chapter 02 as before: GETs the secret as a Fernet
+ * token and decrypts it; with --send it encrypts a message, POSTs the token to
+ * /message and decrypts the reply. The narration shows what crosses the wire
+ * (public values, nonces, tokens) and what never does (private values, the
+ * shared secret, the key).
+ *
+ * Needs: libcurl, OpenSSL.
+ */
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "encoding.h"
+#include "exchange.h"
+#include "fernet.h"
+#include "httpclient.h"
+
+static const char USAGE[] =
+    "usage: 03-client [--group G] [--url URL] [--send TEXT | --send-file FILE] [--quiet]\n"
+    "                 [--verbose]\n"
+    "\n"
+    "Chapter 03: chapter 02's client with the key agreed on the wire. Runs a\n"
+    "Diffie-Hellman exchange with 03-server (POST /kex), derives the Fernet key,\n"
+    "then fetches the secret's token, decrypts it and prints 'The secret message is: ...'.\n"
+    "With --send, encrypts a message, sends the token to /message, decrypts the reply.\n"
+    "\n"
+    "  --group G        x25519 (default), p256, ffdhe2048, modp2048, or toy (p = 23:\n"
+    "                   breakable by hand, to teach)\n"
+    "  --url URL        the server (default http://127.0.0.1:8003); --server is an alias\n"
+    "  --send TEXT      encrypt TEXT, POST the token to URL/message, decrypt the reply\n"
+    "  --send-file F    the same with the message read from a file (at most 16M)\n"
+    "  -q, --quiet      print only the result and errors\n"
+    "  -v, --verbose    also print the session key, dump bodies in hex, and show\n"
+    "                   libcurl's connection steps\n"
+    "  -h, --help       this text\n"
+    "\n"
+    "Exit status: 0 success, 1 the key exchange or a request failed, the server said no\n"
+    "or a token was refused (wrong key, changed on the way, too old), 2 usage.\n";
+
+/* Tokens older than this are refused: a recorded token replays only so long. */
+#define TTL_SECONDS 60
+
+/* Agreed with the server in main, before any other request. */
+static fernet_key g_key;
+static char g_session_header[128];
+
+/* Check and decrypt a token from the server. On failure: one error line that
+ * names the check that failed, and a hint. */
+static uint8_t *open_token(const char *what, const char *token, size_t *msg_len)
+{
+    uint8_t *msg = NULL;
+    fernet_status st;
+
+    step("checking the token's HMAC with our key, then decrypting it (AES-128-CBC)");
+    st = fernet_decrypt(&g_key, token, strcspn(token, "\r\n"), TTL_SECONDS, (uint64_t)time(NULL),
+                        &msg, msg_len);
+    if (st == FERNET_BAD_MAC) {
+        errorf(what, "%s: the token was not made with our key, or was changed on the way",
+               fernet_status_str(st));
+        hint("the key agreed in the exchange did not make this token: someone on the path may "
+             "hold a different key (see 03-mitm)");
+    } else if (st != FERNET_OK) {
+        errorf(what, "the token was refused: %s", fernet_status_str(st));
+        if (st == FERNET_EXPIRED || st == FERNET_FROM_FUTURE)
+            hint("tokens live %d s: check that both machines' clocks are right", TTL_SECONDS);
+    }
+    return msg;
+}
+
+static int get_secret(const char *base)
+{
+    http_request req = http_request_defaults();
+    http_response res;
+    char url[2048];
+    uint8_t *msg;
+    size_t msg_len = 0;
+
+    const char *headers[] = {g_session_header, NULL};
+
+    if (http_url_join(url, sizeof url, base, "/"))
+        cli_usage_error("--url is too long");
+    req.url = url;
+    req.headers = headers;
+    step("GET %s over plain HTTP: the body will be a Fernet token", url);
+    if (http_do(&req, &res) != 0) {
+        http_report_failure("GET /", &req, &res);
+        return EXIT_FAILED;
+    }
+    if (res.status != 200) {
+        errorf("GET /", "the server answered %ld: %s", res.status, res.body);
+        http_response_free(&res);
+        return EXIT_FAILED;
+    }
+    step("got a %zu-byte Fernet token: without the key it is noise", res.body_len);
+    msg = open_token("decrypt the secret", res.body, &msg_len);
+    http_response_free(&res);
+    if (!msg)
+        return EXIT_FAILED;
+    result("The secret message is: %s", (const char *)msg);
+    encoding_free_secret(msg, msg_len);
+    return EXIT_OK;
+}
+
+static int post_message(const char *base, const char *body, size_t len)
+{
+    http_request req = http_request_defaults();
+    http_response res;
+    char url[2048], *token;
+    uint8_t *msg;
+    size_t msg_len = 0;
+    int rc = EXIT_OK;
+    const char *headers[] = {g_session_header, NULL};
+
+    if (http_url_join(url, sizeof url, base, "/message"))
+        cli_usage_error("--url is too long");
+    step("encrypting %zu bytes with the agreed key (fresh random IV, time stamped)", len);
+    if ((token = fernet_encrypt(&g_key, (const uint8_t *)body, len, (uint64_t)time(NULL),
+                                NULL)) == NULL) {
+        errorf("encrypt", "out of memory");
+        return EXIT_FAILED;
+    }
+    req.method = "POST";
+    req.url = url;
+    req.body = token;
+    req.body_len = strlen(token);
+    req.content_type = "text/plain";
+    req.headers = headers;
+    step("POST %s with a %zu-byte Fernet token", url, req.body_len);
+    if (http_do(&req, &res) != 0) {
+        http_report_failure("POST /message", &req, &res);
+        free(token);
+        return EXIT_FAILED;
+    }
+    free(token);
+    if (res.status != 200) {
+        /* the server explains itself in {"error": ...}; show its words */
+        errorf("POST /message", "the server answered %ld: %.*s", res.status,
+               (int)strcspn(res.body, "\n"), res.body);
+        if (res.status == 400)
+            hint("the server refuses tokens made with another key; its log says which check "
+                 "failed");
+        rc = EXIT_FAILED;
+    } else if ((msg = open_token("decrypt the reply", res.body, &msg_len)) == NULL) {
+        rc = EXIT_FAILED;
+    } else {
+        step("the server answered with a token of its own");
+        result("%s", (const char *)msg);
+        encoding_free_secret(msg, msg_len);
+    }
+    http_response_free(&res);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"url", required_argument, NULL, 'u'},
+        {"server", required_argument, NULL, 'u'},
+        {"send", required_argument, NULL, 'P'},
+        {"send-file", required_argument, NULL, 'F'},
+        {"group", required_argument, NULL, 'g'},
+        CLI_COMMON_OPTIONS,
+        {0},
+    };
+    const char *url = "http://127.0.0.1:8003", *post = NULL, *post_file = NULL;
+    kex_group group = KEX_X25519;
+    uint8_t raw[EXCHANGE_KEY_LEN];
+    char session[64];
+    int c, rc;
+
+    narrate_init("03-client", "client");
+    while ((c = getopt_long(argc, argv, "u:P:F:g:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
+        if (cli_common(c, USAGE))
+            continue;
+        switch (c) {
+        case 'u':
+            url = optarg;
+            break;
+        case 'P':
+            post = optarg;
+            break;
+        case 'F':
+            post_file = optarg;
+            break;
+        case 'g':
+            if (kex_group_from_name(optarg, &group) != 0)
+                cli_usage_error("--group: '%s' is not one of x25519, p256, ffdhe2048, modp2048, "
+                                "toy", optarg);
+            break;
+        }
+    }
+    if (optind < argc)
+        cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (post && post_file)
+        cli_usage_error("--send and --send-file exclude each other");
+
+    http_client_init();
+    /* the one new idea: agree the key on the wire instead of sharing it first */
+    if (exchange_http_client(url, group, EXCHANGE_INFO_03, raw, session, sizeof session) != 0) {
+        http_client_cleanup();
+        return EXIT_FAILED;
+    }
+    fernet_key_from_raw(&g_key, raw);
+    OPENSSL_cleanse(raw, sizeof raw);
+    snprintf(g_session_header, sizeof g_session_header, "%s: %s", EXCHANGE_SESSION_HEADER, session);
+    if (post) {
+        rc = post_message(url, post, strlen(post));
+    } else if (post_file) {
+        size_t len;
+        char *body = cli_read_file(post_file, 16 * 1024 * 1024, &len);
+        rc = body ? post_message(url, body, len) : EXIT_FAILED;
+        if (body)
+            encoding_free_secret(body, len);
+    } else {
+        rc = get_secret(url);
+    }
+    http_client_cleanup();
+    fernet_key_clear(&g_key);
+    return rc;
+}

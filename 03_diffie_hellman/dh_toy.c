@@ -1,0 +1,174 @@
+/*
+ * dh_toy.c - `dh toy`: Diffie-Hellman with numbers small enough to check by
+ * hand (the default is the textbook p = 23, g = 5), and `--crack`: the
+ * eavesdropper's brute-force search for a private exponent, which is why
+ * real groups are 2048 bits (or elliptic curves of 256 bits).
+ *
+ * Only 64-bit integers and kex_toy_modpow(): with p < 2^32 every product
+ * fits, so each number printed can be recomputed with a pocket calculator.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "cli.h"
+#include "dh.h"
+#include "kex.h"
+
+typedef unsigned long long ull;
+
+static int is_prime(uint64_t n)
+{
+    if (n < 2)
+        return 0;
+    for (uint64_t d = 2; d * d <= n; d++)
+        if (n % d == 0)
+            return 0;
+    return 1;
+}
+
+/* uniform in 2..p-2, by rejection; exponents giving g^x = 1 or p-1 are
+ * skipped too: a careful peer refuses those public values */
+static int random_exponent(uint64_t p, uint64_t g, uint64_t *x)
+{
+    uint64_t mask = 1;
+    while (mask < p)
+        mask = mask << 1 | 1;
+    for (int tries = 0; tries < 1000; tries++) {
+        uint64_t r;
+        if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
+            return -1;
+        r &= mask;
+        if (r >= 2 && r <= p - 2 && kex_toy_modpow(g, r, p) > 1 && kex_toy_modpow(g, r, p) < p - 1) {
+            *x = r;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Eve's attack: try x = 1, 2, ... until g^x mod p == y. At most p-1 tries. */
+static int crack(uint64_t p, uint64_t g, uint64_t y, const uint64_t *other_public)
+{
+    uint64_t cur = 1, x = 0;
+    double t0 = now_s(), dt;
+    int bits = 0;
+
+    step("Eve saw p = %llu, g = %llu and the public value %llu on the wire; she tries every "
+         "exponent x until %llu^x mod %llu = %llu",
+         (ull)p, (ull)g, (ull)y, (ull)g, (ull)p, (ull)y);
+    for (uint64_t i = 1; i < p; i++) {
+        cur = cur * g % p;
+        if (cur == y) {
+            x = i;
+            break;
+        }
+    }
+    dt = now_s() - t0;
+    if (!x) {
+        errorf("crack", "no exponent gives %llu: it is not a power of %llu mod %llu", (ull)y,
+               (ull)g, (ull)p);
+        hint("public values come from g^x mod p; pick --public from a real run");
+        return EXIT_FAILED;
+    }
+    step("found x = %llu after %llu tries in %.3f s", (ull)x, (ull)x, dt);
+    if (other_public)
+        step("so Eve computes the shared secret herself: %llu^%llu mod %llu = %llu",
+             (ull)*other_public, (ull)x, (ull)p, (ull)kex_toy_modpow(*other_public, x, p));
+    for (uint64_t v = p; v; v >>= 1)
+        bits++;
+    /* tries per second, then 2^2048 tries in years, as a power of ten */
+    double rate = (double)x / (dt > 1e-6 ? dt : 1e-6);
+    double years = 2048 * log10(2.0) - log10(rate * 3.156e7);
+    note("brute force needs up to p tries: p has %d bits here. At this speed a 2048-bit group "
+         "would take about 10^%.0f years.",
+         bits, years);
+    note("(the number field sieve beats brute force by far, yet 2048-bit groups stay out of "
+         "reach; X25519 and P-256 need about 2^128 steps)");
+    result("cracked: x = %llu", (ull)x);
+    return EXIT_OK;
+}
+
+int dh_toy(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"p", required_argument, NULL, 'p'},      {"g", required_argument, NULL, 'g'},
+        {"a", required_argument, NULL, 'a'},      {"b", required_argument, NULL, 'b'},
+        {"crack", no_argument, NULL, 'c'},        {"public", required_argument, NULL, 'y'},
+        CLI_COMMON_OPTIONS,                       {0},
+    };
+    uint64_t p = KEX_TOY_P, g = KEX_TOY_G, a = 0, b = 0, y = 0;
+    int c, do_crack = 0;
+    const char *sa = NULL, *sb = NULL, *sy = NULL;
+
+    while ((c = getopt_long(argc, argv, "p:g:a:b:cy:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
+        if (cli_common(c, dh_usage()))
+            continue;
+        switch (c) {
+        case 'p': p = (uint64_t)cli_long("--p", optarg, 5, 4294967295L); break;
+        case 'g': g = (uint64_t)cli_long("--g", optarg, 2, 4294967295L); break;
+        case 'a': sa = optarg; break;
+        case 'b': sb = optarg; break;
+        case 'c': do_crack = 1; break;
+        case 'y': sy = optarg; break;
+        }
+    }
+    if (optind < argc)
+        cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (!is_prime(p))
+        cli_usage_error("--p: %llu is not prime (DH needs a prime modulus)", (ull)p);
+    if (g > p - 2)
+        cli_usage_error("--g: must be in 2..p-2 = %llu", (ull)(p - 2));
+    /* ranges depend on p, so they are checked after it is known */
+    if (sa)
+        a = (uint64_t)cli_long("--a", sa, 2, (long)(p - 2));
+    if (sb)
+        b = (uint64_t)cli_long("--b", sb, 2, (long)(p - 2));
+    if (sy && !do_crack)
+        cli_usage_error("--public goes with --crack");
+    if (sy) {
+        y = (uint64_t)cli_long("--public", sy, 1, (long)(p - 1));
+        return crack(p, g, y, NULL);
+    }
+    if ((!a && random_exponent(p, g, &a)) || (!b && random_exponent(p, g, &b))) {
+        errorf("random", "the random number generator failed");
+        return EXIT_FAILED;
+    }
+
+    uint64_t A = kex_toy_modpow(g, a, p), B = kex_toy_modpow(g, b, p);
+    uint64_t sA = kex_toy_modpow(B, a, p), sB = kex_toy_modpow(A, b, p);
+    step("public parameters, known to everyone (the shared paint): p = %llu, g = %llu", (ull)p,
+         (ull)g);
+    if (p < 100000) {
+        uint64_t order = 1;
+        for (uint64_t v = g; v != 1; v = v * g % p)
+            order++;
+        note("g = %llu takes %llu different values mod %llu%s", (ull)g, (ull)order, (ull)p,
+             order == p - 1 ? ": all of 1..p-1, so g is a generator" : ": not a generator");
+    }
+    step("Alice picks a private a = %llu (her secret colour) and sends A = g^a mod p = "
+         "%llu^%llu mod %llu = %llu",
+         (ull)a, (ull)g, (ull)a, (ull)p, (ull)A);
+    step("Bob picks a private b = %llu and sends B = g^b mod p = %llu^%llu mod %llu = %llu",
+         (ull)b, (ull)g, (ull)b, (ull)p, (ull)B);
+    step("on the wire: p, g, A = %llu, B = %llu (the mixed colours); never: a, b", (ull)A, (ull)B);
+    step("Alice computes B^a mod p = %llu^%llu mod %llu = %llu", (ull)B, (ull)a, (ull)p, (ull)sA);
+    step("Bob computes A^b mod p = %llu^%llu mod %llu = %llu", (ull)A, (ull)b, (ull)p, (ull)sB);
+    if (sA != sB) {
+        errorf("toy", "the two sides disagree (%llu != %llu)", (ull)sA, (ull)sB);
+        return EXIT_FAILED;
+    }
+    note("both got (g^a)^b = (g^b)^a = g^(ab) mod p without ever sending a or b");
+    result("A = %llu, B = %llu, shared = %llu", (ull)A, (ull)B, (ull)sA);
+    return do_crack ? crack(p, g, A, &B) : EXIT_OK;
+}

@@ -1,0 +1,259 @@
+/*
+ * 03-server - chapter 03: chapter 02's server, plus a key exchange. No key
+ * is shared in advance any more: each client agrees one with the server over
+ * the open wire (Diffie-Hellman: X25519, P-256, ffdhe2048 or the toy group),
+ * HKDF-SHA256 turns it into a Fernet key, and chapter 02 goes on with it.
+ *
+ * Routes:
+ *   POST /kex      the client's offer in, ours out (common/exchange.h): a
+ *                  session id names the agreed key from then on
+ *   GET  /         the secret, "fluffy tail", as a Fernet token (text/plain)
+ *   GET  /page     a small HTML page with a login form, for a browser
+ *   POST /login    the form's target: still in the clear, because encryption
+ *                  protects only what the program encrypts
+ *   POST /message  a Fernet token in, a Fernet token out (the reply)
+ *
+ * Needs: civetweb (built by `make` from Debian's source), jansson, OpenSSL.
+ */
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "encoding.h"
+#include "exchange.h"
+#include "fernet.h"
+#include "sessions.h"
+#include "webserver.h"
+
+static const char USAGE[] =
+    "usage: 03-server [--ttl SECONDS] [--port N] [--host ADDR] [--max-body SIZE]\n"
+    "                 [--quiet] [--verbose]\n"
+    "\n"
+    "Chapter 03: chapter 02's server with the key agreed on the wire. A client first\n"
+    "POSTs its Diffie-Hellman offer to /kex and gets ours and a session id; both sides\n"
+    "derive the same Fernet key, which never crosses the network. Then GET / and\n"
+    "POST /message work as in chapter 02, under that key. Capture it with\n"
+    "`make 03-capture`: the public values are readable, the key and the secret are not.\n"
+    "\n"
+    "  --ttl SECONDS    refuse tokens older than this on POST /message (default 60)\n"
+    "  --port N         port to listen on (default 8003; 0 = any free port)\n"
+    "  --host ADDR      address to listen on (default 127.0.0.1; ::1 for IPv6)\n"
+    "  --max-body SIZE  largest request body accepted (default 1M; K/M suffixes)\n"
+    "  -q, --quiet      print only the 'listening on URL' line and errors\n"
+    "  -v, --verbose    also dump request and response bodies in hex\n"
+    "  -h, --help       this text\n"
+    "\n"
+    "The first line on stdout is 'listening on URL'. Stop with Ctrl-C (exit 0).\n";
+
+static const char SECRET[] = "fluffy tail";
+
+/* One agreed key per client, under its session id (thread-safe). */
+static sessions *g_sessions;
+static uint64_t g_ttl = 60;
+
+static const char PAGE[] =
+    "<!DOCTYPE html>\n"
+    "<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+    "<title>Chapter 03: only the secret is encrypted</title></head>\n"
+    "<body><h1>Chapter 03: only the secret is encrypted</h1>\n"
+    "<p>This page travelled as plain text. Anyone on the path could read it, and change it.</p>\n"
+    "<form method=\"post\" action=\"/login\">\n"
+    "<label>User <input name=\"user\"></label>\n"
+    "<label>Password <input name=\"password\" type=\"password\"></label>\n"
+    "<button type=\"submit\">Log in (in the clear)</button>\n"
+    "</form></body></html>\n";
+
+/* The key agreed with this client, from its session header; or a 401. */
+static int session_key(struct mg_connection *conn, fernet_key *key)
+{
+    uint8_t raw[EXCHANGE_KEY_LEN];
+    if (sessions_get(g_sessions, web_header(conn, EXCHANGE_SESSION_HEADER), raw) != 0)
+        return web_reply_error(conn, 401, "no such session: POST /kex first (sessions last 10 "
+                                          "minutes)");
+    fernet_key_from_raw(key, raw);
+    OPENSSL_cleanse(raw, sizeof raw);
+    return 0;
+}
+
+static int post_kex(struct mg_connection *conn, void *arg)
+{
+    json_t *in = NULL, *out = NULL;
+    exchange ex;
+    uint8_t key[EXCHANGE_KEY_LEN];
+    char err[256], id[SESSIONS_ID_SIZE];
+    int st;
+    (void)arg;
+    if ((st = web_read_json(conn, &in)) != 0)
+        return st;
+    /* parse the client's offer, make ours in its group, derive: all in one */
+    st = exchange_answer(&ex, in, EXCHANGE_INFO_03, key, err, sizeof err);
+    json_decref(in);
+    if (st != 0) {
+        note("refused a key exchange: %s", err);
+        exchange_clear(&ex);
+        return web_reply_error(conn, 400, "key exchange refused: %s", err);
+    }
+    if (ex.mine.group == KEX_TOY)
+        notice("a client chose the toy group: anyone watching can compute its key");
+    exchange_narrate_offer("client's", &ex.peer);
+    exchange_narrate_offer("our", &ex.mine);
+    note("derived the session key with HKDF-SHA256; our private value and the key stay here");
+    if (sessions_put(g_sessions, key, id) != 0 || !(out = exchange_offer_json(&ex.mine)) ||
+        json_object_set_new(out, "session", json_string(id)) != 0) {
+        json_decref(out);
+        out = NULL;
+    }
+    OPENSSL_cleanse(key, sizeof key);
+    exchange_clear(&ex);
+    if (!out)
+        return web_reply_error(conn, 500, "could not store the session");
+    return web_reply_json(conn, 200, out);
+}
+
+static int get_secret(struct mg_connection *conn, void *arg)
+{
+    fernet_key key;
+    char *token;
+    int st;
+    (void)arg;
+    if ((st = session_key(conn, &key)) != 0)
+        return st;
+    /* A fresh random IV each time: the same secret never gives the same token. */
+    token = fernet_encrypt(&key, (const uint8_t *)SECRET, strlen(SECRET), (uint64_t)time(NULL),
+                           NULL);
+    fernet_key_clear(&key);
+    if (!token)
+        return web_reply_error(conn, 500, "could not encrypt");
+    note("sending the secret as a Fernet token: %s", token);
+    st = web_reply_text(conn, 200, token);
+    free(token);
+    return st;
+}
+
+static int get_page(struct mg_connection *conn, void *arg)
+{
+    (void)arg;
+    return web_reply(conn, 200, "text/html; charset=utf-8", PAGE, strlen(PAGE));
+}
+
+static int post_login(struct mg_connection *conn, void *arg)
+{
+    char *body, user[64], password[128];
+    size_t len;
+    int st;
+    (void)arg;
+    if ((st = web_read_body(conn, &body, &len)) != 0)
+        return st;
+    if (mg_get_var(body, len, "user", user, sizeof user) < 0 ||
+        mg_get_var(body, len, "password", password, sizeof password) < 0) {
+        free(body);
+        return web_reply_error(conn, 400, "the form needs user and password fields");
+    }
+    free(body);
+    /* The server saw the password; so did everybody on the path. */
+    note("login form for '%s' arrived with its password in the clear", user);
+    char reply[128];
+    snprintf(reply, sizeof reply, "welcome, %s (your password crossed the network in the clear)\n",
+             user);
+    return web_reply_text(conn, 200, reply);
+}
+
+static int post_message(struct mg_connection *conn, void *arg)
+{
+    fernet_key key;
+    char *body, *token, reply[256];
+    uint8_t *msg = NULL;
+    size_t len, msg_len = 0;
+    fernet_status fs;
+    int st;
+    (void)arg;
+    if ((st = session_key(conn, &key)) != 0)
+        return st;
+    if ((st = web_read_body(conn, &body, &len)) != 0) {
+        fernet_key_clear(&key);
+        return st;
+    }
+    len = strcspn(body, "\r\n"); /* a token is one line */
+    fs = fernet_decrypt(&key, body, len, g_ttl, (uint64_t)time(NULL), &msg, &msg_len);
+    free(body);
+    if (fs != FERNET_OK) {
+        fernet_key_clear(&key);
+        /* The reason goes to our log only: telling the sender which check
+         * failed would help an attacker probe, and helps nobody else. */
+        note("refused a token: %s", fernet_status_str(fs));
+        return web_reply_error(conn, 400, "invalid token");
+    }
+    /* A valid token proves it was made with our key, not that it is new: an
+     * attacker who recorded it may send it again until the TTL runs out. */
+    note("decrypted a %zu-byte message: %.*s", msg_len, (int)(msg_len > 64 ? 64 : msg_len),
+         (const char *)msg);
+    snprintf(reply, sizeof reply, "the server read %zu bytes: %.*s", msg_len,
+             (int)(msg_len > 200 ? 200 : msg_len), (const char *)msg);
+    encoding_free_secret(msg, msg_len);
+    token = fernet_encrypt(&key, (const uint8_t *)reply, strlen(reply), (uint64_t)time(NULL),
+                           NULL);
+    OPENSSL_cleanse(reply, sizeof reply);
+    fernet_key_clear(&key);
+    if (!token)
+        return web_reply_error(conn, 500, "could not encrypt");
+    st = web_reply_text(conn, 200, token);
+    free(token);
+    return st;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"port", required_argument, NULL, 'p'},
+        {"host", required_argument, NULL, 'H'},
+        {"max-body", required_argument, NULL, 'm'},
+        {"ttl", required_argument, NULL, 't'},
+        CLI_COMMON_OPTIONS,
+        {0},
+    };
+    static const web_route routes[] = {
+        {"POST", "/kex", post_kex, NULL},
+        {"GET", "/", get_secret, NULL},
+        {"GET", "/page", get_page, NULL},
+        {"POST", "/login", post_login, NULL},
+        {"POST", "/message", post_message, NULL},
+        {0},
+    };
+    web_config cfg = web_config_defaults();
+    int c, rc;
+
+    narrate_init("03-server", "server");
+    cfg.port = 8003;
+    cfg.routes = routes;
+    while ((c = getopt_long(argc, argv, "p:H:m:t:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
+        if (cli_common(c, USAGE))
+            continue;
+        switch (c) {
+        case 'p':
+            cfg.port = cli_port("--port", optarg);
+            break;
+        case 'H':
+            cfg.host = optarg;
+            break;
+        case 'm':
+            cfg.max_body = cli_size("--max-body", optarg, 1, 64 * 1024 * 1024);
+            break;
+        case 't':
+            g_ttl = (uint64_t)cli_long("--ttl", optarg, 1, 365L * 86400);
+            break;
+        }
+    }
+    if (optind < argc)
+        cli_usage_error("unexpected argument '%s'", argv[optind]);
+    /* at most 1024 clients at once, 10 minutes each; the table wipes its keys */
+    if (!(g_sessions = sessions_new(1024, 600, EXCHANGE_KEY_LEN))) {
+        errorf("start", "out of memory");
+        return EXIT_FAILED;
+    }
+    rc = web_serve(&cfg);
+    sessions_free(g_sessions);
+    return rc;
+}
