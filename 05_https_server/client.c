@@ -22,7 +22,7 @@
 #include "tls.h"
 
 /* The course PKI made by `make pki` (chapter 04). */
-#define PKI_CA "build/pki/ca/root.pem"
+#define PKI_CA "build/pki/root.crt"
 
 static const char USAGE[] =
     "usage: 05-client [--url URL] [--post JSON | --post-file FILE] [--cacert F] [--crl F]\n"
@@ -147,6 +147,7 @@ static void tls_request(http_request *req, const char *const *files, tls_options
     req->customise = customise;
     req->customise_arg = t;
     tls_chain_init(&t->chain);
+    t->chain.have_client_cert = files[2] != NULL;
 }
 
 

@@ -18,6 +18,7 @@
  *
  * Needs: civetweb built for OpenSSL 3 (`make`), OpenSSL, jansson.
  */
+#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +29,13 @@
 #include "webserver.h"
 
 /* The course PKI made by `make pki` (chapter 04). */
-#define PKI_SERVER_CHAIN "build/pki/server/localhost.chain.pem"
-#define PKI_SERVER_KEY "build/pki/server/localhost.key"
+#define PKI_SERVER_CHAIN "build/pki/server-chain.crt"
+#define PKI_SERVER_KEY "build/pki/server.key"
 
-/* civetweb settings for throughput (see bench/https.sh): connections are
- * kept open and idle ones closed after a while. */
-#define CIVETWEB_TUNING "keep_alive_timeout_ms", "15000"
+/* civetweb settings (see bench/https.sh). TCP_NODELAY: a small response must
+ * not wait for the ACK of the session tickets sent just before it (Nagle and
+ * delayed ACKs cost 40 ms per request otherwise). */
+#define CIVETWEB_TUNING "tcp_nodelay", "1", "keep_alive_timeout_ms", "15000"
 
 static const char USAGE[] =
     "usage: 05-server [--port N] [--host ADDR] [--cert F --key F] [--tls13-only]\n"
@@ -172,17 +174,28 @@ static int post_echo(struct mg_connection *conn, void *arg)
     return web_reply_json(conn, 200, json_pack("{s:o, s:s}", "received", in, "server_time", now));
 }
 
-/* GET /crl: the revocation list named by --crl, read at each request so a
- * newly revoked certificate shows at once. */
+/* GET /crl: the revocation list named by --crl, in DER as RFC 5280 wants it
+ * over HTTP, read at each request so a new CRL shows at once. */
 static int get_crl(struct mg_connection *conn, void *arg)
 {
     const char *path = arg;
-    size_t len;
-    char *crl = path ? cli_read_file(path, 1024 * 1024, &len) : NULL;
-    if (!crl)
+    BIO *in = NULL;
+    X509_CRL *crl = NULL;
+    unsigned char *der = NULL;
+    int len = -1, st;
+
+    if (!path)
         return web_reply_error(conn, 404, "no CRL is published here (start with --crl FILE)");
-    int st = web_reply(conn, 200, "application/x-pem-file", crl, len);
-    free(crl);
+    if ((in = BIO_new_file(path, "r")) != NULL &&
+        (crl = PEM_read_bio_X509_CRL(in, NULL, NULL, NULL)) != NULL)
+        len = i2d_X509_CRL(crl, &der);
+    if (len <= 0)
+        st = web_reply_error(conn, 500, "cannot read the CRL %s", path);
+    else
+        st = web_reply(conn, 200, "application/pkix-crl", der, (size_t)len);
+    OPENSSL_free(der);
+    X509_CRL_free(crl);
+    BIO_free(in);
     return st;
 }
 

@@ -82,6 +82,8 @@ typedef struct tls_chain_cert {
 typedef struct tls_chain {
     int depth_max;   /* highest depth seen, -1 for none */
     int first_error; /* X509_V_OK or the first error anywhere */
+    int cert_requested;   /* the server asked for a client certificate */
+    int have_client_cert; /* set by the caller: we had one to give */
     tls_chain_cert cert[TLS_CHAIN_MAX];
 } tls_chain;
 

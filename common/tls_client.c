@@ -51,6 +51,15 @@ static int on_verify(int preverify_ok, X509_STORE_CTX *store)
     return preverify_ok;
 }
 
+/* Note when the server asks for a client certificate (mutual TLS). */
+static void on_info(const SSL *ssl, int where, int ret)
+{
+    tls_chain *chain = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_chain_idx);
+    (void)ret;
+    if (chain && (where & SSL_CB_CONNECT_LOOP) && SSL_get_state(ssl) == TLS_ST_CR_CERT_REQ)
+        chain->cert_requested = 1;
+}
+
 int tls_chain_watch(SSL_CTX *ctx, tls_chain *chain)
 {
     pthread_once(&g_chain_once, chain_idx_make);
@@ -58,6 +67,7 @@ int tls_chain_watch(SSL_CTX *ctx, tls_chain *chain)
         return -1;
     /* keep the mode libcurl chose (verify on), add only the recorder */
     SSL_CTX_set_verify(ctx, SSL_CTX_get_verify_mode(ctx), on_verify);
+    SSL_CTX_set_info_callback(ctx, on_info);
     return 0;
 }
 
@@ -91,7 +101,7 @@ int tls_explain_failure(const char *error_text, const tls_chain *chain, const ch
     case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
     case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
         SAY("unknown CA: the server's certificate does not lead to a CA we trust",
-            "trust the course CA with --cacert build/pki/ca/root.pem (run `make pki`); an "
+            "trust the course CA with --cacert build/pki/root.crt (run `make pki`); an "
             "unknown CA is exactly what a man in the middle would show, so never skip this check");
     case X509_V_ERR_CERT_HAS_EXPIRED:
         SAY("expired: the server's certificate is past its notAfter date",
@@ -123,9 +133,21 @@ int tls_explain_failure(const char *error_text, const tls_chain *chain, const ch
             "the certificate names %s; use one of those in the URL (not %s), or issue a "
             "certificate for this name",
             names[0] ? names : "other hosts", url);
+    /* With TLS 1.3 the client finishes its handshake before the server has
+     * judged its certificate; the server's refusal (an alert, then a close)
+     * can arrive as a reset connection before the alert is read. */
+    if (chain && chain->cert_requested &&
+        (has(error_text, "getpeername() failed") || has(error_text, "Connection reset") ||
+         has(error_text, "unexpected eof") || has(error_text, "SSL_ERROR_SYSCALL"))) {
+        if (chain->have_client_cert)
+            error_text = "alert unknown ca";
+        else
+            error_text = "alert certificate required";
+    }
     if (has(error_text, "alert certificate required"))
         SAY("the server requires a client certificate (mutual TLS) and we sent none",
-            "pass the course client certificate: --cert build/pki/... --key build/pki/...");
+            "pass the course client certificate: --cert build/pki/client-chain.crt "
+            "--key build/pki/client.key");
     if (has(error_text, "alert unknown ca") || has(error_text, "alert bad certificate") ||
         has(error_text, "alert certificate unknown"))
         SAY("the server refused our client certificate: it does not trust the CA that "
@@ -133,8 +155,9 @@ int tls_explain_failure(const char *error_text, const tls_chain *chain, const ch
             "use a client certificate issued by the course CA (make pki)");
     if (has(error_text, "alert protocol version") || has(error_text, "unsupported protocol") ||
         has(error_text, "no protocols available"))
-        SAY("no TLS version in common: the server accepts TLS 1.2 and 1.3 only",
-            "TLS 1.0 and 1.1 are deprecated (RFC 8996); allow TLS 1.2 or later");
+        SAY("no TLS version in common: the server refused every version we offered",
+            "TLS 1.0 and 1.1 are deprecated (RFC 8996) and refused by careful servers; offer "
+            "TLS 1.2 or later");
     if (has(error_text, "wrong version number") || has(error_text, "packet length too long"))
         SAY("the server did not answer in TLS (is it a plain HTTP server?)",
             "https:// needs a TLS server such as 05-server; chapters 01-04 speak http://");
