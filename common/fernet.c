@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "encoding.h"
+#include "fernet_b64.h"
 
 #define HDR_LEN 25  /* version (1) + timestamp (8) + IV (16) */
 #define MAC_LEN 32  /* HMAC-SHA256 */
@@ -20,18 +21,27 @@
 #define MAX_MSG ((size_t)1 << 30)
 
 /* ---- per-thread reusable contexts --------------------------------------------
- * Fetching an algorithm and allocating a context cost more than encrypting a
- * short message, so each thread fetches once and reuses its contexts. The
- * algorithm objects are shared (they are immutable once fetched). */
+ * Fetching an algorithm, allocating a context and expanding a key cost more
+ * than encrypting a short message. So each thread keeps one context per job
+ * (AES encryption and decryption use different key schedules), each keyed with
+ * the last key it saw: a server that uses one key pays for the key set-up once
+ * and then only sets a new IV or restarts the HMAC. The algorithm objects are
+ * fetched once and shared (they are immutable). */
 static EVP_CIPHER *g_aes;
 static EVP_MAC *g_hmac;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static pthread_key_t g_key;
 static int g_ready;
 
+struct keyed_ctx {
+    uint8_t key[16]; /* the key this context holds; cleansed with it */
+    int keyed;
+};
+
 struct fernet_tls {
-    EVP_CIPHER_CTX *cipher;
+    EVP_CIPHER_CTX *enc, *dec;
     EVP_MAC_CTX *mac;
+    struct keyed_ctx enc_k, dec_k, mac_k;
 };
 
 static void tls_free(void *p)
@@ -39,8 +49,10 @@ static void tls_free(void *p)
     struct fernet_tls *t = p;
     if (!t)
         return;
-    EVP_CIPHER_CTX_free(t->cipher);
+    EVP_CIPHER_CTX_free(t->enc);
+    EVP_CIPHER_CTX_free(t->dec);
     EVP_MAC_CTX_free(t->mac);
+    OPENSSL_cleanse(t, sizeof *t);
     free(t);
 }
 
@@ -54,112 +66,60 @@ static void global_init(void)
 static struct fernet_tls *contexts(void)
 {
     struct fernet_tls *t = NULL;
+    OSSL_PARAM params[2];
+
     if (pthread_once(&g_once, global_init) != 0 || !g_ready)
         return NULL;
     if ((t = pthread_getspecific(g_key)) != NULL)
         return t;
     if ((t = calloc(1, sizeof *t)) == NULL)
         return NULL;
-    t->cipher = EVP_CIPHER_CTX_new();
+    t->enc = EVP_CIPHER_CTX_new();
+    t->dec = EVP_CIPHER_CTX_new();
     t->mac = EVP_MAC_CTX_new(g_hmac);
-    if (!t->cipher || !t->mac || pthread_setspecific(g_key, t) != 0) {
+    /* the digest is chosen once; each EVP_MAC_init then only sets the key */
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (!t->enc || !t->dec || !t->mac || !EVP_MAC_CTX_set_params(t->mac, params) ||
+        pthread_setspecific(g_key, t) != 0) {
         tls_free(t);
         return NULL;
     }
     return t;
 }
 
-/* HMAC-SHA256(signing key, data) in one pass. 0 on success. */
-static int hmac_sha256(EVP_MAC_CTX *mac, const uint8_t key[16], const uint8_t *data, size_t len,
-                       uint8_t out[MAC_LEN])
+/* Is this context already keyed with key? If not, remember it will be. */
+static int same_key(struct keyed_ctx *kc, const uint8_t key[16])
 {
-    OSSL_PARAM params[2];
-    size_t outl = 0;
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
-    params[1] = OSSL_PARAM_construct_end();
-    if (!EVP_MAC_init(mac, key, 16, params) || !EVP_MAC_update(mac, data, len) ||
-        !EVP_MAC_final(mac, out, &outl, MAC_LEN) || outl != MAC_LEN)
-        return -1;
+    if (kc->keyed && CRYPTO_memcmp(kc->key, key, 16) == 0)
+        return 1;
+    memcpy(kc->key, key, 16);
+    kc->keyed = 0; /* set again only once the context really holds the key */
     return 0;
 }
 
-/* ---- base64url, table-driven ------------------------------------------------
- * encoding.c's codec is the readable one; tokens can be megabytes, so this file
- * keeps a faster, equally strict pair (padding required, canonical last bits). */
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static size_t b64_len(size_t n) { return (n + 2) / 3 * 4; }
-
-static void b64_encode(const uint8_t *in, size_t n, char *out)
+/* Ready ctx for one message under key and iv (PKCS#7 padding, EVP's default). */
+static int cipher_init(EVP_CIPHER_CTX *ctx, struct keyed_ctx *kc, const uint8_t key[16],
+                       const uint8_t iv[16], int enc)
 {
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3, out += 4) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        out[0] = B64[v >> 18];
-        out[1] = B64[(v >> 12) & 63];
-        out[2] = B64[(v >> 6) & 63];
-        out[3] = B64[v & 63];
-    }
-    if (n - i == 1) {
-        out[0] = B64[in[i] >> 2];
-        out[1] = B64[(in[i] & 3) << 4];
-        out[2] = out[3] = '=';
-        out += 4;
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)in[i] << 8 | in[i + 1];
-        out[0] = B64[v >> 10];
-        out[1] = B64[(v >> 4) & 63];
-        out[2] = B64[(v << 2) & 63];
-        out[3] = '=';
-        out += 4;
-    }
-    *out = '\0';
+    int ok = same_key(kc, key) ? EVP_CipherInit_ex2(ctx, NULL, NULL, iv, enc, NULL)
+                               : EVP_CipherInit_ex2(ctx, g_aes, key, iv, enc, NULL);
+    kc->keyed = ok;
+    return ok ? 0 : -1;
 }
 
-static uint8_t g_dec[256]; /* 0..63, or 0x80 = not in the alphabet */
-static pthread_once_t g_dec_once = PTHREAD_ONCE_INIT;
-
-static void dec_init(void)
+/* HMAC-SHA256(signing key, data) in one pass. 0 on success. */
+static int hmac_sha256(struct fernet_tls *t, const uint8_t key[16], const uint8_t *data,
+                       size_t len, uint8_t out[MAC_LEN])
 {
-    memset(g_dec, 0x80, sizeof g_dec);
-    for (int i = 0; i < 64; i++)
-        g_dec[(unsigned char)B64[i]] = (uint8_t)i;
-}
-
-/* Decodes into out (room for len/4*3 bytes). Returns the byte count or -1. */
-static long b64_decode(const char *s, size_t len, uint8_t *out)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t groups, o = 0, pad = 0;
-    uint8_t bad = 0, leftover = 0;
-
-    pthread_once(&g_dec_once, dec_init);
-    if (len == 0 || len % 4)
+    size_t outl = 0;
+    /* a NULL key restarts HMAC with the key the context already holds */
+    int ok = EVP_MAC_init(t->mac, same_key(&t->mac_k, key) ? NULL : key, 16, NULL);
+    t->mac_k.keyed = ok;
+    if (!ok || !EVP_MAC_update(t->mac, data, len) || !EVP_MAC_final(t->mac, out, &outl, MAC_LEN) ||
+        outl != MAC_LEN)
         return -1;
-    if (p[len - 1] == '=')
-        pad = p[len - 2] == '=' ? 2 : 1;
-    groups = len / 4 - (pad ? 1 : 0);
-    for (size_t g = 0; g < groups; g++, p += 4) {
-        uint8_t a = g_dec[p[0]], b = g_dec[p[1]], c = g_dec[p[2]], d = g_dec[p[3]];
-        bad |= a | b | c | d; /* checked once, after the loop */
-        uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | d;
-        out[o++] = (uint8_t)(v >> 16);
-        out[o++] = (uint8_t)(v >> 8);
-        out[o++] = (uint8_t)v;
-    }
-    if (pad == 2) {
-        uint8_t a = g_dec[p[0]], b = g_dec[p[1]];
-        bad |= a | b;
-        leftover = b & 15; /* the 4 unused bits must be zero (canonical form) */
-        out[o++] = (uint8_t)(a << 2 | b >> 4);
-    } else if (pad == 1) {
-        uint8_t a = g_dec[p[0]], b = g_dec[p[1]], c = g_dec[p[2]];
-        bad |= a | b | c;
-        leftover = c & 3;
-        out[o++] = (uint8_t)(a << 2 | b >> 4);
-        out[o++] = (uint8_t)(b << 4 | c >> 2);
-    }
-    return (bad & 0x80) || leftover ? -1 : (long)o;
+    return 0;
 }
 
 /* ---- keys ------------------------------------------------------------------- */
@@ -180,7 +140,7 @@ int fernet_key_from_b64(fernet_key *k, const char *b64)
     len = strlen(b64);
     while (len > 0 && strchr(" \t\r\n", b64[len - 1]))
         len--;
-    if (len != FERNET_KEY_B64_LEN || b64_decode(b64, len, raw) != 32)
+    if (len != FERNET_KEY_B64_LEN || fb64_decode(b64, len, raw) != 32)
         goto end;
     fernet_key_from_raw(k, raw);
     rc = 0;
@@ -196,7 +156,7 @@ char *fernet_key_to_b64(const fernet_key *k)
     if (s) {
         memcpy(raw, k->signing, 16);
         memcpy(raw + 16, k->encryption, 16);
-        b64_encode(raw, sizeof raw, s);
+        fb64_encode(raw, sizeof raw, s);
         OPENSSL_cleanse(raw, sizeof raw);
     }
     return s;
@@ -247,7 +207,7 @@ char *fernet_encrypt(const fernet_key *k, const uint8_t *msg, size_t len, uint64
 
     if (!t || len > MAX_MSG || (len > 0 && !msg))
         goto end;
-    if ((raw = malloc(raw_len)) == NULL || (token = malloc(b64_len(raw_len) + 1)) == NULL)
+    if ((raw = malloc(raw_len)) == NULL || (token = malloc(fb64_len(raw_len) + 1)) == NULL)
         goto end;
     raw[0] = FERNET_VERSION;
     put_be64(raw + 1, now);
@@ -256,14 +216,14 @@ char *fernet_encrypt(const fernet_key *k, const uint8_t *msg, size_t len, uint64
     else if (RAND_bytes(raw + 9, 16) != 1) /* a fresh, unpredictable IV per token */
         goto end;
     /* PKCS#7 padding is EVP's default; the ciphertext goes straight into place. */
-    if (!EVP_EncryptInit_ex2(t->cipher, g_aes, k->encryption, raw + 9, NULL) ||
-        !EVP_EncryptUpdate(t->cipher, raw + HDR_LEN, &n1, msg ? msg : raw, (int)len) ||
-        !EVP_EncryptFinal_ex(t->cipher, raw + HDR_LEN + n1, &n2) || (size_t)(n1 + n2) != ct_len)
+    if (cipher_init(t->enc, &t->enc_k, k->encryption, raw + 9, 1) != 0 ||
+        !EVP_EncryptUpdate(t->enc, raw + HDR_LEN, &n1, msg ? msg : raw, (int)len) ||
+        !EVP_EncryptFinal_ex(t->enc, raw + HDR_LEN + n1, &n2) || (size_t)(n1 + n2) != ct_len)
         goto end;
     /* Encrypt-then-MAC: the HMAC covers version, time, IV and ciphertext. */
-    if (hmac_sha256(t->mac, k->signing, raw, HDR_LEN + ct_len, raw + HDR_LEN + ct_len) != 0)
+    if (hmac_sha256(t, k->signing, raw, HDR_LEN + ct_len, raw + HDR_LEN + ct_len) != 0)
         goto end;
-    b64_encode(raw, raw_len, token);
+    fb64_encode(raw, raw_len, token);
     ret = token;
     token = NULL;
 end:
@@ -280,11 +240,11 @@ static fernet_status unpack(const char *token, size_t token_len, uint8_t **raw, 
     long n;
 
     *raw = NULL;
-    if (!token || token_len > b64_len(HDR_LEN + MAX_MSG + BLOCK + MAC_LEN))
+    if (!token || token_len > fb64_len(HDR_LEN + MAX_MSG + BLOCK + MAC_LEN))
         return token ? FERNET_BAD_LENGTH : FERNET_BAD_BASE64;
     if ((buf = malloc(token_len / 4 * 3 + 1)) == NULL)
         return FERNET_INTERNAL;
-    if ((n = b64_decode(token, token_len, buf)) < 0) {
+    if ((n = fb64_decode(token, token_len, buf)) < 0) {
         free(buf);
         return FERNET_BAD_BASE64;
     }
@@ -317,7 +277,7 @@ static fernet_status open_raw(const fernet_key *k, const uint8_t *raw, size_t ra
     int n1 = 0, n2 = 0;
     fernet_status st = FERNET_INTERNAL;
 
-    if (!t || hmac_sha256(t->mac, k->signing, raw, HDR_LEN + ct_len, mac) != 0)
+    if (!t || hmac_sha256(t, k->signing, raw, HDR_LEN + ct_len, mac) != 0)
         goto end;
     /* Constant time, and before any decryption: a forged token never reaches
      * AES, so padding errors cannot be used as an oracle. */
@@ -327,10 +287,10 @@ static fernet_status open_raw(const fernet_key *k, const uint8_t *raw, size_t ra
     }
     if ((out = malloc(ct_len + BLOCK + 1)) == NULL)
         goto end;
-    if (!EVP_DecryptInit_ex2(t->cipher, g_aes, k->encryption, raw + 9, NULL) ||
-        !EVP_DecryptUpdate(t->cipher, out, &n1, raw + HDR_LEN, (int)ct_len))
+    if (cipher_init(t->dec, &t->dec_k, k->encryption, raw + 9, 0) != 0 ||
+        !EVP_DecryptUpdate(t->dec, out, &n1, raw + HDR_LEN, (int)ct_len))
         goto end;
-    if (!EVP_DecryptFinal_ex(t->cipher, out + n1, &n2)) {
+    if (!EVP_DecryptFinal_ex(t->dec, out + n1, &n2)) {
         /* Only the key holder can get here (the MAC matched): the sender
          * encrypted a malformed padding on purpose. */
         ERR_clear_error(); /* our status says it; OpenSSL's "bad decrypt" adds nothing */
