@@ -7,6 +7,7 @@
 #   make diff-03     what chapter 03 adds to chapter 02
 $(eval $(call prog,03-server,03_diffie_hellman/server.c))
 $(eval $(call prog,03-client,03_diffie_hellman/client.c))
+$(eval $(call prog,03-mitm,03_diffie_hellman/mitm.c))
 $(eval $(call prog,dh,03_diffie_hellman/dh.c 03_diffie_hellman/dh_toy.c))
 
 .PHONY: 03 03-server 03-client 03-mitm 03-capture diff-03
