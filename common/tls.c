@@ -88,6 +88,12 @@ static int load_cert_and_key(SSL_CTX *ctx, const tls_server_policy *pol)
         return -1;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, pol->key, SSL_FILETYPE_PEM) != 1) {
+        if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+            errorf("the private key does not belong to the certificate", "%s and %s",
+                   pol->key, pol->cert_chain);
+            hint("pass the key that was made together with this certificate");
+            return -1;
+        }
         errorf("cannot use the server's private key", "%s", pol->key);
         hint("`make pki` creates it; or name yours with --key FILE");
         return -1;

@@ -113,9 +113,19 @@ int tls_explain_failure(const char *error_text, const tls_chain *chain, const ch
     case X509_V_ERR_CERT_REVOKED:
         SAY("revoked: the CA has withdrawn the server's certificate (it is on the CRL)",
             "the server must get a new certificate; a revoked one may be in a thief's hands");
-    case X509_V_ERR_UNABLE_TO_GET_CRL:
+    case X509_V_ERR_UNABLE_TO_GET_CRL: {
+        /* libcurl checks every certificate of the chain, not just the leaf */
+        const char *who = "";
+        for (int d = 0; chain && d <= chain->depth_max && d < TLS_CHAIN_MAX; d++)
+            if (chain->cert[d].error == X509_V_ERR_UNABLE_TO_GET_CRL) {
+                who = chain->cert[d].issuer;
+                break;
+            }
         SAY("no CRL: revocation checking was asked for, but no CRL from the issuer was given",
-            "pass the CRL published by the CA that issued the server certificate with --crl");
+            "--crl must hold the CRL of every CA in the chain (root and intermediate, one "
+            "file); missing: the CRL of %s",
+            who[0] ? who : "a CA of the chain");
+    }
     case X509_V_ERR_CRL_HAS_EXPIRED:
         SAY("the CRL is out of date (its nextUpdate has passed)",
             "fetch or generate a fresh CRL from the CA");

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Chapter 05 end to end: 05-server and 05-client with a course PKI made at run
+# time by make-pki.sh (chapter 04) in a temp dir, the TLS policy, mutual TLS,
+# the key log, and every break-it scenario of 05_https_server/break.sh with
+# its documented message and exit status. Third-party peers (curl, openssl)
+# are in tests/interop/05_*.sh, the capture in tests/capture/05_*.sh.
+source "$(dirname "$0")/../lib.sh"
+source "$COURSE_ROOT/05_https_server/break.sh"
+tmp=$(course_tmpdir)
+P=$tmp/pki
+
+if ! 04_pki_ca/make-pki.sh "$BIN" "$P" >"$tmp/pki.log" 2>&1; then
+  t_fail "05: make-pki.sh builds a PKI" "$(tail -n 5 "$tmp/pki.log")"
+  exit 0
+fi
+SRV=(--cert "$P/server-chain.crt" --key "$P/server.key")
+CA=(--cacert "$P/root.crt")
+
+if ! start_server 05-server "$BIN/05-server" --port 0 "${SRV[@]}" --crl "$P/crl.pem"; then
+  t_fail "05: server starts on a free port" "no 'listening on' line"
+  exit 0
+fi
+t_pass "05: server starts and prints 'listening on https://...'"
+URL="https://localhost:$SERVER_PORT"
+t_true "05: the listening URL is https" "got $SERVER_URL" test "${SERVER_URL%%://*}" = https
+
+t_expect "05: client verifies the chain and prints the secret" 0 \
+  --out "The secret message is: fluffy tail" --out "TLS handshake with 127.0.0.1 port $SERVER_PORT done: TLSv1.3" \
+  --out "depth 0: CN=localhost" --out "depth 2: CN=Course Root CA" --out "verified" \
+  --out "for DNS:localhost, IP:127.0.0.1, IP:::1" \
+  -- "$BIN/05-client" --url "$URL" "${CA[@]}"
+t_expect "05: --server is an alias of --url" 0 --out "The secret message is: fluffy tail" \
+  -- "$BIN/05-client" -q --server "$URL" "${CA[@]}"
+t_expect "05: a CRL of the intermediate only is not enough (every CA is checked)" 1 \
+  --err "no CRL: revocation checking was asked for" --err "missing: the CRL of CN=Course Root CA" \
+  -- "$BIN/05-client" -q --url "$URL" "${CA[@]}" --crl "$P/crl.pem"
+"$BIN/minica" crl -q --dir "$P/root" --pass-file "$P/ca-pass" --out "$tmp/root-crl.pem" >/dev/null 2>&1
+cat "$tmp/root-crl.pem" "$P/crl.pem" >"$tmp/crls.pem"
+t_expect "05: the client checks the CRLs when given them" 0 --out "fluffy tail" \
+  -- "$BIN/05-client" -q --url "$URL" "${CA[@]}" --crl "$tmp/crls.pem"
+t_expect "05: TLS 1.2 works, with an ECDHE AEAD suite" 0 --out "done: TLSv1.2, cipher suite ECDHE-ECDSA-AES128-GCM-SHA256" \
+  -- "$BIN/05-client" --url "$URL" "${CA[@]}" --tls-version 1.2
+t_expect "05: echo round trip inside TLS" 0 --out '{"received":{"name":"alice"},"server_time":"' \
+  -- "$BIN/05-client" -q --url "$URL" "${CA[@]}" --post '{"name":"alice"}'
+t_expect "05: bad JSON is still a 400 with line and column" 1 --err "the server answered 400" \
+  -- "$BIN/05-client" -q --url "$URL" "${CA[@]}" --post '{"a": '
+t_run curl -s -D - -o /dev/null --cacert "$P/root.crt" "$URL/"
+t_true "05: responses carry HSTS (two years)" "headers: $T_OUT" \
+  grep -qi '^Strict-Transport-Security: max-age=63072000' <<<"$T_OUT"
+t_run curl -s --cacert "$P/root.crt" "$URL/crl" -o "$tmp/crl.der"
+t_true "05: GET /crl serves the CRL in DER" "not a CRL" \
+  openssl crl -inform DER -in "$tmp/crl.der" -noout
+t_run curl -s --cacert "$P/root.crt" "$URL/page"
+t_true "05: /page is the HTML page" "got: $T_OUT" grep -q '<title>Chapter 05: HTTPS</title>' <<<"$T_OUT"
+t_true "05: /page greets nobody without a client certificate" "got: $T_OUT" \
+  bash -c '! grep -q "id=\"hello\"" <<<"$1"' _ "$T_OUT"
+
+# the TLS policy, seen from a client that asks for less
+for c in AES128-GCM-SHA256 ECDHE-ECDSA-AES128-SHA ECDHE-ECDSA-AES256-SHA384; do
+  t_run bash -c "echo | openssl s_client -connect 127.0.0.1:$SERVER_PORT -tls1_2 -cipher $c"
+  t_true "05: TLS 1.2 suite $c (no ECDHE or no AEAD) is refused" "handshake worked: $T_OUT" \
+    bash -c '! grep -q "Cipher is $1" <<<"$2"' _ "$c" "$T_OUT"
+done
+t_run bash -c "echo | openssl s_client -connect 127.0.0.1:$SERVER_PORT -tls1_2 \
+  -cipher ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256"
+t_true "05: the server's suite preference wins over the client's" "got: $(grep 'Cipher is' <<<"$T_OUT")" \
+  grep -q "Cipher is ECDHE-ECDSA-AES128-GCM-SHA256" <<<"$T_OUT"
+t_run bash -c "(sleep 0.5) | openssl s_client -connect 127.0.0.1:$SERVER_PORT -servername localhost \
+  -sess_out $tmp/sess >/dev/null 2>&1; (sleep 0.3) | openssl s_client -connect 127.0.0.1:$SERVER_PORT \
+  -servername localhost -sess_in $tmp/sess 2>&1"
+t_true "05: TLS 1.3 sessions resume (tickets)" "$(grep -E 'New,|Reused,' <<<"$T_OUT")" \
+  grep -q "^Reused, TLSv1.3" <<<"$T_OUT"
+t_run bash -c "echo | openssl s_client -connect 127.0.0.1:$SERVER_PORT -tls1_2 -reconnect 2>&1"
+t_true "05: TLS 1.2 sessions resume (session cache)" "$(grep -E 'New,|Reused,' <<<"$T_OUT" | head -3)" \
+  grep -q "^Reused, TLSv1.2" <<<"$T_OUT"
+t_true "05: the server logged no error for clients that hung up without close_notify" \
+  "$(grep -i 'error' "$SERVER_LOG" | head -3)" bash -c '! grep -qi "unexpected eof" "$1"' _ "$SERVER_LOG"
+
+stop_server "$SERVER_PID"
+t_true "05: SIGTERM stops the server with status 0" "status $STOPPED_RC" test "$STOPPED_RC" = 0
+
+# --tls13-only
+start_server 05-server13 "$BIN/05-server" --port 0 "${SRV[@]}" --tls13-only >/dev/null
+t_expect "05: --tls13-only refuses a TLS 1.2 client" 1 --err "no TLS version in common" \
+  -- "$BIN/05-client" -q --url "https://localhost:$SERVER_PORT" "${CA[@]}" --tls-version 1.2
+t_expect "05: --tls13-only serves TLS 1.3" 0 --out "TLSv1.3" \
+  -- "$BIN/05-client" --url "https://localhost:$SERVER_PORT" "${CA[@]}"
+stop_server "$SERVER_PID"
+
+# mutual TLS with the course client certificate
+CLI=(--cert "$P/client-chain.crt" --key "$P/client.key")
+start_server 05-mtls "$BIN/05-server" --port 0 "${SRV[@]}" --client-ca "$P/root.crt" >/dev/null
+t_expect "05: mTLS: the course client certificate is greeted by name" 0 \
+  --out "The secret message is: fluffy tail (for CN=course-client" \
+  -- "$BIN/05-client" -q --url "https://localhost:$SERVER_PORT" "${CA[@]}" "${CLI[@]}"
+t_run curl -s --cacert "$P/root.crt" --cert "$P/client-chain.crt" --key "$P/client.key" \
+  "https://localhost:$SERVER_PORT/page"
+t_true "05: mTLS: /page says hello to the certificate's subject" "got: $T_OUT" \
+  grep -q '<p id="hello">Hello, CN=course-client' <<<"$T_OUT"
+t_expect "05: mTLS: no certificate is refused" 1 --err "the server requires a client certificate" \
+  -- "$BIN/05-client" -q --url "https://localhost:$SERVER_PORT" "${CA[@]}"
+stop_server "$SERVER_PID"
+start_server 05-mtls-opt "$BIN/05-server" --port 0 "${SRV[@]}" --client-ca "$P/root.crt" \
+  --client-cert optional >/dev/null
+t_expect "05: mTLS optional: a client without a certificate gets the plain secret" 0 \
+  --out "The secret message is: fluffy tail" --not "(for " \
+  -- "$BIN/05-client" -q --url "https://localhost:$SERVER_PORT" "${CA[@]}"
+t_expect "05: mTLS optional: a client with one is greeted" 0 --out "(for CN=course-client" \
+  -- "$BIN/05-client" -q --url "https://localhost:$SERVER_PORT" "${CA[@]}" "${CLI[@]}"
+stop_server "$SERVER_PID"
+
+# key log: both sides write NSS lines to SSLKEYLOGFILE and say so
+SSLKEYLOGFILE=$tmp/srv.keylog start_server 05-keylog "$BIN/05-server" --port 0 "${SRV[@]}" >/dev/null
+t_true "05: the server says it writes the key log (after 'listening on')" "log: $(head -3 "$SERVER_LOG")" \
+  grep -q "05-server: note: writing TLS session secrets to $tmp/srv.keylog" "$SERVER_LOG"
+SSLKEYLOGFILE=$tmp/cli.keylog t_expect "05: the client says libcurl writes the key log" 0 \
+  --err "libcurl writes TLS session secrets to $tmp/cli.keylog" \
+  -- "$BIN/05-client" -q --url "https://localhost:$SERVER_PORT" "${CA[@]}"
+stop_server "$SERVER_PID"
+t_true "05: server key log has TLS 1.3 secrets" "no SERVER_TRAFFIC_SECRET_0" \
+  grep -q '^SERVER_TRAFFIC_SECRET_0 [0-9a-f]\{64\} [0-9a-f]\{64,96\}$' "$tmp/srv.keylog"
+t_true "05: server key log is mode 0600" "mode $(stat -c %a "$tmp/srv.keylog")" \
+  test "$(stat -c %a "$tmp/srv.keylog")" = 600
+t_true "05: client and server logged the same session" "no common client random" \
+  bash -c 'comm -12 <(cut -d" " -f2 "$1" | sort -u) <(cut -d" " -f2 "$2" | sort -u) | grep -q .' \
+  _ "$tmp/srv.keylog" "$tmp/cli.keylog"
+
+# every break-it scenario, with the message and status the lab sheet shows
+if break_pki "$tmp/break"; then
+  for s in "${BREAK_SCENARIOS[@]}"; do
+    IFS='|' read -r name want text what <<<"$s"
+    if break_run "$name" "$tmp/break" && [[ "$T_RC" == "$want" && "$T_ERR" == *"$text"* ]] &&
+      grep -q '^hint: ' <<<"$T_ERR"; then
+      t_pass "05: break-it $name: exit $want, '$text' and a hint"
+    else
+      t_fail "05: break-it $name" "wanted exit $want and: $text"
+    fi
+  done
+  break_run good "$tmp/break"
+  t_true "05: break-it control: the lab's good certificate works" "exit $T_RC: $T_ERR" test "$T_RC" = 0
+else
+  t_fail "05: break-it certificates" "minica failed"
+fi
+
+# errors a learner meets first
+t_expect "05: a missing certificate file is one error and a hint" 1 \
+  --err "05-server: error: cannot use the server certificate: $tmp/none.crt" --err "hint: \`make pki\`" \
+  -- "$BIN/05-server" --port 0 --cert "$tmp/none.crt" --key "$P/server.key"
+t_expect "05: a key that does not match is refused" 1 --err "the private key does not belong to the certificate" \
+  -- "$BIN/05-server" --port 0 "${SRV[0]}" "${SRV[1]}" --key "$P/client.key"
+t_expect "05: a missing CA file is named, with a hint" 1 --err "05-client: error: cannot read: $tmp/none.crt" \
+  --err "hint: \`make pki\`" -- "$BIN/05-client" --cacert "$tmp/none.crt"
+t_expect "05: https to a plain HTTP server is explained" 1 --err "did not answer in TLS" \
+  -- bash -c "$(printf '%q ' "$BIN/01-server") --port 0 >$tmp/01.log 2>&1 & pid=\$!; sleep 0.5; \
+     port=\$(head -1 $tmp/01.log | sed 's/.*://'); \
+     $(printf '%q ' "$BIN/05-client") -q --url https://localhost:\$port ${CA[*]}; rc=\$?; kill \$pid; exit \$rc"
+t_expect "05: --client-cert takes required or optional" 2 --err "--client-cert must be" \
+  -- "$BIN/05-server" --client-cert maybe
+t_expect "05: --tls-version takes 1.1, 1.2 or 1.3" 2 --err "--tls-version must be" \
+  -- "$BIN/05-client" --tls-version 1.0
+t_expect "05: --help explains the server" 0 --out "usage: 05-server" -- "$BIN/05-server" --help
