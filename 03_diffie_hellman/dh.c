@@ -100,6 +100,13 @@ static void kex_error(const char *what, kex_status st)
     }
 }
 
+static void group_mismatch(const char *path, kex_group got, kex_group want)
+{
+    errorf(path, "this is a %s key, and this exchange is in %s", kex_group_name(got),
+           kex_group_name(want));
+    hint("both sides must use the same group (dh ffdhe --group modp2048 for RFC 3526 keys)");
+}
+
 static kex_key *load_key(const char *path, kex_group want)
 {
     size_t len = 0;
@@ -111,9 +118,9 @@ static kex_key *load_key(const char *path, kex_group want)
     st = kex_from_pem(pem, len, &k);
     encoding_free_secret(pem, len);
     if (st == KEX_OK && kex_key_group(k) != want) {
+        group_mismatch(path, kex_key_group(k), want);
         kex_free(k);
-        k = NULL;
-        st = KEX_ERR_GROUP;
+        return NULL;
     }
     if (st != KEX_OK)
         kex_error(path, st);
@@ -244,8 +251,10 @@ static int group_cmd(kex_group g, int argc, char **argv)
             goto end;
         st = kex_public_from_pem(pem, len, &pg, &peer, &npeer);
         encoding_free_secret(pem, len);
-        if (st == KEX_OK && pg != g)
-            st = KEX_ERR_GROUP;
+        if (st == KEX_OK && pg != g) {
+            group_mismatch(peer_file, pg, g);
+            goto end;
+        }
         if (st != KEX_OK) {
             kex_error(peer_file, st);
             goto end;
