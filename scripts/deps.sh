@@ -19,6 +19,7 @@ PACKAGES=(
   libargon2-dev libcmocka-dev
   # test peers and capture
   openssl curl tshark python3 python3-cryptography python3-jwt
+  chromium libnss3-tools testssl.sh nginx wrk # chapter 05: browser, scan, HTTPS bench
 )
 
 # shellcheck disable=SC2206
