@@ -28,3 +28,7 @@ PKI ?= build/pki
 minica: $(BIN)/minica
 pki: $(BIN)/minica
 	@04_pki_ca/make-pki.sh $(abspath $(BIN)) $(PKI)
+
+# The pair: 03's server and client plus a certificate (and a small CA service).
+$(eval $(call prog,04-server,04_pki_ca/server.c 04_pki_ca/enrol_server.c))
+$(eval $(call prog,04-client,04_pki_ca/client.c 04_pki_ca/enrol_client.c))
