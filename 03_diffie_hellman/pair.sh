@@ -15,5 +15,6 @@ clients() {
     "$BIN/03-client" --url "$SERVER_URL" --group toy --send "meet at noon" || return 1
   echo
   echo "== part 2: the same client, pointed at 03-mitm ($MITM_URL): neither side notices"
-  "$BIN/03-client" --url "$MITM_URL" --send "meet at noon"
+  "$BIN/03-client" --url "$MITM_URL" &&
+    "$BIN/03-client" --url "$MITM_URL" --send "meet at noon"
 }
