@@ -95,13 +95,30 @@ static int session_key(struct mg_connection *conn, fernet_key *key)
     return 0;
 }
 
+/* "localhost:8004" -> "localhost", "[::1]:8004" -> "::1" (into buf). */
+static const char *host_name(const char *host, char *buf, size_t len)
+{
+    size_t n;
+    if (!host)
+        return NULL;
+    if (host[0] == '[')
+        n = strcspn(++host, "]");
+    else
+        n = strcspn(host, ":");
+    if (n == 0 || n >= len)
+        return NULL;
+    memcpy(buf, host, n);
+    buf[n] = '\0';
+    return buf;
+}
+
 static int post_kex(struct mg_connection *conn, void *arg)
 {
     json_t *in = NULL, *out = NULL;
     exchange ex;
     uint8_t key[EXCHANGE_KEY_LEN];
     char err[256], id[SESSIONS_ID_SIZE];
-    char name[SIGNEDKEX_MAX_NAME + 1];
+    char name[SIGNEDKEX_MAX_NAME + 1], host[SIGNEDKEX_MAX_NAME + 1];
     const char *want;
     int st;
     (void)arg;
@@ -109,6 +126,8 @@ static int post_kex(struct mg_connection *conn, void *arg)
         return st;
     /* the name the client wants to reach: we sign it, so it cannot be redirected */
     want = json_get_str(in, "server_name");
+    if (!want) /* a chapter 03 client does not say: take the Host header's name */
+        want = host_name(web_header(conn, "Host"), host, sizeof host);
     snprintf(name, sizeof name, "%s", want ? want : "");
     /* parse the client's offer, make ours in its group, derive: all in one */
     st = exchange_answer(&ex, in, SIGNEDKEX_INFO_04, key, err, sizeof err);

@@ -138,8 +138,8 @@ signedkex_status signedkex_check_reply(const json_t *reply, const exchange *ex,
     EVP_PKEY *pub;
 
     if (!b64 || !certs) {
-        snprintf(err, err_len, "the reply carries no %s",
-                 b64 ? "readable certificates" : "signature");
+        snprintf(err, err_len, "the answer is not signed (no %s): someone is in the middle, or "
+                 "this is not a chapter 04 server", b64 ? "readable certificates" : "signature");
         st = SIGNEDKEX_UNSIGNED;
         goto end;
     }

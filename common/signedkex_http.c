@@ -119,9 +119,12 @@ int signedkex_http_client(const char *base_url, kex_group g, const char *info,
     sst = signedkex_check_reply(reply, &ex, name, trusted, err, sizeof err);
     if (sst != SIGNEDKEX_OK) {
         errorf("key exchange", "%s", err);
-        if (sst == SIGNEDKEX_BAD_SIGNATURE || sst == SIGNEDKEX_UNSIGNED)
+        if (sst == SIGNEDKEX_BAD_SIGNATURE)
             hint("the public value that arrived is not the one the server signed: do not use "
                  "this connection (chapter 03's client would have, through 03-mitm)");
+        else if (sst == SIGNEDKEX_UNSIGNED)
+            hint("a chapter 04 server signs every answer: something on the path replaced it; "
+                 "do not use this connection");
         else
             hint("the server must present a certificate from the CA in --ca for %s "
                  "(make pki; check it with minica verify)", name);
