@@ -38,10 +38,16 @@ struct keyed_ctx {
     int keyed;
 };
 
+/* Plaintext taken per step of fernet_encrypt: small enough that its
+ * ciphertext is still in the CPU's cache when it is MACed and encoded. */
+#define CHUNK 16384
+
 struct fernet_tls {
     EVP_CIPHER_CTX *enc, *dec;
     EVP_MAC_CTX *mac;
     struct keyed_ctx enc_k, dec_k, mac_k;
+    /* header, then ciphertext on its way to base64: public bytes only */
+    uint8_t stage[HDR_LEN + CHUNK + 2 * BLOCK + MAC_LEN];
 };
 
 static void tls_free(void *p)
@@ -108,18 +114,27 @@ static int cipher_init(EVP_CIPHER_CTX *ctx, struct keyed_ctx *kc, const uint8_t 
     return ok ? 0 : -1;
 }
 
-/* HMAC-SHA256(signing key, data) in one pass. 0 on success. */
-static int hmac_sha256(struct fernet_tls *t, const uint8_t key[16], const uint8_t *data,
-                       size_t len, uint8_t out[MAC_LEN])
+/* HMAC-SHA256 with the signing key: start, feed, finish. 0 on success. */
+static int mac_start(struct fernet_tls *t, const uint8_t key[16])
 {
-    size_t outl = 0;
     /* a NULL key restarts HMAC with the key the context already holds */
     int ok = EVP_MAC_init(t->mac, same_key(&t->mac_k, key) ? NULL : key, 16, NULL);
     t->mac_k.keyed = ok;
-    if (!ok || !EVP_MAC_update(t->mac, data, len) || !EVP_MAC_final(t->mac, out, &outl, MAC_LEN) ||
-        outl != MAC_LEN)
+    return ok ? 0 : -1;
+}
+
+static int mac_end(struct fernet_tls *t, uint8_t out[MAC_LEN])
+{
+    size_t outl = 0;
+    return EVP_MAC_final(t->mac, out, &outl, MAC_LEN) && outl == MAC_LEN ? 0 : -1;
+}
+
+static int hmac_sha256(struct fernet_tls *t, const uint8_t key[16], const uint8_t *data,
+                       size_t len, uint8_t out[MAC_LEN])
+{
+    if (mac_start(t, key) != 0 || !EVP_MAC_update(t->mac, data, len))
         return -1;
-    return 0;
+    return mac_end(t, out);
 }
 
 /* ---- keys ------------------------------------------------------------------- */
@@ -196,95 +211,149 @@ static uint64_t get_be64(const uint8_t *p)
     return v;
 }
 
+/* MACs the staged bytes not yet MACed, then base64-encodes every whole 3-byte
+ * group and keeps the 0-2 bytes left over at the front of the stage. */
+static int stage_flush(struct fernet_tls *t, size_t *pend, size_t *maced, char **out)
+{
+    size_t whole = *pend / 3 * 3;
+    if (!EVP_MAC_update(t->mac, t->stage + *maced, *pend - *maced))
+        return -1;
+    *out += fb64_encode_groups(t->stage, whole, *out);
+    memmove(t->stage, t->stage + whole, *pend - whole);
+    *maced = *pend -= whole;
+    return 0;
+}
+
+/* Encrypt-then-MAC in one pass, CHUNK bytes at a time: each piece of
+ * ciphertext is MACed and encoded while it is still in cache, and only the
+ * token itself is written out to memory. */
 char *fernet_encrypt(const fernet_key *k, const uint8_t *msg, size_t len, uint64_t now,
                      const uint8_t *iv)
 {
     struct fernet_tls *t = contexts();
-    uint8_t *raw = NULL;
-    char *token = NULL, *ret = NULL;
-    size_t ct_len = (len / BLOCK + 1) * BLOCK, raw_len = HDR_LEN + ct_len + MAC_LEN;
-    int n1 = 0, n2 = 0;
+    size_t ct_len = (len / BLOCK + 1) * BLOCK, pend = HDR_LEN, maced = 0, done = 0;
+    char *token = NULL, *out = NULL, *ret = NULL;
+    int n = 0;
 
     if (!t || len > MAX_MSG || (len > 0 && !msg))
         goto end;
-    if ((raw = malloc(raw_len)) == NULL || (token = malloc(fb64_len(raw_len) + 1)) == NULL)
+    if ((token = malloc(fb64_len(HDR_LEN + ct_len + MAC_LEN) + 1)) == NULL)
         goto end;
-    raw[0] = FERNET_VERSION;
-    put_be64(raw + 1, now);
+    out = token;
+    t->stage[0] = FERNET_VERSION;
+    put_be64(t->stage + 1, now);
     if (iv)
-        memcpy(raw + 9, iv, 16);
-    else if (RAND_bytes(raw + 9, 16) != 1) /* a fresh, unpredictable IV per token */
+        memcpy(t->stage + 9, iv, 16);
+    else if (RAND_bytes(t->stage + 9, 16) != 1) /* a fresh, unpredictable IV per token */
         goto end;
-    /* PKCS#7 padding is EVP's default; the ciphertext goes straight into place. */
-    if (cipher_init(t->enc, &t->enc_k, k->encryption, raw + 9, 1) != 0 ||
-        !EVP_EncryptUpdate(t->enc, raw + HDR_LEN, &n1, msg ? msg : raw, (int)len) ||
-        !EVP_EncryptFinal_ex(t->enc, raw + HDR_LEN + n1, &n2) || (size_t)(n1 + n2) != ct_len)
+    /* PKCS#7 padding is EVP's default. */
+    if (cipher_init(t->enc, &t->enc_k, k->encryption, t->stage + 9, 1) != 0 ||
+        mac_start(t, k->signing) != 0)
         goto end;
-    /* Encrypt-then-MAC: the HMAC covers version, time, IV and ciphertext. */
-    if (hmac_sha256(t, k->signing, raw, HDR_LEN + ct_len, raw + HDR_LEN + ct_len) != 0)
+    while (done < len) {
+        size_t take = len - done < CHUNK ? len - done : CHUNK;
+        if (!EVP_EncryptUpdate(t->enc, t->stage + pend, &n, msg + done, (int)take))
+            goto end;
+        done += take;
+        pend += (size_t)n;
+        if (stage_flush(t, &pend, &maced, &out) != 0)
+            goto end;
+    }
+    if (!EVP_EncryptFinal_ex(t->enc, t->stage + pend, &n))
         goto end;
-    fb64_encode(raw, raw_len, token);
+    pend += (size_t)n;
+    /* the HMAC covers version, time, IV and ciphertext, and comes last */
+    if (!EVP_MAC_update(t->mac, t->stage + maced, pend - maced) ||
+        mac_end(t, t->stage + pend) != 0)
+        goto end;
+    fb64_encode(t->stage, pend + MAC_LEN, out);
     ret = token;
     token = NULL;
 end:
-    free(raw); /* version, time, IV, ciphertext and MAC: nothing secret */
     free(token);
     return ret;
 }
 
-/* Decodes and checks the parts that need no key. On FERNET_OK *raw is the
- * decoded token (malloc'ed) and *raw_len its length. */
-static fernet_status unpack(const char *token, size_t token_len, uint8_t **raw, size_t *raw_len)
+/* Decodes a token into *raw (malloc'ed, *raw_len bytes) and checks what needs
+ * no key: base64, version, length. If sign_key is given, it also computes the
+ * HMAC of the decoded bytes into mac, a chunk at a time while each is in
+ * cache; comparing it is the caller's job, after the time checks. */
+static fernet_status unpack(const char *token, size_t token_len, struct fernet_tls *t,
+                            const uint8_t *sign_key, uint8_t **raw, size_t *raw_len,
+                            uint8_t mac[MAC_LEN])
 {
     uint8_t *buf = NULL;
-    long n;
+    size_t groups, pad = 0, n, o = 0, maced = 0;
+    fernet_status st = FERNET_BAD_BASE64;
 
     *raw = NULL;
-    if (!token || token_len > fb64_len(HDR_LEN + MAX_MSG + BLOCK + MAC_LEN))
-        return token ? FERNET_BAD_LENGTH : FERNET_BAD_BASE64;
-    if ((buf = malloc(token_len / 4 * 3 + 1)) == NULL)
-        return FERNET_INTERNAL;
-    if ((n = fb64_decode(token, token_len, buf)) < 0) {
-        free(buf);
+    if (!token || token_len == 0 || token_len % 4)
         return FERNET_BAD_BASE64;
+    if (token_len > fb64_len(HDR_LEN + MAX_MSG + BLOCK + MAC_LEN))
+        return FERNET_BAD_LENGTH;
+    pad = token[token_len - 1] != '=' ? 0 : token[token_len - 2] == '=' ? 2 : 1;
+    groups = token_len / 4 - (pad ? 1 : 0); /* whole 4-character groups */
+    n = token_len / 4 * 3 - pad;             /* decoded size, if it decodes */
+    if ((buf = malloc(n + 3)) == NULL)       /* + 3: the last group decodes whole */
+        return FERNET_INTERNAL;
+    /* first the header's group: the version and the lengths say enough to
+     * refuse most garbage before any more work */
+    if (fb64_decode(token, 4, buf) != (long)(groups ? 3 : 3 - pad))
+        goto end;
+    if (buf[0] != FERNET_VERSION) {
+        st = FERNET_BAD_VERSION;
+        goto end;
     }
-    if (n < 1 || buf[0] != FERNET_VERSION) {
-        free(buf);
-        return n < 1 ? FERNET_TOO_SHORT : FERNET_BAD_VERSION;
-    }
-    /* Both length checks only use what the wire shows anyway. */
+    /* the length checks use only what the wire shows anyway */
     if (n < HDR_LEN + MAC_LEN ||
         ((n - HDR_LEN - MAC_LEN) % BLOCK == 0 && n < FERNET_MIN_TOKEN_BYTES)) {
-        free(buf);
-        return FERNET_TOO_SHORT;
+        st = FERNET_TOO_SHORT;
+        goto end;
     }
     if ((n - HDR_LEN - MAC_LEN) % BLOCK) {
-        free(buf);
-        return FERNET_BAD_LENGTH;
+        st = FERNET_BAD_LENGTH;
+        goto end;
     }
+    st = FERNET_INTERNAL;
+    if (sign_key && mac_start(t, sign_key) != 0)
+        goto end;
+    for (size_t g = 0; g < groups; g += CHUNK / 3) {
+        size_t step = groups - g < CHUNK / 3 ? groups - g : CHUNK / 3;
+        if (fb64_decode_groups(token + 4 * g, step, buf + o) != 0) {
+            st = FERNET_BAD_BASE64;
+            goto end;
+        }
+        o += 3 * step;
+        size_t upto = o < n - MAC_LEN ? o : n - MAC_LEN; /* the MAC does not cover itself */
+        if (sign_key && upto > maced && !EVP_MAC_update(t->mac, buf + maced, upto - maced))
+            goto end;
+        maced = upto > maced ? upto : maced;
+    }
+    if (pad && fb64_decode(token + 4 * groups, 4, buf + o) != (long)(3 - pad)) {
+        st = FERNET_BAD_BASE64;
+        goto end;
+    }
+    if (sign_key && (!EVP_MAC_update(t->mac, buf + maced, n - MAC_LEN - maced) ||
+                     mac_end(t, mac) != 0))
+        goto end;
     *raw = buf;
-    *raw_len = (size_t)n;
-    return FERNET_OK;
+    *raw_len = n;
+    buf = NULL;
+    st = FERNET_OK;
+end:
+    free(buf);
+    return st;
 }
 
-/* MAC check, then decryption. Time checks are the caller's. */
-static fernet_status open_raw(const fernet_key *k, const uint8_t *raw, size_t raw_len,
-                              uint8_t **msg, size_t *msg_len)
+/* Decrypts a token whose MAC has been checked. */
+static fernet_status decrypt_raw(struct fernet_tls *t, const fernet_key *k, const uint8_t *raw,
+                                 size_t raw_len, uint8_t **msg, size_t *msg_len)
 {
-    struct fernet_tls *t = contexts();
     size_t ct_len = raw_len - HDR_LEN - MAC_LEN;
-    uint8_t mac[MAC_LEN], *out = NULL;
+    uint8_t *out = NULL;
     int n1 = 0, n2 = 0;
     fernet_status st = FERNET_INTERNAL;
 
-    if (!t || hmac_sha256(t, k->signing, raw, HDR_LEN + ct_len, mac) != 0)
-        goto end;
-    /* Constant time, and before any decryption: a forged token never reaches
-     * AES, so padding errors cannot be used as an oracle. */
-    if (CRYPTO_memcmp(mac, raw + HDR_LEN + ct_len, MAC_LEN) != 0) {
-        st = FERNET_BAD_MAC;
-        goto end;
-    }
     if ((out = malloc(ct_len + BLOCK + 1)) == NULL)
         goto end;
     if (cipher_init(t->dec, &t->dec_k, k->encryption, raw + 9, 0) != 0 ||
@@ -303,8 +372,7 @@ static fernet_status open_raw(const fernet_key *k, const uint8_t *raw, size_t ra
     out = NULL;
     st = FERNET_OK;
 end:
-    if (out)
-        encoding_free_secret(out, ct_len + BLOCK + 1);
+    encoding_free_secret(out, ct_len + BLOCK + 1);
     return st;
 }
 
@@ -320,31 +388,57 @@ static fernet_status check_time(uint64_t ts, uint64_t ttl, uint64_t now)
     return FERNET_OK;
 }
 
-fernet_status fernet_decrypt(const fernet_key *k, const char *token, size_t token_len,
-                             uint64_t ttl, uint64_t now, uint8_t **msg, size_t *msg_len)
+/* Every decryption, for one key or several (MultiFernet), in the spec's order:
+ * decode, version, length, time (unless times is 0), MAC, decrypt. The status
+ * of keys[0] if no key fits. *ts gets the token's time when asked for. */
+static fernet_status open_token(const fernet_key *keys, size_t nkeys, const char *token,
+                                size_t token_len, int times, uint64_t ttl, uint64_t now,
+                                uint8_t **msg, size_t *msg_len, uint64_t *ts)
 {
-    uint8_t *raw = NULL;
+    struct fernet_tls *t = contexts();
+    uint8_t *raw = NULL, mac[MAC_LEN];
     size_t raw_len = 0;
-    fernet_status st;
+    fernet_status st = FERNET_INTERNAL;
 
     *msg = NULL;
     *msg_len = 0;
-    if ((st = unpack(token, token_len, &raw, &raw_len)) != FERNET_OK)
+    if (!t || nkeys == 0)
         goto end;
-    if ((st = check_time(get_be64(raw + 1), ttl, now)) != FERNET_OK)
+    if ((st = unpack(token, token_len, t, keys[0].signing, &raw, &raw_len, mac)) != FERNET_OK)
         goto end;
-    st = open_raw(k, raw, raw_len, msg, msg_len);
+    if (ts)
+        *ts = get_be64(raw + 1);
+    if (times && (st = check_time(get_be64(raw + 1), ttl, now)) != FERNET_OK)
+        goto end;
+    for (size_t i = 0; i < nkeys; i++) {
+        if (i > 0 && hmac_sha256(t, keys[i].signing, raw, raw_len - MAC_LEN, mac) != 0) {
+            st = FERNET_INTERNAL;
+            goto end;
+        }
+        /* Constant time, and before any decryption: a forged token never
+         * reaches AES, so padding errors cannot serve as an oracle. */
+        if (CRYPTO_memcmp(mac, raw + raw_len - MAC_LEN, MAC_LEN) == 0) {
+            st = decrypt_raw(t, &keys[i], raw, raw_len, msg, msg_len);
+            goto end;
+        }
+    }
+    st = FERNET_BAD_MAC;
 end:
     free(raw);
     return st;
+}
+
+fernet_status fernet_decrypt(const fernet_key *k, const char *token, size_t token_len,
+                             uint64_t ttl, uint64_t now, uint8_t **msg, size_t *msg_len)
+{
+    return open_token(k, 1, token, token_len, 1, ttl, now, msg, msg_len, NULL);
 }
 
 fernet_status fernet_token_timestamp(const char *token, size_t token_len, uint64_t *ts)
 {
     uint8_t *raw = NULL;
     size_t raw_len = 0;
-    fernet_status st = unpack(token, token_len, &raw, &raw_len);
-    /* inspect wants the layout even of a token whose length is odd */
+    fernet_status st = unpack(token, token_len, NULL, NULL, &raw, &raw_len, NULL);
     if (st == FERNET_OK)
         *ts = get_be64(raw + 1);
     free(raw);
@@ -385,58 +479,28 @@ char *fernet_multi_encrypt(const fernet_key *keys, size_t nkeys, const uint8_t *
     return nkeys ? fernet_encrypt(&keys[0], msg, len, now, iv) : NULL;
 }
 
-/* Tries every key on an unpacked token; the status of keys[0] if none fits. */
-static fernet_status open_any(const fernet_key *keys, size_t nkeys, const uint8_t *raw,
-                              size_t raw_len, uint8_t **msg, size_t *msg_len)
-{
-    fernet_status first = FERNET_INTERNAL;
-    for (size_t i = 0; i < nkeys; i++) {
-        fernet_status st = open_raw(&keys[i], raw, raw_len, msg, msg_len);
-        if (st == FERNET_OK)
-            return st;
-        if (i == 0)
-            first = st;
-    }
-    return first;
-}
-
 fernet_status fernet_multi_decrypt(const fernet_key *keys, size_t nkeys, const char *token,
                                    size_t token_len, uint64_t ttl, uint64_t now,
                                    uint8_t **msg, size_t *msg_len)
 {
-    uint8_t *raw = NULL;
-    size_t raw_len = 0;
-    fernet_status st;
-
-    *msg = NULL;
-    *msg_len = 0;
-    if ((st = unpack(token, token_len, &raw, &raw_len)) != FERNET_OK)
-        goto end;
-    if ((st = check_time(get_be64(raw + 1), ttl, now)) != FERNET_OK)
-        goto end;
-    st = open_any(keys, nkeys, raw, raw_len, msg, msg_len);
-end:
-    free(raw);
-    return st;
+    return open_token(keys, nkeys, token, token_len, 1, ttl, now, msg, msg_len, NULL);
 }
 
 fernet_status fernet_multi_rotate(const fernet_key *keys, size_t nkeys, const char *token,
                                   size_t token_len, char **out)
 {
-    uint8_t *raw = NULL, *msg = NULL;
-    size_t raw_len = 0, msg_len = 0;
+    uint8_t *msg = NULL;
+    size_t msg_len = 0;
+    uint64_t ts = 0;
     fernet_status st;
 
     *out = NULL;
-    if ((st = unpack(token, token_len, &raw, &raw_len)) != FERNET_OK)
-        goto end;
-    if ((st = open_any(keys, nkeys, raw, raw_len, &msg, &msg_len)) != FERNET_OK)
-        goto end;
-    /* same timestamp as before: rotation changes the key, not the token's age */
-    if ((*out = fernet_encrypt(&keys[0], msg, msg_len, get_be64(raw + 1), NULL)) == NULL)
+    /* as Python's rotate: no time checks, and the token keeps its timestamp,
+     * because rotation changes the key, not the token's age */
+    if ((st = open_token(keys, nkeys, token, token_len, 0, 0, 0, &msg, &msg_len, &ts)) != FERNET_OK)
+        return st;
+    if ((*out = fernet_encrypt(&keys[0], msg, msg_len, ts, NULL)) == NULL)
         st = FERNET_INTERNAL;
-end:
     encoding_free_secret(msg, msg_len);
-    free(raw);
     return st;
 }
