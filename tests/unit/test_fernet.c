@@ -150,7 +150,10 @@ static void new_key(fernet_key *k)
 /* Random lengths around block edges, plus empty and 1 MiB, random IVs. */
 static void round_trip(void **state)
 {
-    static const size_t sizes[] = {0, 1, 15, 16, 17, 31, 32, 33, 100, 1024, 4097, 1 << 20};
+    /* around the AES block, the base64 group and the 16 KiB steps of fernet.c */
+    static const size_t sizes[] = {0,     1,     2,     3,     15,    16,    17,    31,
+                                   32,    33,    100,   1024,  4097,  16383, 16384, 16385,
+                                   49151, 49152, 49153, 65537, 1 << 20};
     fernet_key k;
     (void)state;
     new_key(&k);
@@ -257,6 +260,45 @@ static void wrong_key_and_garbage(void **state)
     assert_int_equal(fernet_decrypt(&a, "gA==", 4, 0, 5, &msg, &n), FERNET_TOO_SHORT);
     assert_int_equal(fernet_decrypt(&a, "gQ==", 4, 0, 5, &msg, &n), FERNET_BAD_VERSION);
     free(tok);
+}
+
+/* The token's base64 is checked everywhere, not only in the first chunk: a
+ * bad character, a '=' inside, or non-canonical last bits are refused. */
+static void base64_strict_everywhere(void **state)
+{
+    fernet_key k;
+    uint8_t *msg = NULL, *big = calloc(1, 100000);
+    size_t n = 0;
+    (void)state;
+    new_key(&k);
+    assert_non_null(big);
+    for (int pad = 0; pad < 3; pad++) {
+        /* message lengths giving tokens that end in no, one and two '=' */
+        size_t len = 100000 - 16 - (size_t)pad * 16;
+        char *tok = fernet_encrypt(&k, big, len, 5, NULL);
+        size_t tl = strlen(tok);
+        assert_int_equal(fernet_decrypt(&k, tok, tl, 0, 5, &msg, &n), FERNET_OK);
+        free(msg);
+        const size_t spots[] = {3, 5000, 30000, tl - 40, tl - 5};
+        for (size_t i = 0; i < sizeof spots / sizeof spots[0]; i++) {
+            char saved = tok[spots[i]];
+            tok[spots[i]] = '+'; /* standard base64, not base64url */
+            assert_int_equal(fernet_decrypt(&k, tok, tl, 0, 5, &msg, &n), FERNET_BAD_BASE64);
+            tok[spots[i]] = '=';
+            assert_int_equal(fernet_decrypt(&k, tok, tl, 0, 5, &msg, &n), FERNET_BAD_BASE64);
+            tok[spots[i]] = saved;
+        }
+        if (tok[tl - 1] == '=') { /* set a bit the padding says is unused */
+            size_t last = tok[tl - 2] == '=' ? tl - 3 : tl - 2;
+            static const char ALPHA[] =
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            tok[last] = ALPHA[(strchr(ALPHA, tok[last]) - ALPHA) ^ 1];
+            assert_int_equal(fernet_decrypt(&k, tok, tl, 0, 5, &msg, &n), FERNET_BAD_BASE64);
+        }
+        assert_int_equal(fernet_decrypt(&k, tok, tl - 1, 0, 5, &msg, &n), FERNET_BAD_BASE64);
+        free(tok);
+    }
+    free(big);
 }
 
 static void keys_strict(void **state)
@@ -369,7 +411,8 @@ int main(void)
         cmocka_unit_test(spec_generate),         cmocka_unit_test(spec_verify),
         cmocka_unit_test(spec_invalid),          cmocka_unit_test(round_trip),
         cmocka_unit_test(every_bit_flip_refused), cmocka_unit_test(time_edges),
-        cmocka_unit_test(wrong_key_and_garbage), cmocka_unit_test(keys_strict),
+        cmocka_unit_test(wrong_key_and_garbage), cmocka_unit_test(base64_strict_everywhere),
+        cmocka_unit_test(keys_strict),
         cmocka_unit_test(multi_and_rotate),      cmocka_unit_test(reasons_are_distinct),
         cmocka_unit_test(threads),
     };
