@@ -77,6 +77,22 @@ t_expect "03: the toy group shows its numbers" 0 --out "= 5^private mod 23 (on t
   --out "(toy group, printed to teach; never sent)" -- "$BIN/03-client" --url "$URL" --group toy
 t_true "03: the server warns about the toy group" "log lacks the note" \
   grep -q "a client chose the toy group" "$SLOG"
+# ... and it is right: Eve rebuilds the session key from the wire alone
+t_run "$BIN/03-client" --verbose --url "$URL" --group toy
+toy_out=$T_OUT
+A=$(sed -n 's/.*\] *our public value: \([0-9]*\) = .*/\1/p' <<<"$toy_out")
+B=$(sed -n "s/.*the server's public value: \([0-9]*\) = .*/\1/p" <<<"$toy_out")
+NC=$(sed -n 's/.*\] *our nonce: *\([0-9a-f]*\) .*/\1/p' <<<"$toy_out")
+NS=$(sed -n "s/.*the server's nonce: *\([0-9a-f]*\) .*/\1/p" <<<"$toy_out")
+KEY=$(sed -n 's/.*session key (--verbose only; never on the wire): \([0-9a-f]*\).*/\1/p' <<<"$toy_out")
+X=$("$DH" toy --crack --public "$A" -q | sed -n 's/^cracked: x = //p')
+S=1
+for ((i = 0; i < ${X:-0}; i++)); do S=$((S * B % 23)); done
+INFO_HEX=$(printf '%s' "HTTPS from the ground up, chapter 03: Fernet key" | od -An -v -tx1 | tr -d ' \n')
+EVE=$("$DH" hkdf -q --ikm "$(printf '%02x' "$S")" --salt "$NC$NS" --info "$INFO_HEX" --len 32 |
+  sed -n 's/^okm: //p')
+t_true "03: toy group: an eavesdropper rebuilds the session key from the wire" \
+  "A=$A B=$B x=$X s=$S eve=$EVE key=$KEY" test -n "$KEY" -a "$EVE" = "$KEY"
 t_expect "03: unknown group is a usage error" 2 --err "--group: 'x448'" -- "$BIN/03-client" --group x448
 
 # ---- the server refuses bad offers and unknown sessions ----------------------------
