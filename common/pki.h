@@ -180,7 +180,8 @@ const char *pki_verdict_reason(pki_verdict v);
 /* CA folder layout (minica --dir DIR):
  *   DIR/ca.key     the CA's private key, encrypted, 0600
  *   DIR/ca.crt     its certificate
- *   DIR/chain.crt  intermediates up to (not including) the root; absent for a root
+ *   DIR/chain.crt  this CA's certificate and any above it except the root (what
+ *                  goes after a leaf in a chain file); absent for a root
  *   DIR/index.txt  one line per issued certificate, OpenSSL `ca` format:
  *                  V|R <TAB> notAfter <TAB> revoked-at[,reason] <TAB> serial <TAB> unknown <TAB> subject
  *   DIR/crlnumber  the next CRL number (decimal)
