@@ -20,18 +20,21 @@ static int session_ok(const char *s, size_t max)
     return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
 }
 
-static void narrate_private(const exchange *ex)
+/* Before the exchange: our private value; after it (shared != 0): the shared
+ * secret. Both stay hidden, except in the toy group, which has nothing to
+ * hide: there the numbers are shown so they can be checked by hand. */
+static void narrate_private(const exchange *ex, int shared)
 {
     uint8_t *priv = NULL, *secret = NULL;
     size_t n = 0, sn = 0;
     if (ex->mine.group != KEX_TOY) {
-        note("our private value: stays in this process, never sent");
+        if (!shared)
+            note("our private value: stays in this process, never sent");
         return;
     }
-    /* the toy group has nothing to hide: show the numbers so they can be checked by hand */
-    if (kex_private(ex->key, &priv, &n) == KEX_OK)
+    if (kex_private(ex->key, &priv, &n) == KEX_OK && !shared)
         note("our private value: %u (toy group, printed to teach; never sent)", priv[0]);
-    if (ex->peer.public_len &&
+    if (shared && ex->peer.public_len &&
         kex_derive(ex->key, ex->peer.public_value, ex->peer.public_len, &secret, &sn) == KEX_OK)
         note("shared secret: %u = %u^%u mod %u (never sent; an eavesdropper finds it by trying "
              "all %u exponents)",
@@ -63,7 +66,7 @@ int exchange_http_client(const char *base_url, kex_group g, const char *info,
         errorf("key exchange", "cannot make a key pair: %s", kex_status_str(st));
         goto end;
     }
-    narrate_private(&ex);
+    narrate_private(&ex, 0);
     exchange_narrate_offer("our", &ex.mine);
     req.method = "POST";
     req.url = url;
@@ -99,7 +102,7 @@ int exchange_http_client(const char *base_url, kex_group g, const char *info,
         hint("the server's public value was refused before use; a correct server never sends it");
         goto end;
     }
-    narrate_private(&ex);
+    narrate_private(&ex, 1);
     note("HKDF-SHA256(shared secret, salt = our nonce || the server's nonce, info = \"%s\") "
          "-> 32-byte session key (never sent)",
          info);
