@@ -13,7 +13,7 @@ $(eval $(call prog,fernet-bench,bench/fernet_bench.c))
 
 .PHONY: 02 02-server 02-client 02-capture 02-key diff-02
 02: all
-	@scripts/run-chapter.sh 02
+	@BIN=$(abspath $(BIN)) scripts/run-chapter.sh 02
 02-key: all
 	@test -f build/02.key || $(BIN)/fernet genkey --out build/02.key
 02-server: 02-key
@@ -21,7 +21,7 @@ $(eval $(call prog,fernet-bench,bench/fernet_bench.c))
 02-client: 02-key
 	$(BIN)/02-client --key-file build/02.key --url http://127.0.0.1:8002 $(ARGS)
 02-capture: all
-	@scripts/run-chapter.sh --capture 02
+	@BIN=$(abspath $(BIN)) scripts/run-chapter.sh --capture 02
 # diff exits 1 when the files differ, which is the point here; 2 is a real error
 diff-02:
 	@diff -u 01_plain_http/server.c 02_symmetric_fernet/server.c || test $$? -eq 1

@@ -7,7 +7,7 @@
 servers() {
   local dir
   dir=$(course_tmpdir)
-  "$BIN/fernet" genkey --out "$dir/02.key" 2>/dev/null || return 1
+  "$BIN/fernet" genkey --out "$dir/02.key" || return 1
   SECRET_KEY=$(cat "$dir/02.key")
   export SECRET_KEY
   start_server 02-server "$BIN/02-server" --port 0

@@ -56,6 +56,13 @@ else
   t_fail "02 fernet: invalid tokens" "/usr/bin/python3 is missing (it reads the JSON)"
 fi
 
+"$BIN/fernet" genkey --out "$tmp/new" 2>/dev/null
+printf 'rotate me' | "$BIN/fernet" encrypt --key-file "$tmp/k" --at 1234567890 >"$tmp/tok1"
+"$BIN/fernet" rotate --key-file "$tmp/new" --key-file "$tmp/k" <"$tmp/tok1" >"$tmp/tok2"
+t_expect "02 fernet: rotate: the new key alone opens the rotated token" 0 --out "rotate me" \
+  -- bash -c "'$BIN/fernet' decrypt --key-file '$tmp/new' --at 1234567890 < '$tmp/tok2'"
+t_expect "02 fernet: rotate keeps the original timestamp" 0 --out "timestamp  1234567890 = 2009-02-13 23:31:30 UTC" \
+  -- bash -c "'$BIN/fernet' inspect < '$tmp/tok2'"
 t_expect "02 fernet: a wrong key is a MAC mismatch (exit 1)" 1 --err "fernet: error: decrypt: MAC mismatch" \
   -- bash -c "printf hi | '$BIN/fernet' encrypt --key-file '$tmp/k' | '$BIN/fernet' decrypt --key-file '$tmp/other'"
 t_expect "02 fernet: no key is explained" 1 --err "fernet: error: key: no key: give --key-file FILE or set SECRET_KEY" \
@@ -76,6 +83,8 @@ t_expect "02 toy: and decrypts" 0 --out "fluffy tail" -- "$BIN/toy-cipher" decry
 TEXT="It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness."
 t_expect "02 toy: crack finds the shift with no key" 0 --out "shift 11: $TEXT" \
   -- bash -c "'$BIN/toy-cipher' encrypt --shift 11 '$TEXT' | '$BIN/toy-cipher' crack"
+t_expect "02 toy: on two words crack warns that its guess may be wrong" 0 --err "few letters: the guess may be wrong" \
+  -- "$BIN/toy-cipher" crack "ioxiib wdlo"
 t_expect "02 toy: encrypt needs --shift (usage, 2)" 2 --err "needs --shift" -- "$BIN/toy-cipher" encrypt x
 
 # ---- the pair --------------------------------------------------------------------
@@ -132,6 +141,9 @@ c=${tok:50:1}
 printf '%s' "${tok:0:50}$c${tok:51}" >"$tmp/flipped" # one character changed, never the same
 r4=$(curl -s -o /dev/null -w '%{http_code}' --data-binary @"$tmp/flipped" "$URL/message")
 t_true "02: a token with one character changed is refused" "got $r4" test "$r4" = 400
+
+t_run curl -s -d 'user=alice&password=wonderland' "$URL/login"
+t_true "02: /login is unchanged from chapter 01 (still in the clear)" "got: $T_OUT" grep -q 'welcome, alice' <<<"$T_OUT"
 
 stop_server "$SERVER_PID"
 t_true "02: SIGTERM stops the server with status 0" "status $STOPPED_RC" test "$STOPPED_RC" = 0
