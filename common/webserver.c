@@ -82,6 +82,11 @@ int web_reply(struct mg_connection *conn, int status, const char *content_type, 
     if (!keep)
         mg_disable_keep_alive(conn);
 
+    /* Narrate before writing, so the log reads in the order things happen. */
+    wire_out("HTTP/1.1 %d %s (%s, %zu bytes)", status, mg_get_response_code_text(conn, status),
+             content_type, len);
+    hexdump("response body", body, len);
+
     /* One write for head and body: one TCP segment (one TLS record) for a
      * small reply instead of one per header line. */
     if (len && len <= sizeof head - (size_t)n) {
@@ -92,9 +97,6 @@ int web_reply(struct mg_connection *conn, int status, const char *content_type, 
         if (len)
             mg_write(conn, body, len);
     }
-    wire_out("HTTP/1.1 %d %s (%s, %zu bytes)", status, mg_get_response_code_text(conn, status),
-             content_type, len);
-    hexdump("response body", body, len);
     return status;
 }
 
