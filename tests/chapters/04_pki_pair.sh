@@ -150,9 +150,11 @@ else
 fi
 
 # ---- start-up and usage -----------------------------------------------------------
-t_expect "04 pair: no PKI: the server says what to run" 1 --err "hint: run 'make pki'" \
+t_expect "04 pair: no PKI: the server says what to run" 1 \
+  --err "04-server: error: start: $t/nowhere/server.key: No such file or directory" --err "hint: run 'make pki'" \
   -- "$BIN/04-server" --port 0 --pki "$t/nowhere"
-t_expect "04 pair: no root: the client says what to run" 1 --err "hint: run 'make pki'" \
+t_expect "04 pair: no root: the client says what to run" 1 \
+  --err "04-client: error: --ca: $t/nowhere/root.crt: No such file or directory" --err "hint: run 'make pki'" \
   -- "$BIN/04-client" --url "$URL" --ca "$t/nowhere/root.crt"
 t_expect "04 pair: --enrol and --send exclude each other" 2 --err "does not go with --send" \
   -- "$BIN/04-client" --enrol --send x
