@@ -1,200 +1,26 @@
-/* fernet.c - see fernet.h and tests/vectors/fernet/Spec.md */
+/* fernet.c - Fernet tokens: make, check, open, rotate; see fernet.h and
+ * tests/vectors/fernet/Spec.md. The per-thread OpenSSL contexts are in
+ * fernet_ctx.c, the token's base64url in fernet_b64.c, keys in fernet_keys.c. */
 #include "fernet.h"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "encoding.h"
 #include "fernet_b64.h"
+#include "fernet_ctx.h"
 
-#define HDR_LEN 25  /* version (1) + timestamp (8) + IV (16) */
-#define MAC_LEN 32  /* HMAC-SHA256 */
-#define BLOCK 16    /* AES block */
+#define HDR_LEN FERNET_HDR_LEN
+#define MAC_LEN FERNET_MAC_LEN
+#define BLOCK FERNET_BLOCK
+#define CHUNK FERNET_CHUNK
 /* Bounds every length computation below far from overflow, and keeps lengths
  * inside the int that EVP_*Update takes. */
 #define MAX_MSG ((size_t)1 << 30)
-
-/* ---- per-thread reusable contexts --------------------------------------------
- * Fetching an algorithm, allocating a context and expanding a key cost more
- * than encrypting a short message. So each thread keeps one context per job
- * (AES encryption and decryption use different key schedules), each keyed with
- * the last key it saw: a server that uses one key pays for the key set-up once
- * and then only sets a new IV or restarts the HMAC. The algorithm objects are
- * fetched once and shared (they are immutable). */
-static EVP_CIPHER *g_aes;
-static EVP_MAC *g_hmac;
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static pthread_key_t g_key;
-static int g_ready;
-
-struct keyed_ctx {
-    uint8_t key[16]; /* the key this context holds; cleansed with it */
-    int keyed;
-};
-
-/* Plaintext taken per step of fernet_encrypt: small enough that its
- * ciphertext is still in the CPU's cache when it is MACed and encoded. */
-#define CHUNK 16384
-
-struct fernet_tls {
-    EVP_CIPHER_CTX *enc, *dec;
-    EVP_MAC_CTX *mac;
-    struct keyed_ctx enc_k, dec_k, mac_k;
-    /* header, then ciphertext on its way to base64: public bytes only */
-    uint8_t stage[HDR_LEN + CHUNK + 2 * BLOCK + MAC_LEN];
-};
-
-static void tls_free(void *p)
-{
-    struct fernet_tls *t = p;
-    if (!t)
-        return;
-    EVP_CIPHER_CTX_free(t->enc);
-    EVP_CIPHER_CTX_free(t->dec);
-    EVP_MAC_CTX_free(t->mac);
-    OPENSSL_cleanse(t, sizeof *t);
-    free(t);
-}
-
-static void global_init(void)
-{
-    g_aes = EVP_CIPHER_fetch(NULL, "AES-128-CBC", NULL);
-    g_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    g_ready = g_aes && g_hmac && pthread_key_create(&g_key, tls_free) == 0;
-}
-
-static struct fernet_tls *contexts(void)
-{
-    struct fernet_tls *t = NULL;
-    OSSL_PARAM params[2];
-
-    if (pthread_once(&g_once, global_init) != 0 || !g_ready)
-        return NULL;
-    if ((t = pthread_getspecific(g_key)) != NULL)
-        return t;
-    if ((t = calloc(1, sizeof *t)) == NULL)
-        return NULL;
-    t->enc = EVP_CIPHER_CTX_new();
-    t->dec = EVP_CIPHER_CTX_new();
-    t->mac = EVP_MAC_CTX_new(g_hmac);
-    /* the digest is chosen once; each EVP_MAC_init then only sets the key */
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
-    params[1] = OSSL_PARAM_construct_end();
-    if (!t->enc || !t->dec || !t->mac || !EVP_MAC_CTX_set_params(t->mac, params) ||
-        pthread_setspecific(g_key, t) != 0) {
-        tls_free(t);
-        return NULL;
-    }
-    return t;
-}
-
-/* Is this context already keyed with key? If not, remember it will be. */
-static int same_key(struct keyed_ctx *kc, const uint8_t key[16])
-{
-    if (kc->keyed && CRYPTO_memcmp(kc->key, key, 16) == 0)
-        return 1;
-    memcpy(kc->key, key, 16);
-    kc->keyed = 0; /* set again only once the context really holds the key */
-    return 0;
-}
-
-/* Ready ctx for one message under key and iv (PKCS#7 padding, EVP's default). */
-static int cipher_init(EVP_CIPHER_CTX *ctx, struct keyed_ctx *kc, const uint8_t key[16],
-                       const uint8_t iv[16], int enc)
-{
-    int ok = same_key(kc, key) ? EVP_CipherInit_ex2(ctx, NULL, NULL, iv, enc, NULL)
-                               : EVP_CipherInit_ex2(ctx, g_aes, key, iv, enc, NULL);
-    kc->keyed = ok;
-    return ok ? 0 : -1;
-}
-
-/* HMAC-SHA256 with the signing key: start, feed, finish. 0 on success. */
-static int mac_start(struct fernet_tls *t, const uint8_t key[16])
-{
-    /* a NULL key restarts HMAC with the key the context already holds */
-    int ok = EVP_MAC_init(t->mac, same_key(&t->mac_k, key) ? NULL : key, 16, NULL);
-    t->mac_k.keyed = ok;
-    return ok ? 0 : -1;
-}
-
-static int mac_end(struct fernet_tls *t, uint8_t out[MAC_LEN])
-{
-    size_t outl = 0;
-    return EVP_MAC_final(t->mac, out, &outl, MAC_LEN) && outl == MAC_LEN ? 0 : -1;
-}
-
-static int hmac_sha256(struct fernet_tls *t, const uint8_t key[16], const uint8_t *data,
-                       size_t len, uint8_t out[MAC_LEN])
-{
-    if (mac_start(t, key) != 0 || !EVP_MAC_update(t->mac, data, len))
-        return -1;
-    return mac_end(t, out);
-}
-
-/* ---- keys ------------------------------------------------------------------- */
-void fernet_key_from_raw(fernet_key *k, const uint8_t raw[32])
-{
-    memcpy(k->signing, raw, 16);
-    memcpy(k->encryption, raw + 16, 16);
-}
-
-int fernet_key_from_b64(fernet_key *k, const char *b64)
-{
-    uint8_t raw[33]; /* 44 characters with one '=' decode to 32 bytes */
-    size_t len;
-    int rc = -1;
-
-    while (*b64 == ' ' || *b64 == '\t' || *b64 == '\n' || *b64 == '\r')
-        b64++;
-    len = strlen(b64);
-    while (len > 0 && strchr(" \t\r\n", b64[len - 1]))
-        len--;
-    if (len != FERNET_KEY_B64_LEN || fb64_decode(b64, len, raw) != 32)
-        goto end;
-    fernet_key_from_raw(k, raw);
-    rc = 0;
-end:
-    OPENSSL_cleanse(raw, sizeof raw);
-    return rc;
-}
-
-char *fernet_key_to_b64(const fernet_key *k)
-{
-    uint8_t raw[32];
-    char *s = malloc(FERNET_KEY_B64_LEN + 1);
-    if (s) {
-        memcpy(raw, k->signing, 16);
-        memcpy(raw + 16, k->encryption, 16);
-        fb64_encode(raw, sizeof raw, s);
-        OPENSSL_cleanse(raw, sizeof raw);
-    }
-    return s;
-}
-
-int fernet_key_generate(fernet_key *k)
-{
-    uint8_t raw[32];
-    int rc = -1;
-    /* RAND_priv_bytes: a DRBG instance kept apart from the one that makes
-     * public values such as IVs. */
-    if (RAND_priv_bytes(raw, sizeof raw) == 1) {
-        fernet_key_from_raw(k, raw);
-        rc = 0;
-    }
-    OPENSSL_cleanse(raw, sizeof raw);
-    return rc;
-}
-
-void fernet_key_clear(fernet_key *k)
-{
-    OPENSSL_cleanse(k, sizeof *k);
-}
 
 /* ---- tokens ------------------------------------------------------------------ */
 static void put_be64(uint8_t *p, uint64_t v)
@@ -230,7 +56,7 @@ static int stage_flush(struct fernet_tls *t, size_t *pend, size_t *maced, char *
 char *fernet_encrypt(const fernet_key *k, const uint8_t *msg, size_t len, uint64_t now,
                      const uint8_t *iv)
 {
-    struct fernet_tls *t = contexts();
+    struct fernet_tls *t = fernet_tls_get();
     size_t ct_len = (len / BLOCK + 1) * BLOCK, pend = HDR_LEN, maced = 0, done = 0;
     char *token = NULL, *out = NULL, *ret = NULL;
     int n = 0;
@@ -247,8 +73,8 @@ char *fernet_encrypt(const fernet_key *k, const uint8_t *msg, size_t len, uint64
     else if (RAND_bytes(t->stage + 9, 16) != 1) /* a fresh, unpredictable IV per token */
         goto end;
     /* PKCS#7 padding is EVP's default. */
-    if (cipher_init(t->enc, &t->enc_k, k->encryption, t->stage + 9, 1) != 0 ||
-        mac_start(t, k->signing) != 0)
+    if (fernet_cipher_init(t, 1, k->encryption, t->stage + 9) != 0 ||
+        fernet_mac_start(t, k->signing) != 0)
         goto end;
     while (done < len) {
         size_t take = len - done < CHUNK ? len - done : CHUNK;
@@ -264,7 +90,7 @@ char *fernet_encrypt(const fernet_key *k, const uint8_t *msg, size_t len, uint64
     pend += (size_t)n;
     /* the HMAC covers version, time, IV and ciphertext, and comes last */
     if (!EVP_MAC_update(t->mac, t->stage + maced, pend - maced) ||
-        mac_end(t, t->stage + pend) != 0)
+        fernet_mac_end(t, t->stage + pend) != 0)
         goto end;
     fb64_encode(t->stage, pend + MAC_LEN, out);
     ret = token;
@@ -315,7 +141,7 @@ static fernet_status unpack(const char *token, size_t token_len, struct fernet_t
         goto end;
     }
     st = FERNET_INTERNAL;
-    if (sign_key && mac_start(t, sign_key) != 0)
+    if (sign_key && fernet_mac_start(t, sign_key) != 0)
         goto end;
     for (size_t g = 0; g < groups; g += CHUNK / 3) {
         size_t step = groups - g < CHUNK / 3 ? groups - g : CHUNK / 3;
@@ -334,7 +160,7 @@ static fernet_status unpack(const char *token, size_t token_len, struct fernet_t
         goto end;
     }
     if (sign_key && (!EVP_MAC_update(t->mac, buf + maced, n - MAC_LEN - maced) ||
-                     mac_end(t, mac) != 0))
+                     fernet_mac_end(t, mac) != 0))
         goto end;
     *raw = buf;
     *raw_len = n;
@@ -356,7 +182,7 @@ static fernet_status decrypt_raw(struct fernet_tls *t, const fernet_key *k, cons
 
     if ((out = malloc(ct_len + BLOCK + 1)) == NULL)
         goto end;
-    if (cipher_init(t->dec, &t->dec_k, k->encryption, raw + 9, 0) != 0 ||
+    if (fernet_cipher_init(t, 0, k->encryption, raw + 9) != 0 ||
         !EVP_DecryptUpdate(t->dec, out, &n1, raw + HDR_LEN, (int)ct_len))
         goto end;
     if (!EVP_DecryptFinal_ex(t->dec, out + n1, &n2)) {
@@ -395,7 +221,7 @@ static fernet_status open_token(const fernet_key *keys, size_t nkeys, const char
                                 size_t token_len, int times, uint64_t ttl, uint64_t now,
                                 uint8_t **msg, size_t *msg_len, uint64_t *ts)
 {
-    struct fernet_tls *t = contexts();
+    struct fernet_tls *t = fernet_tls_get();
     uint8_t *raw = NULL, mac[MAC_LEN];
     size_t raw_len = 0;
     fernet_status st = FERNET_INTERNAL;
@@ -411,7 +237,7 @@ static fernet_status open_token(const fernet_key *keys, size_t nkeys, const char
     if (times && (st = check_time(get_be64(raw + 1), ttl, now)) != FERNET_OK)
         goto end;
     for (size_t i = 0; i < nkeys; i++) {
-        if (i > 0 && hmac_sha256(t, keys[i].signing, raw, raw_len - MAC_LEN, mac) != 0) {
+        if (i > 0 && fernet_hmac(t, keys[i].signing, raw, raw_len - MAC_LEN, mac) != 0) {
             st = FERNET_INTERNAL;
             goto end;
         }
