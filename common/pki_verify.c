@@ -202,7 +202,7 @@ int pki_index_revoke(const char *dir, const char *serial_hex, const char *reason
 {
     char path[4096], now[16];
     char *text = NULL, *out = NULL, *line, *save = NULL;
-    size_t len = 0, used = 0;
+    size_t len = 0, used = 0, cap = 0;
     int rc = -1, found = 0;
 
     if (pki_reason_code(reason) < 0) {
@@ -215,7 +215,8 @@ int pki_index_revoke(const char *dir, const char *serial_hex, const char *reason
         return -1;
     utc_now(now);
     pthread_mutex_lock(&g_index_lock);
-    if (index_load(path, &text, &len) || !(out = malloc(len + 128)))
+    /* the output is the input plus one revocation time and reason */
+    if (index_load(path, &text, &len) || !(out = malloc(cap = len + 128)))
         goto end;
     for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         /* fields: status, notAfter, revoked, serial, file, subject (TAB-separated;
@@ -231,12 +232,13 @@ int pki_index_revoke(const char *dir, const char *serial_hex, const char *reason
                 pki_fail("certificate %s is already revoked", serial_hex);
                 goto end;
             }
-            used += (size_t)sprintf(out + used, "R\t%s\t%s,%s\t%s\t%s\t%s\n", f[1], now,
-                                    CRL_REASONS[pki_reason_code(reason)], f[3], f[4], f[5]);
+            used += (size_t)snprintf(out + used, cap - used, "R\t%s\t%s,%s\t%s\t%s\t%s\n", f[1],
+                                     now, CRL_REASONS[pki_reason_code(reason)], f[3], f[4], f[5]);
             found = 1;
         } else {
             for (int i = 0; i < n; i++)
-                used += (size_t)sprintf(out + used, "%s%s", f[i], i + 1 < n ? "\t" : "\n");
+                used += (size_t)snprintf(out + used, cap - used, "%s%s", f[i],
+                                         i + 1 < n ? "\t" : "\n");
         }
     }
     if (!found) {
