@@ -41,7 +41,7 @@ $(eval $(call prog,04-client,04_pki_ca/client.c 04_pki_ca/enrol_client.c))
 #   make diff-04     what chapter 04 adds to chapter 03
 .PHONY: 04 04-server 04-client 04-mitm 04-capture diff-04
 04: all pki
-	@scripts/run-chapter.sh 04
+	@BIN=$(abspath $(BIN)) scripts/run-chapter.sh 04
 04-server: all pki
 	$(BIN)/04-server --port 8004 --pki $(PKI) $(ARGS)
 04-client: all pki
@@ -49,7 +49,7 @@ $(eval $(call prog,04-client,04_pki_ca/client.c 04_pki_ca/enrol_client.c))
 04-mitm: all
 	$(BIN)/03-mitm --port 8014 --upstream http://127.0.0.1:8004 $(ARGS)
 04-capture: all pki
-	@scripts/run-chapter.sh --capture 04
+	@BIN=$(abspath $(BIN)) scripts/run-chapter.sh --capture 04
 # diff exits 1 when the files differ, which is the point here; 2 is a real error
 diff-04:
 	@diff -u 03_diffie_hellman/server.c 04_pki_ca/server.c || test $$? -eq 1
