@@ -48,7 +48,12 @@ capture_start() {
   _COURSE_PIDS+=("$_CAPTURE_PID")
   local i
   for ((i = 0; i < 100; i++)); do
-    grep -q "Capturing on" "$_CAPTURE_ERR" 2>/dev/null && return 0
+    if grep -q "Capturing on" "$_CAPTURE_ERR" 2>/dev/null; then
+      # dumpcap says so a moment before its capture is live; under load the
+      # first packets were seen to go missing without this pause
+      sleep 0.5
+      return 0
+    fi
     if ! kill -0 "$_CAPTURE_PID" 2>/dev/null; then
       echo "capture: dumpcap stopped at once:" >&2
       sed 's/^/  | /' "$_CAPTURE_ERR" >&2
