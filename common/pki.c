@@ -1,7 +1,8 @@
 /*
  * pki.c - keys, files and the small helpers of common/pki.h.
- * Signing lives in pki_sign.c, verification and CRLs in pki_verify.c,
- * SANs and PEM loading in pki_pem.c.
+ * The rest: pki_csr.c (names, CSRs), pki_sign.c (root, signing policy),
+ * pki_pem.c (SANs, reading PEM), pki_out.c (writing PEM), pki_verify.c
+ * (verification, index, revocation), pki_crl.c (CRLs).
  */
 #include "pki.h"
 
