@@ -259,7 +259,11 @@ int pki_fingerprint(X509 *cert, char *out, size_t out_len)
 long pki_days_until(const ASN1_TIME *t)
 {
     int days = 0, secs = 0;
+    long long total;
     if (!ASN1_TIME_diff(&days, &secs, NULL, t))
         return 0;
-    return days;
+    /* to the nearest day: a certificate issued for 825 days a second ago
+     * still "expires in 825 days" */
+    total = (long long)days * 86400 + secs;
+    return (long)((total >= 0 ? total + 43200 : total - 43200) / 86400);
 }

@@ -141,7 +141,7 @@ int pki_crl_write(const char *path, X509_CRL *crl);
 int pki_serial_hex(const ASN1_INTEGER *serial, char *out, size_t out_len);
 /* SHA-256 fingerprint "AB:CD:..." of a certificate's DER. */
 int pki_fingerprint(X509 *cert, char *out, size_t out_len);
-/* Whole days from now until t (negative when t is past). */
+/* Days from now until t, to the nearest day (negative when t is past). */
 long pki_days_until(const ASN1_TIME *t);
 
 /* ---- verification ---- */
