@@ -148,7 +148,8 @@ int tls_explain_failure(const char *error_text, const tls_chain *chain, const ch
      * can arrive as a reset connection before the alert is read. */
     if (chain && chain->cert_requested &&
         (has(error_text, "getpeername() failed") || has(error_text, "Connection reset") ||
-         has(error_text, "unexpected eof") || has(error_text, "SSL_ERROR_SYSCALL"))) {
+         has(error_text, "Broken pipe") || has(error_text, "unexpected eof") ||
+         has(error_text, "SSL_ERROR_SYSCALL"))) {
         if (chain->have_client_cert)
             error_text = "alert unknown ca";
         else
