@@ -28,6 +28,8 @@ else
   SANFLAGS :=
 endif
 BIN := $(BUILD)/bin
+# every script a recipe runs finds the binaries of this build (BUILD=, SAN=1)
+export COURSE_BIN := $(abspath $(BIN))
 OBJ := $(BUILD)/obj
 CIVETWEB := build/civetweb
 
@@ -104,6 +106,7 @@ demo: deps
 	@scripts/demo.sh
 
 doctor:
+	-@$(MAKE) --no-print-directory $(BIN)/tls-selftest >/dev/null 2>&1
 	@scripts/doctor.sh
 
 bench: deps

@@ -6,7 +6,7 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-export BIN=${BIN:-$ROOT/build/bin}
+export BIN=${BIN:-${COURSE_BIN:-$ROOT/build/bin}}
 export COURSE_ROOT=$ROOT
 shopt -s nullglob
 benches=(bench/*.sh)

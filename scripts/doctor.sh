@@ -4,7 +4,7 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-BIN=${BIN:-$ROOT/build/bin}
+BIN=${BIN:-${COURSE_BIN:-$ROOT/build/bin}}
 source scripts/lib.sh
 source scripts/capture.sh
 bad=0
@@ -14,11 +14,18 @@ no() {
   printf '        %-28s fix: %s\n' "" "$3"
   bad=$((bad + 1))
 }
+# first line of a command's output; no pipe into head, whose early exit can
+# kill the writer with SIGPIPE and, under pipefail, fail the check at random
+ver() {
+  local out
+  out=$("$@" 2>/dev/null) || return 1
+  printf '%s' "${out%%$'\n'*}"
+}
 apt_fix() { echo "sudo apt-get install $*   (or run 'make test' as root)"; }
 
 echo "make doctor: checking this machine for the course"
-if v=$(cc --version 2>/dev/null | head -n 1); then ok "C compiler" "$v"; else no "C compiler" "cc not found" "$(apt_fix gcc)"; fi
-if v=$(make --version 2>/dev/null | head -n 1); then ok "make" "$v"; else no "make" "not found" "$(apt_fix make)"; fi
+if v=$(ver cc --version); then ok "C compiler" "$v"; else no "C compiler" "cc not found" "$(apt_fix gcc)"; fi
+if v=$(ver make --version); then ok "make" "$v"; else no "make" "not found" "$(apt_fix make)"; fi
 
 for lib in openssl:libssl-dev libcurl:libcurl4-openssl-dev jansson:libjansson-dev sqlite3:libsqlite3-dev \
   libjwt:libjwt-dev libargon2:libargon2-dev cmocka:libcmocka-dev; do
@@ -58,12 +65,12 @@ else
 fi
 
 if d=$(capture_check 2>&1); then
-  ok "capture on loopback" "dumpcap can capture on lo ($(dumpcap --version 2>/dev/null | head -n 1 | cut -d' ' -f1-3))"
+  ok "capture on loopback" "dumpcap can capture on lo ($(ver dumpcap --version | cut -d' ' -f1-3))"
 else
   no "capture on loopback" "$(head -n 1 <<<"$d")" "$(sed -n 's/^hint: //p' <<<"$d" | head -n 1)"
 fi
 if command -v tshark >/dev/null; then
-  ok "tshark" "$(tshark --version 2>/dev/null | head -n 1)"
+  ok "tshark" "$(ver tshark --version)"
 else
   no "tshark" "not found" "$(apt_fix tshark)"
 fi
@@ -74,7 +81,11 @@ else
   no "/usr/bin/python3 peers" "cryptography or jwt missing" "$(apt_fix python3-cryptography python3-jwt)"
 fi
 if v=$(openssl version 2>/dev/null); then ok "openssl CLI" "$v"; else no "openssl CLI" "not found" "$(apt_fix openssl)"; fi
-if v=$(curl --version 2>/dev/null | head -n 1 | cut -d' ' -f1-2,4-5); then ok "curl CLI" "$v"; else no "curl CLI" "not found" "$(apt_fix curl)"; fi
+if v=$(ver curl --version); then
+  ok "curl CLI" "$(cut -d' ' -f1-2,4-5 <<<"$v")"
+else
+  no "curl CLI" "not found" "$(apt_fix curl)"
+fi
 
 echo
 if ((bad)); then

@@ -12,7 +12,7 @@
 #   stop_servers               stop every server this shell started
 #   course_tmpdir              a private temp dir, removed on exit
 
-: "${BIN:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/bin}"
+: "${BIN:=${COURSE_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/bin}}"
 COURSE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 _COURSE_PIDS=()
 _COURSE_TMP=()

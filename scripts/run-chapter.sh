@@ -19,7 +19,7 @@ if [[ -z "$dir" || ! -f "$dir/pair.sh" ]]; then
   echo "run-chapter: error: chapter $nn: no ${nn}_*/pair.sh" >&2
   exit 2
 fi
-export BIN=${BIN:-$ROOT/build/bin}
+export BIN=${BIN:-${COURSE_BIN:-$ROOT/build/bin}}
 source scripts/lib.sh
 source scripts/capture.sh
 source "$dir/pair.sh"

@@ -12,7 +12,7 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-export BIN=${BIN:-$ROOT/build/bin}
+export BIN=${BIN:-${COURSE_BIN:-$ROOT/build/bin}}
 UNIT=${UNIT:-$ROOT/build/tests}
 export SAN=${SAN:-0}
 export COURSE_ROOT=$ROOT
