@@ -14,15 +14,15 @@ for pair in [0-9][0-9]_*/pair.sh; do
   echo
   echo "################ chapter $dir ################"
   if NO_COLOR=${NO_COLOR:-} scripts/run-chapter.sh "$nn"; then
-    rows+=("$(printf '%-22s %-60s %s' "$dir" "${shown:-(see its README)}" pass)")
+    rows+=("$(printf '%-22s %-88s %s' "$dir" "${shown:-(see its README)}" pass)")
   else
-    rows+=("$(printf '%-22s %-60s %s' "$dir" "${shown:-(see its README)}" FAIL)")
+    rows+=("$(printf '%-22s %-88s %s' "$dir" "${shown:-(see its README)}" FAIL)")
     failed=$((failed + 1))
   fi
 done
 echo
 echo "################ course tour summary ################"
-printf '%-22s %-60s %s\n' chapter "what was shown" result
+printf '%-22s %-88s %s\n' chapter "what was shown" result
 printf '%s\n' "${rows[@]}"
 echo
 if ((failed)); then
