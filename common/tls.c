@@ -145,6 +145,18 @@ void tls_server_announce(const tls_server_policy *pol)
     tls_keylog_announce();
 }
 
+/* One certificate per server: acknowledge the client's SNI and stay on this
+ * context. (civetweb's own callback re-installs the context with
+ * SSL_set_SSL_CTX under a process-wide lock on every handshake, which copies
+ * the certificate set each time: a third of our new-connection rate.) */
+static int on_servername(SSL *ssl, int *alert, void *arg)
+{
+    (void)ssl;
+    (void)alert;
+    (void)arg;
+    return SSL_TLSEXT_ERR_OK;
+}
+
 int tls_server_configure(SSL_CTX *ctx, const tls_server_policy *pol)
 {
     /* TLS 1.0 and 1.1 are deprecated (RFC 8996). */
@@ -161,6 +173,7 @@ int tls_server_configure(SSL_CTX *ctx, const tls_server_policy *pol)
      * error. */
     SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
                                  SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_tlsext_servername_callback(ctx, on_servername);
     /* Resumption: TLS 1.3 tickets (stateless) and a TLS 1.2 session cache. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     if (pol->num_tickets >= 0)
