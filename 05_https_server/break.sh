@@ -73,6 +73,7 @@ break_run() {
   esac
   start_server "05-server-$name" "$BIN/05-server" --port 0 "${srv[@]}" || return 1
   BREAK_SERVER=("05-server" "${srv[@]}")
+  BREAK_SERVER_LOG=$SERVER_LOG
   BREAK_CMD=("05-client" -q --url "https://localhost:$SERVER_PORT" "${cli[@]}")
   T_OUT=$(timeout 30 "$BIN/05-client" -q --url "https://localhost:$SERVER_PORT" "${cli[@]}" \
     2>"$d/stderr")
@@ -102,6 +103,8 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     echo "\$ ${BREAK_CMD[*]}" | short
     printf '%s\n' "$T_ERR" | short
     echo "exit status $T_RC"
+    # the server's side of the story: its warning or civetweb's handshake error
+    grep -E 'warning|sslize error' "$BREAK_SERVER_LOG" | head -n 1 | short | sed 's/^/server log: /'
     if [[ "$T_RC" != "$want" || "$T_ERR" != *"$text"* ]]; then
       echo "break: UNEXPECTED: wanted exit status $want and: $text" >&2
       fails=$((fails + 1))

@@ -25,3 +25,6 @@ t_true "05 testssl: the chain of trust passes with the course root" "$(finding c
   grep -q '"passed."' <<<"$(finding cert_chain_of_trust)"
 t_true "05 testssl: a CRL distribution point is published" "$(finding cert_crlDistributionPoints)" \
   grep -q 'https://localhost:[0-9]*/crl' <<<"$(finding cert_crlDistributionPoints)"
+t_true "05 testssl: no TLS compression (CRIME)" "$(finding CRIME_TLS)" grep -q '"not vulnerable"' <<<"$(finding CRIME_TLS)"
+t_true "05 testssl: no client-initiated renegotiation" "$(finding secure_client_renego)" \
+  grep -q '"not vulnerable"' <<<"$(finding secure_client_renego)"
