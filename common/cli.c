@@ -76,11 +76,12 @@ size_t cli_size(const char *opt, const char *s, size_t min, size_t max)
     v = strtoull(s, &end, 10);
     if (errno || end == s)
         cli_usage_error("%s: '%s' is not a size", opt, s);
-    if (*end == 'K' || *end == 'k') {
-        v *= 1024;
-        end++;
-    } else if (*end == 'M' || *end == 'm') {
-        v *= 1024 * 1024;
+    if (*end == 'K' || *end == 'k' || *end == 'M' || *end == 'm') {
+        unsigned long long unit = (*end == 'K' || *end == 'k') ? 1024ULL : 1024ULL * 1024;
+        if (v > max / unit) /* also keeps v * unit from wrapping */
+            cli_usage_error("%s: '%s' must be from %zu to %zu bytes (K and M suffixes allowed)",
+                            opt, s, min, max);
+        v *= unit;
         end++;
     }
     if (*end != '\0' || v < min || v > max)

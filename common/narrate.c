@@ -41,11 +41,36 @@ int narrate_is_quiet(void) { return g_quiet; }
 int narrate_is_verbose(void) { return g_verbose; }
 const char *narrate_prog(void) { return g_prog; }
 
+/* Text from the network ends up in these lines (URIs, headers, bodies, a
+ * peer's error). Control bytes would let a peer forge narration lines
+ * ("\n[server] -> ...") or send escape sequences to the learner's terminal,
+ * so each one is shown as \xNN instead. Tabs stay. */
+static void make_printable(char *out, size_t cap, const char *in)
+{
+    size_t o = 0;
+    for (; *in && o + 5 < cap; in++) {
+        unsigned char c = (unsigned char)*in;
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+        else
+            out[o++] = (char)c;
+    }
+    out[o] = '\0';
+}
+
+/* vsnprintf, then make_printable */
+static void format_printable(char *out, size_t cap, const char *fmt, va_list ap)
+{
+    char raw[4096];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    make_printable(out, cap, raw);
+}
+
 /* Print "[role] <mark>text" with an optional colour; caller holds no lock. */
 static void emit(const char *color, const char *mark, const char *fmt, va_list ap)
 {
-    char text[4096];
-    vsnprintf(text, sizeof text, fmt, ap);
+    char text[4096 * 4];
+    format_printable(text, sizeof text, fmt, ap);
     pthread_mutex_lock(&g_lock);
     if (g_color && color)
         fputs(color, stdout);
@@ -133,11 +158,13 @@ void hexdump(const char *label, const void *data, size_t len)
 
 void result(const char *fmt, ...)
 {
+    char text[4096 * 4];
     va_list ap;
-    pthread_mutex_lock(&g_lock);
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    format_printable(text, sizeof text, fmt, ap);
     va_end(ap);
+    pthread_mutex_lock(&g_lock);
+    fputs(text, stdout);
     fputc('\n', stdout);
     fflush(stdout);
     pthread_mutex_unlock(&g_lock);
@@ -153,7 +180,7 @@ static int print_ssl_error(const char *str, size_t len, void *u)
     char buf[1024];
     char *field[9] = {0};
     int n = 0;
-    snprintf(buf, sizeof buf, "%s", str);
+    make_printable(buf, sizeof buf, str); /* the data field may quote a peer */
     buf[strcspn(buf, "\n")] = '\0';
     for (char *s = buf, *c; n < 9 && s; s = c) {
         field[n++] = s;
@@ -171,14 +198,15 @@ static int print_ssl_error(const char *str, size_t len, void *u)
 
 void errorf(const char *what, const char *why_fmt, ...)
 {
-    char why[2048];
+    char why[4096 * 4], what_p[1024];
     va_list ap;
     va_start(ap, why_fmt);
-    vsnprintf(why, sizeof why, why_fmt, ap);
+    format_printable(why, sizeof why, why_fmt, ap);
     va_end(ap);
+    make_printable(what_p, sizeof what_p, what);
     pthread_mutex_lock(&g_lock);
     fflush(stdout);
-    fprintf(stderr, "%s: error: %s: %s\n", g_prog, what, why);
+    fprintf(stderr, "%s: error: %s: %s\n", g_prog, what_p, why);
     ERR_print_errors_cb(print_ssl_error, NULL);
     fflush(stderr);
     pthread_mutex_unlock(&g_lock);
@@ -186,10 +214,12 @@ void errorf(const char *what, const char *why_fmt, ...)
 
 static void to_stderr(const char *prefix, const char *fmt, va_list ap)
 {
+    char text[4096 * 4];
+    format_printable(text, sizeof text, fmt, ap);
     pthread_mutex_lock(&g_lock);
     fflush(stdout);
     fputs(prefix, stderr);
-    vfprintf(stderr, fmt, ap);
+    fputs(text, stderr);
     fputc('\n', stderr);
     fflush(stderr);
     pthread_mutex_unlock(&g_lock);

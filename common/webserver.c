@@ -40,6 +40,10 @@ const char *web_header(struct mg_connection *conn, const char *name)
     return mg_get_header(conn, name);
 }
 
+/* Set on a worker thread when the request's connection must close after the
+ * reply (a body we refused to read); cleared as each request arrives. */
+static _Thread_local int t_must_close;
+
 /* Keep the connection open only when the client wants it (HTTP/1.1 default,
  * or HTTP/1.0 with "Connection: keep-alive"). */
 static int client_wants_keep_alive(struct mg_connection *conn)
@@ -56,7 +60,7 @@ int web_reply(struct mg_connection *conn, int status, const char *content_type, 
 {
     const web_config *cfg = cfg_of(conn);
     char head[2048], date[64];
-    int keep = client_wants_keep_alive(conn), n;
+    int keep = !t_must_close && client_wants_keep_alive(conn), n;
     time_t now = time(NULL);
     struct tm tm;
 
@@ -149,7 +153,7 @@ int web_read_body(struct mg_connection *conn, char **body, size_t *len)
     *len = 0;
     /* Refuse early when the client announces too much: no need to read it. */
     if (ri->content_length > 0 && (unsigned long long)ri->content_length > max) {
-        mg_disable_keep_alive(conn); /* do not read the rest: close after replying */
+        t_must_close = 1; /* do not read the rest: say so, and close after replying */
         return web_reply_error(conn, 413, "request body of %lld bytes is over the limit of %zu",
                                ri->content_length, max);
     }
@@ -168,7 +172,7 @@ int web_read_body(struct mg_connection *conn, char **body, size_t *len)
         n += (size_t)got;
         if (n > max) {
             free(buf);
-            mg_disable_keep_alive(conn);
+            t_must_close = 1;
             return web_reply_error(conn, 413, "request body is over the limit of %zu bytes", max);
         }
     }
@@ -207,6 +211,8 @@ static int dispatch(struct mg_connection *conn)
     const struct mg_request_info *ri = mg_get_request_info(conn);
     const web_config *cfg = cfg_of(conn);
     int path_known = 0;
+
+    t_must_close = 0;
 
     wire_in("%s %s%s%s HTTP/%s", ri->request_method, ri->request_uri ? ri->request_uri : "?",
             ri->query_string ? "?" : "", ri->query_string ? ri->query_string : "",

@@ -51,6 +51,15 @@ t_true "01: /page is an HTML page with a login form" "no form in: $T_OUT" \
 t_run curl -s -d 'user=alice&password=wonderland' "$URL/login"
 t_true "01: the login form is answered" "got: $T_OUT" grep -q 'welcome, alice' <<<"$T_OUT"
 
+t_run curl -s -D - -o /dev/null -H 'Content-Type: application/json' -H 'Content-Length: 99999999' \
+  --data-binary '{}' "$URL/echo"
+t_true "01: a refused oversized body is answered with Connection: close" "headers: $T_OUT" \
+  grep -qi '^Connection: close' <<<"$T_OUT"
+# a hostile URI cannot forge narration lines or reach the terminal as escapes
+curl -g -s -o /dev/null "$URL/%1b[31mRED%0d%0a[server]%20-%3e%20FAKE" || true
+t_true "01: control bytes in a request are logged as \\xNN, not obeyed" "log: $(grep -a RED "$SERVER_LOG")" \
+  bash -c "grep -q 'RED\\\\x0d\\\\x0a\[server\] -> FAKE' '$SERVER_LOG' && ! grep -q \$'\\x1b' '$SERVER_LOG' && ! grep -q '^\[server\] -> FAKE' '$SERVER_LOG'"
+
 # the server is still healthy after all the bad input
 t_expect "01: server survives bad input" 0 --out "fluffy tail" -- "$BIN/01-client" -q --url "$URL"
 t_true "01: server logged the request line it received" "log lacks it" \
@@ -67,6 +76,8 @@ t_expect "01: unknown option is a usage error (2)" 2 --err "try '01-client --hel
   -- "$BIN/01-client" --bogus
 t_expect "01: bad port is a usage error (2)" 2 --err "--port: 'x' is not a whole number" \
   -- "$BIN/01-server" --port x
+t_expect "01: a size that would overflow is a usage error (2)" 2 --err "--max-body" \
+  -- "$BIN/01-server" --max-body 18014398509481984K
 t_expect "01: --help explains the server" 0 --out "usage: 01-server" -- "$BIN/01-server" --help
 
 # a port that is taken gives one readable line and a hint

@@ -121,6 +121,27 @@ static void no_colour_off_a_terminal(void **state)
     assert_null(strchr(out, '\033'));
 }
 
+static void hostile_text(void)
+{
+    /* what a peer could put in a URI, a header or a body */
+    step("GET /%s", "x\r\n[server] -> FAKE\x1b[31m");
+    result("The secret message is: %s", "a\x1b]0;owned\x07" "b");
+}
+
+static void control_bytes_are_shown_not_sent(void **state)
+{
+    char *out;
+    (void)state;
+    narrate_init("t", "server");
+    narrate_set_level(0, 0);
+    out = capture(1, hostile_text);
+    /* two lines only: the injected line break did not start a third */
+    assert_non_null(strstr(out, "GET /x\\x0d\\x0a[server] -> FAKE\\x1b[31m\n"));
+    assert_non_null(strstr(out, "The secret message is: a\\x1b]0;owned\\x07b\n"));
+    assert_null(strchr(out, '\033'));
+    assert_null(strchr(out, '\r'));
+}
+
 static void failing_openssl_call(void)
 {
     /* an unknown cipher name leaves an entry in OpenSSL's error queue */
@@ -151,6 +172,7 @@ int main(void)
         cmocka_unit_test(hexdump_only_when_verbose),
         cmocka_unit_test(no_colour_off_a_terminal),
         cmocka_unit_test(errors_have_one_shape),
+        cmocka_unit_test(control_bytes_are_shown_not_sent),
     };
     return cmocka_run_group_tests_name("narrate", tests, NULL, NULL);
 }
