@@ -18,11 +18,13 @@
  *
  * Needs: civetweb built for OpenSSL 3 (`make`), OpenSSL, jansson.
  */
+#include <errno.h>
 #include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "tls.h"
@@ -307,6 +309,14 @@ int main(int argc, char **argv)
         cli_usage_error("unexpected argument '%s'", argv[optind]);
 
     /* Check the files now: one readable line instead of a failed start. */
+    const char *must_read[] = {tls.client_ca, routes[4].arg};
+    for (size_t i = 0; i < sizeof must_read / sizeof *must_read; i++) {
+        if (must_read[i] && access(must_read[i], R_OK) != 0) {
+            errorf("cannot read", "%s: %s", must_read[i], strerror(errno));
+            hint("`make pki` creates build/pki/root.crt (--client-ca) and build/pki/crl.pem (--crl)");
+            return EXIT_FAILED;
+        }
+    }
     if (tls_check_server_files(&tls.policy) || tls_keylog_open_from_env())
         return EXIT_FAILED;
     for (size_t i = 0; i < sizeof tuning / sizeof *tuning; i++)

@@ -172,6 +172,9 @@ t_expect "05: a missing certificate file is one error and a hint" 1 \
   -- "$BIN/05-server" --port 0 --cert "$tmp/none.crt" --key "$P/server.key"
 t_expect "05: a key that does not match is refused" 1 --err "the private key does not belong to the certificate" \
   -- "$BIN/05-server" --port 0 "${SRV[0]}" "${SRV[1]}" --key "$P/client.key"
+t_expect "05: a missing --client-ca file is one error and a hint" 1 \
+  --err "05-server: error: cannot read: $tmp/none.crt: No such file or directory" --err "hint: \`make pki\`" \
+  -- "$BIN/05-server" --port 0 "${SRV[@]}" --client-ca "$tmp/none.crt"
 t_expect "05: a missing CA file is named, with a hint" 1 --err "05-client: error: cannot read: $tmp/none.crt" \
   --err "hint: \`make pki\`" -- "$BIN/05-client" --cacert "$tmp/none.crt"
 t_expect "05: https to a plain HTTP server is explained" 1 --err "did not answer in TLS" \
