@@ -12,7 +12,8 @@
 #   keep-alive       requests/s over 50 kept-alive TLS connections
 #   new connections  every request on a new TLS connection ("Connection: close"),
 #                    so each is a full TLS 1.3 handshake (wrk does not resume)
-# plus wrk's socket errors (connect/read/write/timeout) and non-2xx answers.
+# plus wrk's socket errors (connect/read/write/timeout) and non-2xx answers, and
+# each server's CPU time per 1000 requests (from /proc: all its processes and threads).
 # Each figure is the best of HTTPS_BENCH_ROUNDS (2) rounds, servers alternating.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -88,37 +89,57 @@ ourport=$SERVER_PORT
 [[ $(curl -s --cacert "$P/root.crt" "https://localhost:$ourport/") == "fluffy tail" ]] ||
   { echo "https bench: 05-server does not answer" >&2; exit 1; }
 
-# run_wrk PORT [HEADER]: prints "REQ_PER_S ERRORS NON2XX"
+# CPU time (clock ticks, user + system) used so far by the given processes
+cpu_ticks() {
+  local p t=0
+  for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo "$t"
+}
+# run_wrk "PIDS" PORT [HEADER]: prints "REQ_PER_S ERRORS NON2XX CPU_MS_PER_1000_REQUESTS"
+# The server's CPU time per request does not depend on what else the machine
+# runs at the time, unlike requests/s: on a shared machine it is the steadier figure.
 run_wrk() {
-  local port=$1 out rps errs non2xx
-  shift
+  local pids=$1 port=$2 out rps errs non2xx reqs c0 c1
+  shift 2
+  # shellcheck disable=SC2086
+  c0=$(cpu_ticks $pids)
   out=$(wrk -t2 -c50 -d"${SECS}s" "$@" "https://localhost:$port/" 2>&1)
+  # shellcheck disable=SC2086
+  c1=$(cpu_ticks $pids)
   rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+  reqs=$(awk '/requests in/ {print $1}' <<<"$out")
   errs=$(awk '/Socket errors:/ {gsub(",", ""); print $4 + $6 + $8 + $10}' <<<"$out")
   non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-  echo "${rps:-0} ${errs:-0} ${non2xx:-0}"
+  echo "${rps:-0} ${errs:-0} ${non2xx:-0} $(awk -v c=$((c1 - c0)) -v r="${reqs:-0}" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN {printf "%.1f", (r > 0 ? c * 1000 / hz * 1000 / r : 0)}')"
   echo "$out" >>"$tmp/wrk.log"
 }
 best() { # best OLD NEW: keep the line with the higher req/s
   if [[ -z "$1" ]] || awk -v a="${1%% *}" -v b="${2%% *}" 'BEGIN {exit !(b > a)}'; then echo "$2"; else echo "$1"; fi
 }
+ourpids=$SERVER_PID
+ngpids="$ngpid $(pgrep -P "$ngpid" | tr '\n' ' ')"
 ka_ours="" ka_ng="" nc_ours="" nc_ng=""
 for ((r = 0; r < ROUNDS; r++)); do
-  ka_ours=$(best "$ka_ours" "$(run_wrk "$ourport")")
-  ka_ng=$(best "$ka_ng" "$(run_wrk "$ngport")")
-  nc_ours=$(best "$nc_ours" "$(run_wrk "$ourport" -H "Connection: close")")
-  nc_ng=$(best "$nc_ng" "$(run_wrk "$ngport" -H "Connection: close")")
+  ka_ours=$(best "$ka_ours" "$(run_wrk "$ourpids" "$ourport")")
+  ka_ng=$(best "$ka_ng" "$(run_wrk "$ngpids" "$ngport")")
+  nc_ours=$(best "$nc_ours" "$(run_wrk "$ourpids" "$ourport" -H "Connection: close")")
+  nc_ng=$(best "$nc_ng" "$(run_wrk "$ngpids" "$ngport" -H "Connection: close")")
 done
 
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2fx", (b > 0 ? a / b : 0)}'; }
 row() { # row NAME OURS NGINX
   local name=$1
-  read -r o_rps o_err o_bad <<<"$2"
-  read -r n_rps n_err n_bad <<<"$3"
-  printf '%-34s %12.0f %12.0f %7.2fx %10s %10s\n' "$name" "$o_rps" "$n_rps" \
-    "$(awk -v a="$o_rps" -v b="$n_rps" 'BEGIN {print (b > 0 ? a / b : 0)}')" \
-    "$o_err/$o_bad" "$n_err/$n_bad"
+  read -r o_rps o_err o_bad o_cpu <<<"$2"
+  read -r n_rps n_err n_bad n_cpu <<<"$3"
+  printf '%-32s %10.0f %10.0f %7s %8s  %9s %9s %7s\n' "$name" "$o_rps" "$n_rps" "$(ratio "$o_rps" "$n_rps")" \
+    "$o_err/$o_bad" "$o_cpu" "$n_cpu" "$(ratio "$o_cpu" "$n_cpu")"
+  [[ "$o_err" == 0 && "$o_bad" == 0 && "$n_err" == 0 && "$n_bad" == 0 ]] ||
+    echo "  (errors: 05-server $o_err socket / $o_bad non-2xx, nginx $n_err / $n_bad; wrk output in the log)"
 }
 echo "wrk -t2 -c50, ${SECS} s, best of $ROUNDS; $(nproc) cores; 05-server --threads $THREADS; nginx $("$NGINX" -v 2>&1 | sed 's#.*/##') workers auto"
-printf '%-34s %12s %12s %8s %10s %10s\n' "HTTPS (TLS 1.3, 11-byte body)" "05-server" "nginx" "ratio" "errs/non2xx" "nginx e/n"
-row "keep-alive requests/s" "$ka_ours" "$ka_ng"
-row "new TLS connections/s (close)" "$nc_ours" "$nc_ng"
+printf '%-32s %10s %10s %7s %8s  %9s %9s %7s\n' "HTTPS, TLS 1.3, 11-byte body" "05-server" "nginx" "ratio" "errors" \
+  "CPU ours" "CPU nginx" "ratio"
+printf '%-32s %10s %10s %7s %8s  %9s %9s %7s\n' "" "req/s" "req/s" "" "(ours)" "ms/1000" "ms/1000" ""
+row "keep-alive" "$ka_ours" "$ka_ng"
+row "new TLS connection each (close)" "$nc_ours" "$nc_ng"
