@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -150,7 +151,6 @@ static void tls_request(http_request *req, const char *const *files, tls_options
     t->chain.have_client_cert = files[2] != NULL;
 }
 
-
 static int get_secret(const char *base, const char *const *files, tls_options *t)
 {
     http_request req = http_request_defaults();
@@ -282,6 +282,9 @@ int main(int argc, char **argv)
         cli_usage_error("--post and --post-file exclude each other");
     if (!files[2] != !files[3])
         cli_usage_error("--cert and --key go together");
+    /* an https client that would quietly fall back to http:// teaches the wrong thing */
+    if (strncasecmp(url, "https://", 8) != 0)
+        cli_usage_error("05-client speaks HTTPS only: the URL must start with https:// (got %s)", url);
     for (int i = 0; i < 4; i++) {
         if (files[i] && access(files[i], R_OK) != 0) {
             errorf("cannot read", "%s", files[i]);

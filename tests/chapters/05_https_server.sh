@@ -183,6 +183,8 @@ t_expect "05: https to a plain HTTP server is explained" 1 --err "did not answer
      $(printf '%q ' "$BIN/05-client") -q --url https://localhost:\$port ${CA[*]}; rc=\$?; kill \$pid; exit \$rc"
 t_expect "05: --client-cert takes required or optional" 2 --err "--client-cert must be" \
   -- "$BIN/05-server" --client-cert maybe
+t_expect "05: the client refuses an http:// URL (no silent plain text)" 2 --err "speaks HTTPS only" \
+  -- "$BIN/05-client" --url "http://127.0.0.1:8001"
 t_expect "05: --tls-version takes 1.1, 1.2 or 1.3" 2 --err "--tls-version must be" \
   -- "$BIN/05-client" --tls-version 1.0
 t_expect "05: --help explains the server" 0 --out "usage: 05-server" -- "$BIN/05-server" --help
