@@ -148,7 +148,7 @@ void tls_server_announce(const tls_server_policy *pol)
 /* One certificate per server: acknowledge the client's SNI and stay on this
  * context. (civetweb's own callback re-installs the context with
  * SSL_set_SSL_CTX under a process-wide lock on every handshake, which copies
- * the certificate set each time: a third of our new-connection rate.) */
+ * the certificate set each time and serialises the handshakes.) */
 static int on_servername(SSL *ssl, int *alert, void *arg)
 {
     (void)ssl;
