@@ -1,8 +1,9 @@
 /*
  * pki.c - keys, files and the small helpers of common/pki.h.
  * The rest: pki_csr.c (names, CSRs), pki_sign.c (root, signing policy),
- * pki_pem.c (SANs, reading PEM), pki_out.c (writing PEM), pki_verify.c
- * (verification, index, revocation), pki_crl.c (CRLs).
+ * pki_san.c (SANs), pki_pem.c (reading PEM), pki_out.c (writing PEM),
+ * pki_verify.c (verification), pki_index.c (index, its lock, revocation),
+ * pki_crl.c (CRLs).
  */
 #include "pki.h"
 

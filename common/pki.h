@@ -185,10 +185,13 @@ const char *pki_verdict_reason(pki_verdict v);
  *   DIR/index.txt  one line per issued certificate, OpenSSL `ca` format:
  *                  V|R <TAB> notAfter <TAB> revoked-at[,reason] <TAB> serial <TAB> unknown <TAB> subject
  *   DIR/crlnumber  the next CRL number (decimal)
+ *   DIR/index.lock empty; flock()ed around every change of index.txt and
+ *                  crlnumber, so minica and 04-server may share the folder
  */
 int pki_index_add(const char *dir, X509 *cert);
 /* Mark serial (hex) revoked with reason ("keyCompromise", ...). 0 done,
- * -1 error (unknown serial, already revoked, bad reason). */
+ * -1 error (unknown serial, already revoked, bad reason, or a serial the
+ * index lists more than once: nothing is changed then). */
 int pki_index_revoke(const char *dir, const char *serial_hex, const char *reason);
 /* A CRL signed by the CA listing every revoked entry of the index, valid for
  * days, with the next CRL number and the issuer's AKI. */

@@ -86,6 +86,7 @@ X509_CRL *pki_crl_create(const char *dir, X509 *ca_cert, EVP_PKEY *ca_key, int d
     long number;
     time_t now = time(NULL);
     FILE *f;
+    int lock = -1;
 
     pki_fail("%s", "");
     if (days < 1 || days > 3650) {
@@ -93,6 +94,9 @@ X509_CRL *pki_crl_create(const char *dir, X509 *ca_cert, EVP_PKEY *ca_key, int d
         goto end;
     }
     if (snprintf(path, sizeof path, "%s/index.txt", dir) >= (int)sizeof path)
+        goto end;
+    /* the index as one writer left it, and a CRL number nobody else takes */
+    if ((lock = pki_index_lock(dir)) < 0)
         goto end;
     if ((f = fopen(path, "r")) != NULL) {
         fclose(f);
@@ -134,6 +138,7 @@ X509_CRL *pki_crl_create(const char *dir, X509 *ca_cert, EVP_PKEY *ca_key, int d
     ok = crl;
     crl = NULL;
 end:
+    pki_index_unlock(lock);
     if (!ok && !*pki_last_error())
         pki_fail("cannot build the CRL");
     X509_CRL_free(crl);

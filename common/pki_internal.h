@@ -5,6 +5,7 @@
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <stddef.h>
 
 #include "narrate.h"
@@ -16,6 +17,17 @@ void pki_fail(const char *fmt, ...) COURSE_PRINTF(1, 2);
 int pki_write_bio(const char *path, BIO *bio, unsigned mode);
 /* Read a whole file of at most PKI_MAX_FILE bytes, NUL-terminated. */
 char *pki_read_all(const char *path, size_t *len);
+
+/* 0 if one subject alternative name (from a CSR: anybody's bytes) is of a
+ * kind the CA signs and well formed: the same checks as pki_san_parse (a DNS
+ * name may only have a leftmost "*." wildcard label). Else -1 and the reason. */
+int pki_san_check(const GENERAL_NAME *gn);
+
+/* Hold the CA folder's index lock (DIR/index.lock, flock, plus a mutex for
+ * this process's threads) around a read-modify-write of index.txt or
+ * crlnumber. Returns a descriptor for pki_index_unlock, or -1. */
+int pki_index_lock(const char *dir);
+void pki_index_unlock(int fd);
 
 /* CRL reason code (RFC 5280 CRLReason) of a name, or -1. */
 int pki_reason_code(const char *reason);

@@ -1,14 +1,9 @@
 /*
- * pki_verify.c - verification with plain-word reasons, the CA's index of
- * issued certificates, revocation and CRLs.
+ * pki_verify.c - verification with plain-word reasons (the CA's index and
+ * revocation: pki_index.c; CRLs: pki_crl.c).
  */
-#include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 
-#include <openssl/bn.h>
 #include <openssl/x509v3.h>
 
 #include "pki.h"
@@ -76,6 +71,8 @@ pki_verdict pki_verify(X509 *cert, STACK_OF(X509) *trusted, STACK_OF(X509) *untr
     param = X509_STORE_CTX_get0_param(ctx);
     if (opts->host && !X509_VERIFY_PARAM_set1_host(param, opts->host, 0))
         goto end;
+    /* "*.example.org" matches one whole label; "f*.example.org" matches nothing */
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     if (opts->ip && !X509_VERIFY_PARAM_set1_ip_asc(param, opts->ip)) {
         snprintf(detail, detail_len, "'%s' is not an IP address", opts->ip);
         goto end;
@@ -112,143 +109,4 @@ end:
     X509_STORE_CTX_free(ctx);
     X509_STORE_free(store);
     return v;
-}
-
-/* ---- index and CRL ---- */
-
-static const char *const CRL_REASONS[] = {
-    "unspecified",          "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
-    "cessationOfOperation", NULL,            NULL,           NULL,                 "privilegeWithdrawn",
-};
-
-int pki_reason_code(const char *reason)
-{
-    for (int i = 0; i < (int)(sizeof CRL_REASONS / sizeof CRL_REASONS[0]); i++)
-        if (CRL_REASONS[i] && reason && !strcasecmp(reason, CRL_REASONS[i]))
-            return i;
-    return -1;
-}
-
-int pki_crl_reason_valid(const char *reason)
-{
-    return pki_reason_code(reason) >= 0;
-}
-
-/* One process may run several threads that issue (04-server); serialise the
- * read-modify-write of the index. Separate processes must not share a CA dir. */
-static pthread_mutex_t g_index_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static int index_path(char *out, size_t n, const char *dir, const char *file)
-{
-    if (snprintf(out, n, "%s/%s", dir, file) >= (int)n) {
-        pki_fail("%s: path too long", dir);
-        return -1;
-    }
-    return 0;
-}
-
-/* Read the index (missing = empty). The caller frees *text. */
-static int index_load(const char *path, char **text, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *text = calloc(1, 1);
-        *len = 0;
-        return *text ? 0 : -1;
-    }
-    fclose(f);
-    *text = pki_read_all(path, len);
-    return *text ? 0 : -1;
-}
-
-static void utc_now(char out[16])
-{
-    ASN1_TIME *t = ASN1_UTCTIME_set(NULL, time(NULL));
-    snprintf(out, 16, "%.*s", t ? ASN1_STRING_length(t) : 0,
-             t ? (const char *)ASN1_STRING_get0_data(t) : "");
-    ASN1_TIME_free(t);
-}
-
-int pki_index_add(const char *dir, X509 *cert)
-{
-    char path[4096], serial[64], subj[512];
-    const ASN1_TIME *na = X509_get0_notAfter(cert);
-    char *old = NULL, *buf = NULL;
-    size_t len = 0, cap;
-    int rc = -1;
-
-    if (index_path(path, sizeof path, dir, "index.txt") ||
-        pki_serial_hex(X509_get0_serialNumber(cert), serial, sizeof serial))
-        return -1;
-    X509_NAME_oneline(X509_get_subject_name(cert), subj, sizeof subj);
-    pthread_mutex_lock(&g_index_lock);
-    if (index_load(path, &old, &len))
-        goto end;
-    cap = len + 700;
-    if (!(buf = malloc(cap)))
-        goto end;
-    /* OpenSSL `ca` layout, so `openssl ca` and a learner read it alike */
-    snprintf(buf, cap, "%sV\t%.*s\t\t%s\tunknown\t%s\n", old, ASN1_STRING_length(na),
-             (const char *)ASN1_STRING_get0_data(na), serial, subj);
-    rc = pki_write_file(path, buf, strlen(buf), 0644);
-end:
-    pthread_mutex_unlock(&g_index_lock);
-    free(old);
-    free(buf);
-    return rc;
-}
-
-int pki_index_revoke(const char *dir, const char *serial_hex, const char *reason)
-{
-    char path[4096], now[16];
-    char *text = NULL, *out = NULL, *line, *save = NULL;
-    size_t len = 0, used = 0, cap = 0;
-    int rc = -1, found = 0;
-
-    if (pki_reason_code(reason) < 0) {
-        pki_fail("unknown revocation reason '%s' (keyCompromise, cACompromise, "
-                 "affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn, "
-                 "unspecified)", reason ? reason : "");
-        return -1;
-    }
-    if (index_path(path, sizeof path, dir, "index.txt"))
-        return -1;
-    utc_now(now);
-    pthread_mutex_lock(&g_index_lock);
-    /* the output is the input plus one revocation time and reason */
-    if (index_load(path, &text, &len) || !(out = malloc(cap = len + 128)))
-        goto end;
-    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        /* fields: status, notAfter, revoked, serial, file, subject (TAB-separated;
-         * scanf would merge the empty revoked field with its neighbours) */
-        char *f[6] = {line}, *p = line;
-        int n = 1;
-        while (n < 6 && (p = strchr(p, '\t')) != NULL) {
-            *p++ = '\0';
-            f[n++] = p;
-        }
-        if (n == 6 && !strcasecmp(f[3], serial_hex)) {
-            if (f[0][0] == 'R') {
-                pki_fail("certificate %s is already revoked", serial_hex);
-                goto end;
-            }
-            used += (size_t)snprintf(out + used, cap - used, "R\t%s\t%s,%s\t%s\t%s\t%s\n", f[1],
-                                     now, CRL_REASONS[pki_reason_code(reason)], f[3], f[4], f[5]);
-            found = 1;
-        } else {
-            for (int i = 0; i < n; i++)
-                used += (size_t)snprintf(out + used, cap - used, "%s%s", f[i],
-                                         i + 1 < n ? "\t" : "\n");
-        }
-    }
-    if (!found) {
-        pki_fail("no certificate with serial %s in %s", serial_hex, path);
-        goto end;
-    }
-    rc = pki_write_file(path, out, used, 0644);
-end:
-    pthread_mutex_unlock(&g_index_lock);
-    free(text);
-    free(out);
-    return rc;
 }

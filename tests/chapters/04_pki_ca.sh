@@ -142,8 +142,33 @@ t_expect "04: validity is capped by the issuer's" 0 --out "validity cut to the C
   -- "$M" issue --dir inter --pass-file pass --profile server --days 20000 --name long long.example
 t_true "04: ... the leaf ends when the intermediate ends" "dates differ" eval \
   '[[ "$(openssl x509 -in long.crt -noout -enddate)" == "$(openssl x509 -in inter/ca.crt -noout -enddate)" ]]'
+# a CSR from elsewhere (openssl here, the network for 04-server) gets the same
+# name checks as minica's own: no "*", no wildcard beyond a leftmost "*." label
+for bad in 'DNS:*' 'DNS:*.*.example' 'DNS:f*o.example' 'email:nobody'; do
+  rm -f wild.csr
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout wild.key \
+    -subj /CN=wild -addext "subjectAltName=$bad" -out wild.csr 2>/dev/null
+  t_expect "04: a CSR asking for $bad is refused" 1 --err "is not a" --not "wrote" \
+    -- "$M" sign --dir inter --pass-file pass --csr wild.csr --profile server --out wild.crt
+done
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout wild.key \
+  -subj /CN=wild -addext "subjectAltName=DNS:*.wild.example" -out wild.csr 2>/dev/null
+t_expect "04: ... while a leftmost *. wildcard is signed" 0 --out "wrote wild.crt" \
+  -- "$M" sign --dir inter --pass-file pass --csr wild.csr --profile server --out wild.crt
 t_true "04: every issued certificate is in the index" "$(cat inter/index.txt)" eval \
   '[[ $(grep -c "^V" inter/index.txt) -ge 8 ]] && grep -q "CN=localhost" inter/index.txt'
+
+# separate processes share the CA folder (minica here, 04-server's enrolment):
+# the index is locked across processes, so no line is lost
+before=$(wc -l <inter/index.txt)
+pids=()
+for i in 1 2 3 4 5 6 7 8; do
+  "$M" issue -q --dir inter --pass-file pass --profile client --name "par$i" "par$i" >/dev/null 2>&1 &
+  pids+=($!)
+done
+wait "${pids[@]}"
+t_true "04: eight minica issue runs at once: all eight in the index" "$(wc -l <inter/index.txt) lines, were $before" \
+  eval '[[ $(wc -l <inter/index.txt) -eq $((before + 8)) ]] && [[ $(grep -c "CN=par[1-8]$" inter/index.txt) -eq 8 ]]'
 
 
 # ---- minica verify: each failure with its reason -----------------------------------------

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -263,6 +264,174 @@ static void csr_from_pem_bounds(void **state)
     assert_null(pki_csr_from_pem("", 0));
 }
 
+/* Regression: an index listing one serial several times made revoke write
+ * past its buffer (ASan saw it with 8 lines). Now: a clean refusal, and the
+ * index is left as it was. */
+static void index_duplicate_serial_refused(void **state)
+{
+    fixture *f = *state;
+    char path[128], line[160], *before = NULL, *after = NULL;
+    size_t len = 0, len2 = 0;
+    FILE *fp;
+    snprintf(path, sizeof path, "%s/index.txt", f->dir);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    snprintf(line, sizeof line, "V\t351231235959Z\t\tabcdef0123\tunknown\t/CN=%s\n",
+             "a-rather-long-subject-so-each-line-grows.example");
+    for (int i = 0; i < 8; i++)
+        fputs(line, fp);
+    fclose(fp);
+    fp = fopen(path, "rb");
+    before = calloc(1, 4096);
+    len = fread(before, 1, 4095, fp);
+    fclose(fp);
+    assert_int_not_equal(pki_index_revoke(f->dir, "abcdef0123", "superseded"), 0);
+    assert_non_null(strstr(pki_last_error(), "more than once"));
+    fp = fopen(path, "rb");
+    after = calloc(1, 4096);
+    len2 = fread(after, 1, 4095, fp);
+    fclose(fp);
+    assert_int_equal(len, len2);
+    assert_memory_equal(before, after, len);
+    free(before);
+    free(after);
+    unlink(path);
+}
+
+/* Regression: only a mutex inside one process guarded the index, so two
+ * processes issuing at once lost lines. Eight processes add 40 each. */
+static void index_add_across_processes(void **state)
+{
+    fixture *f = *state;
+    const char *sans[] = {"DNS:many.example"};
+    X509 *cert = issue(f, sans, 1, PKI_PROFILE_SERVER, 0);
+    char dir[160], path[200], buf[512];
+    pid_t kids[8];
+    int lines = 0;
+    FILE *fp;
+    assert_non_null(cert);
+    snprintf(dir, sizeof dir, "%s/race", f->dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    for (int k = 0; k < 8; k++) {
+        kids[k] = fork();
+        assert_true(kids[k] >= 0);
+        if (kids[k] == 0) {
+            int bad = 0;
+            for (int i = 0; i < 40; i++)
+                bad |= pki_index_add(dir, cert) != 0;
+            _exit(bad);
+        }
+    }
+    for (int k = 0; k < 8; k++) {
+        int st = 0;
+        assert_int_equal(waitpid(kids[k], &st, 0), kids[k]);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    snprintf(path, sizeof path, "%s/index.txt", dir);
+    fp = fopen(path, "r");
+    assert_non_null(fp);
+    while (fgets(buf, sizeof buf, fp))
+        lines++;
+    fclose(fp);
+    assert_int_equal(lines, 8 * 40);
+    X509_free(cert);
+}
+
+/* A CSR made by hand, with whatever SAN strings it likes (pki_csr_create
+ * would refuse them): what arrives over the network. */
+static X509_REQ *raw_csr(EVP_PKEY *key, int type, const char *value)
+{
+    X509_REQ *csr = X509_REQ_new();
+    STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+    GENERAL_NAMES *sans = sk_GENERAL_NAME_new_null();
+    GENERAL_NAME *gn = GENERAL_NAME_new();
+    ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+    ASN1_STRING_set(s, value, (int)strlen(value));
+    GENERAL_NAME_set0_value(gn, type, s);
+    sk_GENERAL_NAME_push(sans, gn);
+    X509V3_add1_i2d(&exts, NID_subject_alt_name, sans, 0, X509V3_ADD_DEFAULT);
+    X509_REQ_add_extensions(csr, exts);
+    X509_REQ_set_pubkey(csr, key);
+    X509_REQ_sign(csr, key, EVP_sha256());
+    GENERAL_NAMES_free(sans);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    return csr;
+}
+
+/* Regression: SAN syntax was only checked when minica made the CSR, so a
+ * network CSR could get "*", "*.*.com" or "f*o.x" signed. */
+static void policy_checks_csr_san_syntax(void **state)
+{
+    fixture *f = *state;
+    static const struct { int type; const char *v; } bad[] = {
+        {GEN_DNS, "*"},           {GEN_DNS, "*.*.com"},      {GEN_DNS, "f*o.x"},
+        {GEN_DNS, "a.*.example"}, {GEN_DNS, "bad name.x"},   {GEN_DNS, ""},
+        {GEN_DNS, "x..y"},        {GEN_EMAIL, "nobody"},     {GEN_EMAIL, "a@*"},
+        {GEN_URI, "no-scheme"},   {GEN_URI, "https://a b/"}, {GEN_DNS, "esc\x1b[2J.example"},
+    };
+    static const struct { int type; const char *v; } good[] = {
+        {GEN_DNS, "*.example.org"}, {GEN_DNS, "ok.example"}, {GEN_EMAIL, "a@b.example"},
+        {GEN_URI, "spiffe://x/y"},
+    };
+    pki_sign_opts o = pki_sign_defaults(PKI_PROFILE_SERVER);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        X509_REQ *csr = raw_csr(f->leaf_key, bad[i].type, bad[i].v);
+        X509 *cert = pki_sign_csr(csr, f->ca, f->ca_key, &o, NULL);
+        if (cert)
+            print_error("signed a CSR with SAN '%s'\n", bad[i].v);
+        assert_null(cert);
+        assert_true(strlen(pki_last_error()) > 0);
+        X509_REQ_free(csr);
+    }
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        X509_REQ *csr = raw_csr(f->leaf_key, good[i].type, good[i].v);
+        X509 *cert = pki_sign_csr(csr, f->ca, f->ca_key, &o, NULL);
+        assert_non_null(cert);
+        X509_free(cert);
+        X509_REQ_free(csr);
+    }
+}
+
+/* Regression: the host check allowed partial wildcards ("f*.course.example" matched
+ * "foo.course.example"). The CA will not sign one now, so build it by hand. */
+static void verify_refuses_partial_wildcard(void **state)
+{
+    fixture *f = *state;
+    X509 *cert = X509_new();
+    GENERAL_NAMES *sans = sk_GENERAL_NAME_new_null();
+    GENERAL_NAME *gn = GENERAL_NAME_new();
+    ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+    STACK_OF(X509) *trusted = sk_X509_new_null();
+    pki_verify_opts vo = {.host = "foo.course.example"};
+    char detail[256];
+    ASN1_STRING_set(s, "f*.course.example", -1);
+    GENERAL_NAME_set0_value(gn, GEN_DNS, s);
+    sk_GENERAL_NAME_push(sans, gn);
+    assert_int_equal(X509_set_version(cert, X509_VERSION_3), 1);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), 7);
+    X509_set_issuer_name(cert, X509_get_subject_name(f->ca));
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC,
+                               (const unsigned char *)"wild", -1, -1, 0);
+    X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 86400);
+    X509_set_pubkey(cert, f->leaf_key);
+    X509_add1_ext_i2d(cert, NID_subject_alt_name, sans, 0, X509V3_ADD_DEFAULT);
+    assert_true(X509_sign(cert, f->ca_key, EVP_sha256()) > 0);
+    sk_X509_push(trusted, f->ca);
+    assert_int_equal(pki_verify(cert, trusted, NULL, &vo, detail, sizeof detail),
+                     PKI_VERIFY_NAME_MISMATCH);
+    sk_X509_free(trusted);
+    GENERAL_NAMES_free(sans);
+    X509_free(cert);
+}
+
+static void san_parse_null(void **state)
+{
+    (void)state;
+    assert_null(pki_san_parse(NULL));
+    assert_non_null(strstr(pki_last_error(), "missing"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +444,11 @@ int main(void)
         cmocka_unit_test(index_revoke_crl),
         cmocka_unit_test(server_needs_san_and_validity_is_capped),
         cmocka_unit_test(csr_from_pem_bounds),
+        cmocka_unit_test(index_duplicate_serial_refused),
+        cmocka_unit_test(index_add_across_processes),
+        cmocka_unit_test(policy_checks_csr_san_syntax),
+        cmocka_unit_test(verify_refuses_partial_wildcard),
+        cmocka_unit_test(san_parse_null),
     };
     return cmocka_run_group_tests_name("pki", tests, setup, teardown);
 }
