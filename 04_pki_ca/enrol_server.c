@@ -2,8 +2,11 @@
  * enrol_server.c - the CA side of enrolment (see enrol.h).
  *
  * The order of checks matters: the CSR is read and its self-signature checked
- * first (a broken request costs no code), then the code is spent, then the
- * CA signs with the client profile, whatever the request asked for.
+ * first (a broken request costs no code), then the code is held for this
+ * request, then the CA signs with the client profile, whatever the request
+ * asked for. The code is spent only when a certificate goes back: if the
+ * policy refuses the CSR (RSA under 2048 bits, a name it does not sign) or
+ * anything fails, the code is given back and works for a better CSR.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -24,6 +27,10 @@
 #define MIN_CODE 16
 #define MAX_CODE 128
 
+/* A code is free, held by one request while the CA signs (no other request
+ * may take it meanwhile), or spent once a certificate was made with it. */
+enum { CODE_FREE, CODE_HELD, CODE_SPENT };
+
 static struct {
     X509 *ca;
     EVP_PKEY *key;
@@ -31,7 +38,7 @@ static struct {
     char root_path[4096], crl_path[4096], index_dir[4096];
     int days;
     unsigned char hash[MAX_CODES][32]; /* SHA-256 of each code: the codes themselves are not kept */
-    int used[MAX_CODES];
+    int state[MAX_CODES];              /* CODE_FREE, CODE_HELD or CODE_SPENT, under lock */
     int n_codes;
     pthread_mutex_t lock;
 } g = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -143,27 +150,45 @@ int enrol_get_crl(struct mg_connection *conn, void *arg)
     return serve_file(conn, g.crl_path, "application/x-pem-file");
 }
 
-/* NULL if the code is good and unused (it is now used), else the reason for a 403. */
-static const char *spend_code(const char *code)
+/* The slot of the code, now held by this request, if the code is good and
+ * free; else -1 with *status and *why for the refusal. */
+static int hold_code(const char *code, int *status, const char **why)
 {
     unsigned char h[32];
     unsigned int n = 0;
     int match = -1;
     size_t len = code ? strlen(code) : 0;
+    *status = 403;
+    *why = "wrong enrolment code";
     if (len < MIN_CODE || len > MAX_CODE || !EVP_Digest(code, len, h, &n, EVP_sha256(), NULL))
-        return "wrong enrolment code";
+        return -1;
     pthread_mutex_lock(&g.lock);
     /* compare with every code, always all of them, in constant time: neither
      * the timing nor an early exit tells which code is closest */
     for (int i = 0; i < g.n_codes; i++)
         if (CRYPTO_memcmp(h, g.hash[i], sizeof h) == 0)
             match = i;
-    if (match >= 0 && !g.used[match])
-        g.used[match] = 1;
-    else if (match >= 0)
-        match = -2;
+    if (match >= 0 && g.state[match] != CODE_FREE) {
+        if (g.state[match] == CODE_SPENT)
+            *why = "this enrolment code was already used";
+        else {
+            *status = 409;
+            *why = "this enrolment code is in use by another request right now; try again";
+        }
+        match = -1;
+    } else if (match >= 0) {
+        g.state[match] = CODE_HELD;
+    }
     pthread_mutex_unlock(&g.lock);
-    return match >= 0 ? NULL : match == -2 ? "this enrolment code was already used" : "wrong enrolment code";
+    return match;
+}
+
+/* Spend a held code (a certificate went out) or give it back (none did). */
+static void settle_code(int slot, int spent)
+{
+    pthread_mutex_lock(&g.lock);
+    g.state[slot] = spent ? CODE_SPENT : CODE_FREE;
+    pthread_mutex_unlock(&g.lock);
 }
 
 int enrol_post(struct mg_connection *conn, void *arg)
@@ -174,7 +199,7 @@ int enrol_post(struct mg_connection *conn, void *arg)
     X509 *cert = NULL;
     pki_sign_opts so = pki_sign_defaults(PKI_PROFILE_CLIENT);
     char *out = NULL, serial[64], until[64];
-    int st;
+    int st, slot = -1, spent = 0;
     (void)arg;
 
     if (g.n_codes == 0)
@@ -186,9 +211,9 @@ int enrol_post(struct mg_connection *conn, void *arg)
         st = web_reply_error(conn, 400, "bad CSR: %s", pem ? pki_last_error() : "\"csr\" is missing");
         goto end;
     }
-    if ((why = spend_code(json_get_str(in, "code"))) != NULL) {
+    if ((slot = hold_code(json_get_str(in, "code"), &st, &why)) < 0) {
         note("refused an enrolment: %s", why);
-        st = web_reply_error(conn, 403, "%s", why);
+        st = web_reply_error(conn, st, "%s", why);
         goto end;
     }
     so.days = g.days;
@@ -203,8 +228,6 @@ int enrol_post(struct mg_connection *conn, void *arg)
             !strftime(until, sizeof until, "%Y-%m-%d %H:%M UTC", &tm))
             snprintf(until, sizeof until, "?");
     }
-    note("enrolment code spent; signed a client certificate, serial %s, valid until %s", serial,
-         until);
     if (!(out = pki_cert_to_pem(cert, NULL)) || !(chain = json_array())) {
         st = web_reply_error(conn, 500, "out of memory");
         goto end;
@@ -214,10 +237,15 @@ int enrol_post(struct mg_connection *conn, void *arg)
         json_array_append_new(chain, json_string(c ? c : ""));
         free(c);
     }
+    spent = 1; /* the certificate goes out now: the code is used up */
+    note("enrolment code spent; signed a client certificate, serial %s, valid until %s", serial,
+         until);
     st = web_reply_json(conn, 200, json_pack("{s:s, s:o, s:s, s:s}", "certificate", out, "chain",
                                              chain, "serial", serial, "not_after", until));
     chain = NULL; /* json_pack's "o" took it */
 end:
+    if (slot >= 0)
+        settle_code(slot, spent);
     json_decref(in);
     json_decref(chain);
     X509_REQ_free(csr);

@@ -10,7 +10,8 @@ if ! "$COURSE_ROOT/04_pki_ca/make-pki.sh" "$BIN" "$t/pki" >"$t/pki.log" 2>&1; th
   t_fail "04 pair: make-pki.sh" "$(cat "$t/pki.log")"
   exit 0
 fi
-(umask 077 && printf '%s\n%s\n' "first-code-0123456789abcdef" "second-code-0123456789abcdef" >"$t/codes")
+(umask 077 && printf '%s\n%s\n%s\n' "first-code-0123456789abcdef" "second-code-0123456789abcdef" \
+  "retry-code-0123456789abcdef" >"$t/codes")
 echo "first-code-0123456789abcdef" >"$t/code1"
 echo "second-code-0123456789abcdef" >"$t/code2"
 echo "third-code-but-not-on-the-list" >"$t/wrong"
@@ -75,6 +76,34 @@ t_run curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json'
 t_true "04 pair: a good CSR with a wrong code is a 403" "got $T_OUT" test "$T_OUT" = 403
 t_true "04 pair: the server logged the refusals" "log lacks them" \
   grep -q "refused an enrolment: wrong enrolment code" "$SLOG"
+# a CSR the policy refuses costs no code either: the code is spent only when a
+# certificate is made (regression: it used to be spent before signing)
+enrol_with() { # CSR-file -> T_OUT: the JSON answer, then the HTTP status on its own line
+  local body
+  body=$(sed 's/$/\\n/' "$1" | tr -d '\n')
+  t_run curl -s -w '\n%{http_code}' -H 'Content-Type: application/json' \
+    -d "{\"code\":\"retry-code-0123456789abcdef\",\"csr\":\"$body\"}" "$URL/enrol"
+}
+openssl req -new -newkey rsa:1024 -nodes -keyout "$t/weak.key" -subj /CN=weak -out "$t/weak.csr" 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$t/rid.key" \
+  -subj /CN=rid -addext "subjectAltName=RID:1.2.3.4" -out "$t/rid.csr" 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$t/star.key" \
+  -subj /CN=star -addext "subjectAltName=DNS:*" -out "$t/star.csr" 2>/dev/null
+enrol_with "$t/weak.csr"
+t_true "04 pair: an RSA-1024 CSR is refused (400)" "got: $T_OUT" \
+  eval 'grep -q "RSA keys under 2048 bits are refused" <<<"$T_OUT" && grep -q "^400$" <<<"$T_OUT"'
+enrol_with "$t/rid.csr"
+t_true "04 pair: a CSR asking for a registeredID name is refused (400)" "got: $T_OUT" \
+  eval 'grep -q "kind of name this CA does not sign" <<<"$T_OUT" && grep -q "^400$" <<<"$T_OUT"'
+enrol_with "$t/star.csr"
+t_true "04 pair: a CSR asking for DNS:* is refused (400)" "got: $T_OUT" \
+  eval 'grep -q "is not a DNS name" <<<"$T_OUT" && grep -q "^400$" <<<"$T_OUT"'
+enrol_with "$t/m.csr"
+t_true "04 pair: ... and the same code then enrols a good CSR" "got: $T_OUT" \
+  eval 'grep -q "BEGIN CERTIFICATE" <<<"$T_OUT" && grep -q "^200$" <<<"$T_OUT"'
+enrol_with "$t/m.csr"
+t_true "04 pair: ... once: the spent code is refused" "got: $T_OUT" \
+  eval 'grep -q "this enrolment code was already used" <<<"$T_OUT" && grep -q "^403$" <<<"$T_OUT"'
 
 # ---- the signed key exchange ------------------------------------------------------
 t_expect "04 pair: signed exchange, direct (127.0.0.1)" 0 \
