@@ -96,6 +96,7 @@ char *fernet_encrypt(const fernet_key *k, const uint8_t *msg, size_t len, uint64
     ret = token;
     token = NULL;
 end:
+    fernet_tls_put(t);
     free(token);
     return ret;
 }
@@ -250,6 +251,7 @@ static fernet_status open_token(const fernet_key *keys, size_t nkeys, const char
     }
     st = FERNET_BAD_MAC;
 end:
+    fernet_tls_put(t);
     free(raw);
     return st;
 }

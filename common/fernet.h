@@ -56,6 +56,9 @@ char *fernet_key_to_b64(const fernet_key *k);
 int fernet_key_generate(fernet_key *k);
 /* OPENSSL_cleanse */
 void fernet_key_clear(fernet_key *k);
+/* Wipe every thread's cached copy of k (and the AES and HMAC state expanded
+ * from it): call it when a key's use ends, e.g. its session expires. */
+void fernet_forget_key(const fernet_key *k);
 
 /* now = unix time; iv = 16 bytes, or NULL for random. Returns a malloc'ed,
  * NUL-terminated token, or NULL (out of memory, no randomness, message too big). */

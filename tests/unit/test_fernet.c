@@ -17,6 +17,7 @@
 
 #include "encoding.h"
 #include "fernet.h"
+#include "fernet_ctx.h"
 
 /* "1985-10-26T01:20:00-07:00" -> unix time */
 static uint64_t iso_time(const char *s)
@@ -405,6 +406,77 @@ static void threads(void **state)
     }
 }
 
+/* A key's cached copies go when it is forgotten, from every thread, even an
+ * idle one (regression: each thread kept its last key and the AES and HMAC
+ * state expanded from it until the thread ended; the main thread's, never). */
+struct idle_arg {
+    const fernet_key *k;
+    pthread_barrier_t used, forgotten;
+    int ok;
+};
+
+static int one_token(const fernet_key *k, char *out, size_t out_len)
+{
+    static const uint8_t iv[16] = {1, 2, 3};
+    uint8_t *msg = NULL;
+    size_t n = 0;
+    char *tok = fernet_encrypt(k, (const uint8_t *)"session", 7, 99, iv);
+    int ok = tok && strlen(tok) < out_len &&
+             fernet_decrypt(k, tok, strlen(tok), 0, 99, &msg, &n) == FERNET_OK && n == 7;
+    if (ok)
+        snprintf(out, out_len, "%s", tok);
+    free(tok);
+    free(msg);
+    return ok;
+}
+
+static void *idle_worker(void *arg)
+{
+    struct idle_arg *a = arg;
+    char before[256] = "", after[256] = "";
+    a->ok = one_token(a->k, before, sizeof before);
+    pthread_barrier_wait(&a->used);      /* now idle, holding the key */
+    pthread_barrier_wait(&a->forgotten); /* the main thread forgot it */
+    /* the same key still works (contexts made again), same token */
+    a->ok = a->ok && one_token(a->k, after, sizeof after) && strcmp(before, after) == 0;
+    return NULL;
+}
+
+static void forget_key(void **state)
+{
+    struct idle_arg a = {0};
+    fernet_key k, other;
+    pthread_t t;
+    char before[256], after[256];
+    (void)state;
+    new_key(&k);
+    new_key(&other);
+    a.k = &k;
+    assert_int_equal(pthread_barrier_init(&a.used, NULL, 2), 0);
+    assert_int_equal(pthread_barrier_init(&a.forgotten, NULL, 2), 0);
+    assert_int_equal(pthread_create(&t, NULL, idle_worker, &a), 0);
+    pthread_barrier_wait(&a.used);
+    /* the main thread used it too: two threads hold a copy */
+    assert_true(one_token(&k, before, sizeof before));
+    assert_int_equal(fernet_ctx_holders(k.signing, k.encryption), 2);
+    fernet_forget_key(&other); /* another key: nothing of k goes */
+    assert_int_equal(fernet_ctx_holders(k.signing, k.encryption), 2);
+    fernet_forget_key(&k);
+    assert_int_equal(fernet_ctx_holders(k.signing, k.encryption), 0);
+    pthread_barrier_wait(&a.forgotten);
+    pthread_join(t, NULL);
+    assert_true(a.ok);
+    /* after forgetting, the main thread's contexts come back and agree */
+    assert_true(one_token(&k, after, sizeof after));
+    assert_string_equal(before, after);
+    assert_int_equal(fernet_ctx_holders(k.signing, k.encryption), 1);
+    fernet_forget_key(&k);
+    assert_int_equal(fernet_ctx_holders(k.signing, k.encryption), 0);
+    fernet_forget_key(NULL); /* harmless */
+    pthread_barrier_destroy(&a.used);
+    pthread_barrier_destroy(&a.forgotten);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -414,7 +486,7 @@ int main(void)
         cmocka_unit_test(wrong_key_and_garbage), cmocka_unit_test(base64_strict_everywhere),
         cmocka_unit_test(keys_strict),
         cmocka_unit_test(multi_and_rotate),      cmocka_unit_test(reasons_are_distinct),
-        cmocka_unit_test(threads),
+        cmocka_unit_test(threads),               cmocka_unit_test(forget_key),
     };
     return cmocka_run_group_tests_name("fernet", tests, NULL, NULL);
 }
