@@ -29,8 +29,8 @@
 #include "webserver.h"
 
 static const char USAGE[] =
-    "usage: 03-server [--ttl SECONDS] [--port N] [--host ADDR] [--max-body SIZE]\n"
-    "                 [--quiet] [--verbose]\n"
+    "usage: 03-server [--ttl SECONDS] [--max-sessions N] [--port N]\n"
+    "                 [--host ADDR] [--max-body SIZE] [--quiet] [--verbose]\n"
     "\n"
     "Chapter 03: chapter 02's server with the key agreed on the wire. A client first\n"
     "POSTs its Diffie-Hellman offer to /kex and gets ours and a session id; both sides\n"
@@ -39,6 +39,8 @@ static const char USAGE[] =
     "`make 03-capture`: the public values are readable, the key and the secret are not.\n"
     "\n"
     "  --ttl SECONDS    refuse tokens older than this on POST /message (default 60)\n"
+    "  --max-sessions N clients with a live session at once (default 1024); when all\n"
+    "                   are taken, POST /kex answers 503 with Retry-After\n"
     "  --port N         port to listen on (default 8003; 0 = any free port)\n"
     "  --host ADDR      address to listen on (default 127.0.0.1; ::1 for IPv6)\n"
     "  --max-body SIZE  largest request body accepted (default 1M; K/M suffixes)\n"
@@ -53,6 +55,7 @@ static const char SECRET[] = "fluffy tail";
 /* One agreed key per client, under its session id (thread-safe). */
 static sessions *g_sessions;
 static uint64_t g_ttl = 60;
+static long g_max_sessions = 1024;
 
 static const char PAGE[] =
     "<!DOCTYPE html>\n"
@@ -65,6 +68,28 @@ static const char PAGE[] =
     "<label>Password <input name=\"password\" type=\"password\"></label>\n"
     "<button type=\"submit\">Log in (in the clear)</button>\n"
     "</form></body></html>\n";
+
+/* A session is over (expired, or the server stops): no worker thread may keep
+ * the AES and HMAC state of its key in its Fernet contexts either. */
+static void forget_session_key(const void *value, size_t len)
+{
+    fernet_key key;
+    if (len != EXCHANGE_KEY_LEN)
+        return;
+    fernet_key_from_raw(&key, value);
+    fernet_forget_key(&key);
+    fernet_key_clear(&key);
+}
+
+/* 503 when every session slot is live: we refuse the newcomer rather than
+ * end somebody else's session (an anonymous POST /kex must not do that). */
+static int reply_full(struct mg_connection *conn)
+{
+    unsigned wait = sessions_wait(g_sessions);
+    return web_reply_error_retry(conn, 503, wait,
+                                 "all %ld sessions are in use: try again in %u seconds",
+                                 g_max_sessions, wait);
+}
 
 /* The key agreed with this client, from its session header; or a 401. */
 static int session_key(struct mg_connection *conn, fernet_key *key)
@@ -101,15 +126,21 @@ static int post_kex(struct mg_connection *conn, void *arg)
     exchange_narrate_offer("client's", &ex.peer);
     exchange_narrate_offer("our", &ex.mine);
     note("derived the session key with HKDF-SHA256; our private value and the key stay here");
-    if (sessions_put(g_sessions, key, id) != 0 || !(out = exchange_offer_json(&ex.mine)) ||
+    st = sessions_put(g_sessions, key, id);
+    if (st != 0 || !(out = exchange_offer_json(&ex.mine)) ||
         json_object_set_new(out, "session", json_string(id)) != 0) {
         json_decref(out);
         out = NULL;
     }
     OPENSSL_cleanse(key, sizeof key);
     exchange_clear(&ex);
-    if (!out)
+    if (st == SESSIONS_FULL)
+        return reply_full(conn);
+    if (!out) {
+        if (st == 0)
+            sessions_remove(g_sessions, id);
         return web_reply_error(conn, 500, "could not store the session");
+    }
     return web_reply_json(conn, 200, out);
 }
 
@@ -211,6 +242,7 @@ int main(int argc, char **argv)
         {"host", required_argument, NULL, 'H'},
         {"max-body", required_argument, NULL, 'm'},
         {"ttl", required_argument, NULL, 't'},
+        {"max-sessions", required_argument, NULL, 'S'},
         CLI_COMMON_OPTIONS,
         {0},
     };
@@ -228,7 +260,7 @@ int main(int argc, char **argv)
     narrate_init("03-server", "server");
     cfg.port = 8003;
     cfg.routes = routes;
-    while ((c = getopt_long(argc, argv, "p:H:m:t:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:H:m:t:S:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
         if (cli_common(c, USAGE))
             continue;
         switch (c) {
@@ -244,15 +276,20 @@ int main(int argc, char **argv)
         case 't':
             g_ttl = (uint64_t)cli_long("--ttl", optarg, 1, 365L * 86400);
             break;
+        case 'S':
+            g_max_sessions = cli_long("--max-sessions", optarg, 1, 100000);
+            break;
         }
     }
     if (optind < argc)
         cli_usage_error("unexpected argument '%s'", argv[optind]);
-    /* at most 1024 clients at once, 10 minutes each; the table wipes its keys */
-    if (!(g_sessions = sessions_new(1024, 600, EXCHANGE_KEY_LEN))) {
+    /* at most --max-sessions clients at once, 10 minutes each; the table wipes
+     * its keys, and has every thread's Fernet contexts forget them too */
+    if (!(g_sessions = sessions_new((size_t)g_max_sessions, 600, EXCHANGE_KEY_LEN))) {
         errorf("start", "out of memory");
         return EXIT_FAILED;
     }
+    sessions_on_drop(g_sessions, forget_session_key);
     rc = web_serve(&cfg);
     sessions_free(g_sessions);
     return rc;

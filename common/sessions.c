@@ -23,6 +23,7 @@ struct sessions {
     unsigned ttl;
     entry *e;
     uint8_t *values; /* max * value_len bytes, wiped on free */
+    void (*on_drop)(const void *value, size_t len);
 };
 
 sessions *sessions_new(size_t max_entries, unsigned ttl_seconds, size_t value_len)
@@ -48,10 +49,25 @@ sessions *sessions_new(size_t max_entries, unsigned ttl_seconds, size_t value_le
     return s;
 }
 
+void sessions_on_drop(sessions *s, void (*fn)(const void *value, size_t len))
+{
+    pthread_mutex_lock(&s->lock);
+    s->on_drop = fn;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Caller holds the lock. */
 static void drop(sessions *s, entry *e)
 {
+    if (e->id[0] && s->on_drop)
+        s->on_drop(e->value, s->value_len);
     OPENSSL_cleanse(e->value, s->value_len);
     e->id[0] = '\0';
+}
+
+static int expired(const sessions *s, const entry *e, time_t now)
+{
+    return now - e->created >= (time_t)s->ttl;
 }
 
 int sessions_put(sessions *s, const void *value, char id[SESSIONS_ID_SIZE])
@@ -67,24 +83,26 @@ int sessions_put(sessions *s, const void *value, char id[SESSIONS_ID_SIZE])
     id[SESSIONS_ID_SIZE - 1] = '\0';
     free(text);
     pthread_mutex_lock(&s->lock);
-    /* a free or expired slot, else the oldest one */
+    /* Wipe every expired entry on the way (their keys should not linger),
+     * and take the first free slot. A live entry is never pushed out: if
+     * anyone could do that with an anonymous POST /kex, 1024 of them would
+     * end every client's session. */
     for (size_t i = 0; i < s->max; i++) {
         entry *e = &s->e[i];
-        if (e->id[0] && now - e->created >= (time_t)s->ttl)
+        if (e->id[0] && expired(s, e, now))
             drop(s, e);
-        if (!e->id[0]) {
-            slot = e;
-            break;
-        }
-        if (!slot || e->created < slot->created)
+        if (!e->id[0] && !slot)
             slot = e;
     }
-    drop(s, slot);
-    memcpy(slot->id, id, SESSIONS_ID_SIZE);
-    slot->created = now;
-    memcpy(slot->value, value, s->value_len);
+    if (slot) {
+        memcpy(slot->id, id, SESSIONS_ID_SIZE);
+        slot->created = now;
+        memcpy(slot->value, value, s->value_len);
+    }
     pthread_mutex_unlock(&s->lock);
-    return 0;
+    if (!slot)
+        id[0] = '\0';
+    return slot ? 0 : SESSIONS_FULL;
 }
 
 int sessions_get(sessions *s, const char *id, void *value)
@@ -96,19 +114,49 @@ int sessions_get(sessions *s, const char *id, void *value)
     pthread_mutex_lock(&s->lock);
     for (size_t i = 0; i < s->max; i++) {
         entry *e = &s->e[i];
-        /* ids are random and public; a plain compare leaks nothing secret */
-        if (!e->id[0] || strcmp(e->id, id) != 0)
+        if (!e->id[0])
             continue;
-        if (now - e->created >= (time_t)s->ttl) {
+        if (expired(s, e, now)) { /* whoever it was, its key goes now */
             drop(s, e);
-            break;
+            continue;
         }
-        memcpy(value, e->value, s->value_len);
-        rc = 0;
-        break;
+        /* ids are random and public; a plain compare leaks nothing secret */
+        if (rc != 0 && strcmp(e->id, id) == 0) {
+            memcpy(value, e->value, s->value_len);
+            rc = 0;
+        }
     }
     pthread_mutex_unlock(&s->lock);
     return rc;
+}
+
+int sessions_remove(sessions *s, const char *id)
+{
+    int rc = -1;
+    if (!id || strlen(id) != SESSIONS_ID_SIZE - 1)
+        return -1;
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->max && rc != 0; i++) {
+        if (s->e[i].id[0] && strcmp(s->e[i].id, id) == 0) {
+            drop(s, &s->e[i]);
+            rc = 0;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+unsigned sessions_wait(sessions *s)
+{
+    time_t now = time(NULL), left = (time_t)s->ttl;
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->max; i++) {
+        const entry *e = &s->e[i];
+        if (e->id[0] && (time_t)s->ttl - (now - e->created) < left)
+            left = (time_t)s->ttl - (now - e->created);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return left < 1 ? 1 : (unsigned)left;
 }
 
 size_t sessions_count(sessions *s)
@@ -125,6 +173,10 @@ void sessions_free(sessions *s)
 {
     if (!s)
         return;
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->max; i++)
+        drop(s, &s->e[i]);
+    pthread_mutex_unlock(&s->lock);
     OPENSSL_cleanse(s->values, s->max * s->value_len);
     free(s->values);
     free(s->e);

@@ -4,12 +4,17 @@
  *
  * Each entry is an opaque secret blob (fixed size per table) under a random
  * id: 16 bytes from the CSPRNG, base64url, 22 characters. Entries expire
- * after ttl seconds; when the table is full the oldest entry goes. Secrets are
- * wiped when they leave the table.
+ * after ttl seconds. When the table is full of live entries, a new one is
+ * refused, never stored by pushing out a live one: otherwise anybody could
+ * end every client's session with enough anonymous key exchanges. Expired
+ * entries are wiped and reclaimed on the next put or get. Secrets are wiped
+ * when they leave the table, and the on_drop hook (if set) sees each one
+ * first, so a caller can forget copies it keeps elsewhere.
  *
  *     sessions *s = sessions_new(1024, 600, 32);
  *     char id[SESSIONS_ID_SIZE];
- *     sessions_put(s, key, id);          hand id to the client
+ *     switch (sessions_put(s, key, id)) { 0: hand id to the client;
+ *         SESSIONS_FULL: 503, Retry-After: sessions_wait(s) }
  *     if (sessions_get(s, id_from_header, key) == 0) ...
  */
 #ifndef COURSE_SESSIONS_H
@@ -19,17 +24,27 @@
 #include <stdint.h>
 
 #define SESSIONS_ID_SIZE 23 /* 22 characters and the NUL */
+#define SESSIONS_FULL 1     /* sessions_put: every slot holds a live session */
 
 typedef struct sessions sessions;
 
 /* NULL when out of memory. value_len: bytes stored per entry (1..256). */
 sessions *sessions_new(size_t max_entries, unsigned ttl_seconds, size_t value_len);
-/* Store value under a new id. 0 on success. */
+/* Called, under the table's lock, with each value just before it is wiped
+ * (expired, removed, or freed with the table). Must not call back into s. */
+void sessions_on_drop(sessions *s, void (*fn)(const void *value, size_t len));
+/* Store value under a new id. 0 on success; SESSIONS_FULL when every slot
+ * holds a live session (nothing is evicted); -1 on error. */
 int sessions_put(sessions *s, const void *value, char id[SESSIONS_ID_SIZE]);
 /* Copy the value stored under id. 0 if found and not expired, -1 otherwise. */
 int sessions_get(sessions *s, const char *id, void *value);
+/* Forget id now (wipes its value). 0 if it was there, -1 otherwise. */
+int sessions_remove(sessions *s, const char *id);
+/* Seconds until the oldest live session expires and frees a slot (at least
+ * 1): what a full server puts in Retry-After. */
+unsigned sessions_wait(sessions *s);
 size_t sessions_count(sessions *s);
-/* Wipe and free. NULL is fine. */
+/* Wipe (on_drop sees each live value) and free. NULL is fine. */
 void sessions_free(sessions *s);
 
 #endif

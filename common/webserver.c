@@ -43,6 +43,8 @@ const char *web_header(struct mg_connection *conn, const char *name)
 /* Set on a worker thread when the request's connection must close after the
  * reply (a body we refused to read); cleared as each request arrives. */
 static _Thread_local int t_must_close;
+/* Set by web_reply_error_retry for the one reply it sends: Retry-After. */
+static _Thread_local unsigned t_retry_after;
 
 /* Keep the connection open only when the client wants it (HTTP/1.1 default,
  * or HTTP/1.0 with "Connection: keep-alive"). */
@@ -79,6 +81,9 @@ int web_reply(struct mg_connection *conn, int status, const char *content_type, 
     for (const char *const *h = cfg->extra_headers; h && *h && n > 0 && (size_t)n < sizeof head;
          h++)
         n += snprintf(head + n, sizeof head - (size_t)n, "%s\r\n", *h);
+    if (t_retry_after && n > 0 && (size_t)n < sizeof head)
+        n += snprintf(head + n, sizeof head - (size_t)n, "Retry-After: %u\r\n", t_retry_after);
+    t_retry_after = 0;
     if (n < 0 || (size_t)n + 2 >= sizeof head)
         return -1; /* only our own fixed headers go here: cannot happen */
     memcpy(head + n, "\r\n", 2);
@@ -141,6 +146,18 @@ int web_reply_error(struct mg_connection *conn, int status, const char *fmt, ...
     va_end(ap);
     note("refusing: %s", msg);
     return web_reply_json(conn, status, json_pack("{s:s, s:i}", "error", msg, "status", status));
+}
+
+int web_reply_error_retry(struct mg_connection *conn, int status, unsigned retry_after,
+                          const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    t_retry_after = retry_after;
+    return web_reply_error(conn, status, "%s", msg);
 }
 
 int web_read_body(struct mg_connection *conn, char **body, size_t *len)

@@ -79,6 +79,9 @@ int web_reply_json(struct mg_connection *conn, int status, json_t *json);
 /* {"error": "...", "status": N} with a printf-style message. */
 int web_reply_error(struct mg_connection *conn, int status, const char *fmt, ...)
     COURSE_PRINTF(3, 4);
+/* The same, with "Retry-After: SECONDS" (e.g. 503 when a table is full). */
+int web_reply_error_retry(struct mg_connection *conn, int status, unsigned retry_after,
+                          const char *fmt, ...) COURSE_PRINTF(4, 5);
 
 /* Read the whole request body under the server's limit. Returns 0 with a
  * malloc'ed NUL-terminated body, or an HTTP status after replying with the

@@ -1,5 +1,6 @@
 /* Unit tests for common/exchange (offers, derivation, transcript) and
- * common/sessions (lookup, eviction, expiry): the pieces chapter 04 reuses. */
+ * common/sessions (lookup, refusal when full, expiry, wiping): the pieces
+ * chapter 04 reuses. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -110,7 +111,7 @@ static void parse_is_strict(void **state)
     free(big);
 }
 
-static void sessions_store_and_evict(void **state)
+static void sessions_store_and_refuse(void **state)
 {
     sessions *s = sessions_new(2, 600, 4);
     char a[SESSIONS_ID_SIZE], b[SESSIONS_ID_SIZE], c[SESSIONS_ID_SIZE];
@@ -126,20 +127,81 @@ static void sessions_store_and_evict(void **state)
     assert_int_equal(sessions_get(s, "AAAAAAAAAAAAAAAAAAAAAA", v), -1);
     assert_int_equal(sessions_get(s, NULL, v), -1);
     assert_int_equal(sessions_get(s, "short", v), -1);
-    /* full: a third entry pushes out one of the first two */
-    assert_int_equal(sessions_put(s, "cccc", c), 0);
+    /* full of live sessions: a third is refused, and both live ones stay
+     * (regression: it used to push out the oldest, so anonymous puts could
+     * end every client's session) */
+    assert_int_equal(sessions_put(s, "cccc", c), SESSIONS_FULL);
+    assert_string_equal(c, "");
     assert_int_equal(sessions_count(s), 2);
+    assert_int_equal(sessions_get(s, a, v), 0);
+    assert_memory_equal(v, "aaaa", 4);
+    assert_int_equal(sessions_get(s, b, v), 0);
+    assert_memory_equal(v, "bbbb", 4);
+    assert_true(sessions_wait(s) >= 599 && sessions_wait(s) <= 600);
+    /* a removed one frees its slot */
+    assert_int_equal(sessions_remove(s, a), 0);
+    assert_int_equal(sessions_remove(s, a), -1);
+    assert_int_equal(sessions_get(s, a, v), -1);
+    assert_int_equal(sessions_put(s, "cccc", c), 0);
     assert_int_equal(sessions_get(s, c, v), 0);
     assert_memory_equal(v, "cccc", 4);
-    assert_true((sessions_get(s, a, v) == 0) + (sessions_get(s, b, v) == 0) == 1);
     sessions_free(s);
-    /* a ttl of 0 expires everything at once */
-    s = sessions_new(4, 0, 4);
+    /* a ttl of 0 expires everything at once; expired slots are reclaimed,
+     * so a full table of dead sessions still takes new ones */
+    s = sessions_new(1, 0, 4);
     assert_int_equal(sessions_put(s, "dddd", a), 0);
     assert_int_equal(sessions_get(s, a, v), -1);
+    assert_int_equal(sessions_put(s, "eeee", b), 0);
+    assert_int_equal(sessions_put(s, "ffff", c), 0);
+    assert_int_equal(sessions_wait(s), 1);
     sessions_free(s);
     assert_null(sessions_new(0, 1, 4));
     assert_null(sessions_new(1, 1, 0));
+}
+
+/* on_drop sees each value as it leaves: expired, removed, or freed */
+static char g_dropped[16];
+static size_t g_ndropped;
+
+static void on_drop(const void *value, size_t len)
+{
+    if (len == 4 && g_ndropped + 4 < sizeof g_dropped) {
+        memcpy(g_dropped + g_ndropped, value, 4);
+        g_ndropped += 4;
+    }
+}
+
+static void sessions_drop_hook(void **state)
+{
+    sessions *s = sessions_new(4, 600, 4);
+    char a[SESSIONS_ID_SIZE], b[SESSIONS_ID_SIZE];
+    uint8_t v[4];
+    (void)state;
+    assert_non_null(s);
+    sessions_on_drop(s, on_drop);
+    g_ndropped = 0;
+    assert_int_equal(sessions_put(s, "aaaa", a), 0);
+    assert_int_equal(sessions_put(s, "bbbb", b), 0);
+    assert_int_equal(sessions_remove(s, a), 0);
+    assert_int_equal(g_ndropped, 4);
+    assert_memory_equal(g_dropped, "aaaa", 4);
+    sessions_free(s); /* the live one is dropped too */
+    assert_int_equal(g_ndropped, 8);
+    assert_memory_equal(g_dropped + 4, "bbbb", 4);
+    /* expiry, seen by the next get of any id */
+    s = sessions_new(4, 0, 4);
+    sessions_on_drop(s, on_drop);
+    g_ndropped = 0;
+    assert_int_equal(sessions_put(s, "cccc", a), 0);
+    assert_int_equal(sessions_put(s, "dddd", b), 0); /* reclaims cccc on the way */
+    assert_int_equal(g_ndropped, 4);
+    assert_memory_equal(g_dropped, "cccc", 4);
+    assert_int_equal(sessions_get(s, "AAAAAAAAAAAAAAAAAAAAAA", v), -1);
+    assert_int_equal(g_ndropped, 8);
+    assert_memory_equal(g_dropped + 4, "dddd", 4);
+    assert_int_equal(sessions_count(s), 0);
+    sessions_free(s);
+    assert_int_equal(g_ndropped, 8);
 }
 
 int main(void)
@@ -148,7 +210,8 @@ int main(void)
         cmocka_unit_test(exchange_agrees_in_every_group),
         cmocka_unit_test(key_depends_on_info),
         cmocka_unit_test(parse_is_strict),
-        cmocka_unit_test(sessions_store_and_evict),
+        cmocka_unit_test(sessions_store_and_refuse),
+        cmocka_unit_test(sessions_drop_hook),
     };
     narrate_init("test_exchange", NULL);
     narrate_set_level(1, 0); /* the exchange narrates; keep the TAP output clean */
