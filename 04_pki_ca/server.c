@@ -39,7 +39,7 @@
 
 static const char USAGE[] =
     "usage: 04-server [--pki DIR] [--codes FILE] [--cert-days N] [--ttl SECONDS]\n"
-    "                 [--port N] [--host ADDR] [--max-body SIZE] [--quiet] [--verbose]\n"
+    "                 [--max-sessions N] [--port N] [--host ADDR] [--max-body SIZE] [--quiet] [--verbose]\n"
     "\n"
     "Chapter 04: chapter 03's server with a certificate. Its key-exchange answer on\n"
     "/kex carries its certificate chain and a signature over the whole exchange, made\n"
@@ -53,6 +53,8 @@ static const char USAGE[] =
     "                   else the one in $ENROL_CODE; else /enrol is closed\n"
     "  --cert-days N    validity of enrolled client certificates (default 30)\n"
     "  --ttl SECONDS    refuse tokens older than this on POST /message (default 60)\n"
+    "  --max-sessions N clients with a live session at once (default 1024); when all\n"
+    "                   are taken, POST /kex answers 503 with Retry-After\n"
     "  --port N         port to listen on (default 8004; 0 = any free port)\n"
     "  --host ADDR      address to listen on (default 127.0.0.1; ::1 for IPv6)\n"
     "  --max-body SIZE  largest request body accepted (default 1M; K/M suffixes)\n"
@@ -67,6 +69,7 @@ static const char SECRET[] = "fluffy tail";
 /* One agreed key per client, under its session id (thread-safe). */
 static sessions *g_sessions;
 static uint64_t g_ttl = 60;
+static long g_max_sessions = 1024;
 /* What signs our answers: the certificate's key, and the chain sent with it. */
 static EVP_PKEY *g_sign_key;
 static STACK_OF(X509) *g_chain;
@@ -82,6 +85,28 @@ static const char PAGE[] =
     "<label>Password <input name=\"password\" type=\"password\"></label>\n"
     "<button type=\"submit\">Log in (in the clear)</button>\n"
     "</form></body></html>\n";
+
+/* A session is over (expired, or the server stops): no worker thread may keep
+ * the AES and HMAC state of its key in its Fernet contexts either. */
+static void forget_session_key(const void *value, size_t len)
+{
+    fernet_key key;
+    if (len != EXCHANGE_KEY_LEN)
+        return;
+    fernet_key_from_raw(&key, value);
+    fernet_forget_key(&key);
+    fernet_key_clear(&key);
+}
+
+/* 503 when every session slot is live: we refuse the newcomer rather than
+ * end somebody else's session (an anonymous POST /kex must not do that). */
+static int reply_full(struct mg_connection *conn)
+{
+    unsigned wait = sessions_wait(g_sessions);
+    return web_reply_error_retry(conn, 503, wait,
+                                 "all %ld sessions are in use: try again in %u seconds",
+                                 g_max_sessions, wait);
+}
 
 /* The key agreed with this client, from its session header; or a 401. */
 static int session_key(struct mg_connection *conn, fernet_key *key)
@@ -143,20 +168,28 @@ static int post_kex(struct mg_connection *conn, void *arg)
     exchange_narrate_offer("our", &ex.mine);
     note("derived the session key with HKDF-SHA256; our private value and the key stay here");
     err[0] = '\0';
-    if (!(out = exchange_offer_json(&ex.mine)) ||
-        signedkex_sign_reply(out, &ex, name, g_sign_key, g_chain, err, sizeof err) != 0 ||
-        sessions_put(g_sessions, key, id) != 0 ||
-        json_object_set_new(out, "session", json_string(id)) != 0) {
+    /* the session id is chosen first because the signature covers it: a man
+     * in the middle cannot point the client at another session */
+    st = sessions_put(g_sessions, key, id);
+    OPENSSL_cleanse(key, sizeof key);
+    if (st == SESSIONS_FULL) {
+        exchange_clear(&ex);
+        return reply_full(conn);
+    }
+    if (st != 0 || !(out = exchange_offer_json(&ex.mine)) ||
+        signedkex_sign_reply(out, &ex, name, id, g_sign_key, g_chain, err, sizeof err) != 0) {
         json_decref(out);
         out = NULL;
+        if (st == 0) /* nobody will ever use it */
+            sessions_remove(g_sessions, id);
     }
-    OPENSSL_cleanse(key, sizeof key);
     exchange_clear(&ex);
     if (!out) {
         note("refused a key exchange: %s", err[0] ? err : "could not store the session");
         return web_reply_error(conn, err[0] ? 400 : 500, "%s", err[0] ? err : "could not store the session");
     }
-    note("signed the transcript (both offers and the name %s) with our certificate's key", name);
+    note("signed the transcript (both offers and the name %s) and the session id with our "
+         "certificate's key", name);
     return web_reply_json(conn, 200, out);
 }
 
@@ -258,6 +291,7 @@ int main(int argc, char **argv)
         {"host", required_argument, NULL, 'H'},
         {"max-body", required_argument, NULL, 'm'},
         {"ttl", required_argument, NULL, 't'},
+        {"max-sessions", required_argument, NULL, 'S'},
         {"pki", required_argument, NULL, 'P'},
         {"codes", required_argument, NULL, 'C'},
         {"cert-days", required_argument, NULL, 'D'},
@@ -283,7 +317,7 @@ int main(int argc, char **argv)
     narrate_init("04-server", "server");
     cfg.port = 8004;
     cfg.routes = routes;
-    while ((c = getopt_long(argc, argv, "p:H:m:t:P:C:D:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:H:m:t:S:P:C:D:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
         if (cli_common(c, USAGE))
             continue;
         switch (c) {
@@ -299,6 +333,9 @@ int main(int argc, char **argv)
         case 't':
             g_ttl = (uint64_t)cli_long("--ttl", optarg, 1, 365L * 86400);
             break;
+        case 'S':
+            g_max_sessions = cli_long("--max-sessions", optarg, 1, 100000);
+            break;
         case 'P':
             pki = optarg;
             break;
@@ -312,11 +349,13 @@ int main(int argc, char **argv)
     }
     if (optind < argc)
         cli_usage_error("unexpected argument '%s'", argv[optind]);
-    /* at most 1024 clients at once, 10 minutes each; the table wipes its keys */
-    if (!(g_sessions = sessions_new(1024, 600, EXCHANGE_KEY_LEN))) {
+    /* at most --max-sessions clients at once, 10 minutes each; the table wipes
+     * its keys, and has every thread's Fernet contexts forget them too */
+    if (!(g_sessions = sessions_new((size_t)g_max_sessions, 600, EXCHANGE_KEY_LEN))) {
         errorf("start", "out of memory");
         return EXIT_FAILED;
     }
+    sessions_on_drop(g_sessions, forget_session_key);
     /* the certificate's key signs every answer; the chain goes with it */
     snprintf(path, sizeof path, "%s/server.key", pki);
     if (!(g_sign_key = pki_key_read(path, NULL))) {

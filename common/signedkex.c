@@ -17,21 +17,30 @@
 #include "encoding.h"
 #include "pki.h"
 
-int signedkex_tbs(const exchange *ex, const char *server_name, uint8_t **out, size_t *len)
+/* 2-byte length, then the bytes: no two (name, session) pairs sign alike */
+static uint8_t *put_field(uint8_t *p, const char *s, size_t n)
+{
+    p[0] = (uint8_t)(n >> 8);
+    p[1] = (uint8_t)n;
+    memcpy(p + 2, s, n);
+    return p + 2 + n;
+}
+
+int signedkex_tbs(const exchange *ex, const char *server_name, const char *session, uint8_t **out,
+                  size_t *len)
 {
     uint8_t *t = NULL, *buf = NULL;
-    size_t tn = 0, nn = strlen(server_name);
+    size_t tn = 0, nn = server_name ? strlen(server_name) : 0, sn = session ? strlen(session) : 0;
 
     *out = NULL;
-    if (nn == 0 || nn > SIGNEDKEX_MAX_NAME || exchange_transcript(ex, &t, &tn) != 0)
+    if (nn == 0 || nn > SIGNEDKEX_MAX_NAME || sn == 0 || sn > SIGNEDKEX_MAX_SESSION ||
+        exchange_transcript(ex, &t, &tn) != 0)
         return -1;
-    if ((buf = malloc(tn + 2 + nn)) != NULL) {
+    if ((buf = malloc(tn + 2 + nn + 2 + sn)) != NULL) {
         memcpy(buf, t, tn);
-        buf[tn] = (uint8_t)(nn >> 8);
-        buf[tn + 1] = (uint8_t)nn;
-        memcpy(buf + tn + 2, server_name, nn);
+        put_field(put_field(buf + tn, server_name, nn), session, sn);
         *out = buf;
-        *len = tn + 2 + nn;
+        *len = tn + 2 + nn + 2 + sn;
     }
     free(t);
     return buf ? 0 : -1;
@@ -53,7 +62,8 @@ static int cert_names(X509 *cert, const char *name)
 }
 
 int signedkex_sign_reply(json_t *reply, const exchange *ex, const char *server_name,
-                         EVP_PKEY *key, STACK_OF(X509) *chain, char *err, size_t err_len)
+                         const char *session, EVP_PKEY *key, STACK_OF(X509) *chain, char *err,
+                         size_t err_len)
 {
     EVP_MD_CTX *md = NULL;
     uint8_t *tbs = NULL, *sig = NULL;
@@ -77,13 +87,14 @@ int signedkex_sign_reply(json_t *reply, const exchange *ex, const char *server_n
         }
         free(pem);
     }
-    if (signedkex_tbs(ex, server_name, &tbs, &tbs_len) != 0 || !(md = EVP_MD_CTX_new()) ||
+    if (signedkex_tbs(ex, server_name, session, &tbs, &tbs_len) != 0 || !(md = EVP_MD_CTX_new()) ||
         EVP_DigestSignInit_ex(md, NULL, md_for(key), NULL, NULL, key, NULL) != 1 ||
         EVP_DigestSign(md, NULL, &sig_len, tbs, tbs_len) != 1 || !(sig = malloc(sig_len)) ||
         EVP_DigestSign(md, sig, &sig_len, tbs, tbs_len) != 1 ||
         !(b64 = b64url_encode(sig, sig_len, B64_NO_PAD)))
         goto end;
-    if (json_object_set(reply, "certificates", certs) != 0 ||
+    if (json_object_set_new(reply, "session", json_string(session)) != 0 ||
+        json_object_set(reply, "certificates", certs) != 0 ||
         json_object_set_new(reply, "signature", json_string(b64)) != 0)
         goto end;
     rc = 0;
@@ -126,6 +137,7 @@ signedkex_status signedkex_check_reply(const json_t *reply, const exchange *ex,
                                        char *err, size_t err_len)
 {
     const char *b64 = json_string_value(json_object_get(reply, "signature"));
+    const char *session = json_string_value(json_object_get(reply, "session"));
     STACK_OF(X509) *certs = reply_certs(reply);
     pki_verify_opts vo = {.purpose = PKI_PROFILE_SERVER};
     EVP_MD_CTX *md = NULL;
@@ -157,7 +169,8 @@ signedkex_status signedkex_check_reply(const json_t *reply, const exchange *ex,
     }
     pub = X509_get0_pubkey(sk_X509_value(certs, 0));
     if (b64url_decode(b64, strlen(b64), B64_NO_PAD, &sig, &sig_len) != 0 || sig_len > 1024 ||
-        signedkex_tbs(ex, server_name, &tbs, &tbs_len) != 0 || !pub || !(md = EVP_MD_CTX_new()) ||
+        !session || signedkex_tbs(ex, server_name, session, &tbs, &tbs_len) != 0 || !pub ||
+        !(md = EVP_MD_CTX_new()) ||
         EVP_DigestVerifyInit_ex(md, NULL, md_for(pub), NULL, NULL, pub, NULL) != 1) {
         snprintf(err, err_len, "the signature is unreadable");
         st = SIGNEDKEX_BAD_SIGNATURE;

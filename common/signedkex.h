@@ -10,12 +10,15 @@
  *   signed = exchange_transcript()            (label, both groups, both public
  *                                              values, both nonces)
  *            || 2-byte length || server name  (the name the client asked for)
+ *            || 2-byte length || session id   (the name of the key from now on)
  *
  * The client checks, before it derives anything: the certificate chain up to
  * a root it already trusts (never one that came over the wire), that the
  * certificate is for a TLS server and names the host it wanted, and the
- * signature over what IT saw. A man in the middle who swaps a public value
- * cannot make that signature: the client refuses and says so.
+ * signature over what IT saw, and the session id it is told to use. A man in
+ * the middle who swaps a public value, or the session id (to make the client
+ * send its messages under another client's session, or a dead one), cannot
+ * make that signature: the client refuses and says so.
  */
 #ifndef COURSE_SIGNEDKEX_H
 #define COURSE_SIGNEDKEX_H
@@ -30,13 +33,18 @@
 #define SIGNEDKEX_MAX_NAME 253
 #define SIGNEDKEX_MAX_CERTS 4
 
+#define SIGNEDKEX_MAX_SESSION 64
+
 /* The bytes that get signed (malloc'ed). 0, or -1. */
-int signedkex_tbs(const exchange *ex, const char *server_name, uint8_t **out, size_t *len);
+int signedkex_tbs(const exchange *ex, const char *server_name, const char *session, uint8_t **out,
+                  size_t *len);
 
 /* Server: refuse a name our certificate does not carry (err says why), then
- * add "certificates" (chain, leaf first) and "signature" to reply. */
+ * add "session", "certificates" (chain, leaf first) and "signature" (over the
+ * exchange, the name and the session id) to reply. */
 int signedkex_sign_reply(json_t *reply, const exchange *ex, const char *server_name,
-                         EVP_PKEY *key, STACK_OF(X509) *chain, char *err, size_t err_len);
+                         const char *session, EVP_PKEY *key, STACK_OF(X509) *chain, char *err,
+                         size_t err_len);
 
 typedef enum signedkex_status {
     SIGNEDKEX_OK = 0,
@@ -48,7 +56,8 @@ typedef enum signedkex_status {
 
 /* Client: check the reply's chain against trusted (host name or IP address
  * server_name, purpose TLS server), then the signature over our view of the
- * exchange (ex after exchange_finish, or with ex->peer set). err explains. */
+ * exchange (ex after exchange_finish, or with ex->peer set) and the reply's
+ * "session": once this passes, that id is the server's own. err explains. */
 signedkex_status signedkex_check_reply(const json_t *reply, const exchange *ex,
                                        const char *server_name, STACK_OF(X509) *trusted,
                                        char *err, size_t err_len);

@@ -116,6 +116,11 @@ int signedkex_http_client(const char *base_url, kex_group g, const char *info,
          "everything both sides sent",
          name);
     ex.peer = peer;
+    sid = json_get_str(reply, "session");
+    if (!session_ok(sid, session_len)) {
+        errorf("key exchange", "the server's reply has no usable \"session\" id");
+        goto end;
+    }
     sst = signedkex_check_reply(reply, &ex, name, trusted, err, sizeof err);
     if (sst != SIGNEDKEX_OK) {
         errorf("key exchange", "%s", err);
@@ -132,11 +137,6 @@ int signedkex_http_client(const char *base_url, kex_group g, const char *info,
     }
     note("chain OK up to our trusted root; certificate for %s; signature valid: the public value "
          "is the server's own", name);
-    sid = json_get_str(reply, "session");
-    if (!session_ok(sid, session_len)) {
-        errorf("key exchange", "the server's reply has no usable \"session\" id");
-        goto end;
-    }
     step("combining our private value with the server's public value: the shared secret, "
          "computed on both sides, never sent");
     if ((st = exchange_finish(&ex, &peer, info, key)) != KEX_OK) {

@@ -2,16 +2,20 @@
 
 It forwards everything to the real 04-server but, in the key-exchange answer,
 keeps the server's certificates and signature while swapping the public value
-for its own (--mode swap), or asks the server to sign for another name than
-the one the client wants (--mode rename NAME). Either way 04-client must
-refuse before deriving a key.
+for its own (--mode swap), or the session id for another one (--mode session:
+the client would then send its messages under a session of the attacker's
+choosing), or asks the server to sign for another name than the one the
+client wants (--mode rename NAME). Each time 04-client must refuse before
+deriving a key.
 
-Usage: 04_mitm.py --upstream URL --mode swap|rename [--name NAME]
+Usage: 04_mitm.py --upstream URL --mode swap|session|rename [--name NAME]
 Prints "listening on URL" first, like every course server.
 """
 import argparse
+import base64
 import http.server
 import json
+import os
 import urllib.request
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -19,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--upstream", required=True)
-ap.add_argument("--mode", choices=["swap", "rename"], required=True)
+ap.add_argument("--mode", choices=["swap", "session", "rename"], required=True)
 ap.add_argument("--name", default="localhost")
 args = ap.parse_args()
 
@@ -59,6 +63,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             a = json.loads(answer)
             mine = X25519PrivateKey.generate().public_key()
             a["public"] = mine.public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+            answer = json.dumps(a).encode()
+        if status == 200 and args.mode == "session":
+            a = json.loads(answer)
+            # another well-formed id: 16 random bytes, base64url, like the server's
+            a["session"] = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
             answer = json.dumps(a).encode()
         self.reply(status, answer)
 
