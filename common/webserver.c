@@ -46,6 +46,22 @@ static _Thread_local int t_must_close;
 /* Set by web_reply_error_retry for the one reply it sends: Retry-After. */
 static _Thread_local unsigned t_retry_after;
 
+/* The Date header, formatted once a second per worker thread: gmtime_r
+ * takes glibc's time-zone lock, which 64 threads fight over at full load. */
+static const char *http_date(void)
+{
+    static _Thread_local time_t t_sec = (time_t)-1;
+    static _Thread_local char t_date[40];
+    time_t now = time(NULL);
+    if (now != t_sec) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(t_date, sizeof t_date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        t_sec = now;
+    }
+    return t_date;
+}
+
 /* Keep the connection open only when the client wants it (HTTP/1.1 default,
  * or HTTP/1.0 with "Connection: keep-alive"). */
 static int client_wants_keep_alive(struct mg_connection *conn)
@@ -61,13 +77,10 @@ int web_reply(struct mg_connection *conn, int status, const char *content_type, 
               size_t len)
 {
     const web_config *cfg = cfg_of(conn);
-    char head[2048], date[64];
+    char head[2048];
     int keep = !t_must_close && client_wants_keep_alive(conn), n;
-    time_t now = time(NULL);
-    struct tm tm;
+    const char *date = http_date();
 
-    gmtime_r(&now, &tm);
-    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
     n = snprintf(head, sizeof head,
                  "HTTP/1.1 %d %s\r\n"
                  "Content-Type: %s\r\n"

@@ -18,7 +18,7 @@ t_expect "01: --server is an alias of --url" 0 --out "The secret message is: flu
   -- "$BIN/01-client" --server "$URL"
 t_expect "01: narration shows the request line and headers as sent" 0 \
   --out "[client] -> GET / HTTP/1.1" --out "[client] -> Host: 127.0.0.1:$SERVER_PORT" \
-  --out "[client] <- HTTP/1.1 200 OK" --out "[client] <- Content-Length: 11" \
+  --out "[client] <- HTTP/1.1 200 OK" --out "[client] <- Content-Length: 11" --out "[client] <- Date: " \
   -- "$BIN/01-client" --url "$URL"
 t_expect "01: --quiet prints only the result" 0 --out "The secret message is: fluffy tail" \
   --not "[client]" -- "$BIN/01-client" --quiet --url "$URL"
