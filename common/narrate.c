@@ -180,8 +180,10 @@ static int print_ssl_error(const char *str, size_t len, void *u)
     char buf[1024];
     char *field[9] = {0};
     int n = 0;
-    make_printable(buf, sizeof buf, str); /* the data field may quote a peer */
-    buf[strcspn(buf, "\n")] = '\0';
+    char line[1024];
+    /* one line per entry: OpenSSL ends each with a newline */
+    snprintf(line, sizeof line, "%.*s", (int)strcspn(str, "\n"), str);
+    make_printable(buf, sizeof buf, line); /* the data field may quote a peer */
     for (char *s = buf, *c; n < 9 && s; s = c) {
         field[n++] = s;
         c = n < 9 ? strchr(s, ':') : NULL;
