@@ -24,9 +24,11 @@ capture_check() {
     return 1
   fi
   local out
-  if ! out=$(timeout 10 dumpcap -D 2>&1) || ! grep -q '\blo\b' <<<"$out"; then
+  # -L opens the device for real (listing interfaces with -D does not, and
+  # succeeds for anyone), so a user who may not capture is caught here
+  if ! out=$(timeout 10 dumpcap -i lo -L 2>&1) || grep -qi 'not permitted\|permission' <<<"$out"; then
     echo "capture: dumpcap may not capture on the loopback interface 'lo' as user $(id -un):" >&2
-    sed 's/^/  | /' <<<"$out" >&2
+    head -n 2 <<<"$out" | sed 's/^/  | /' >&2
     echo "hint: add yourself to group wireshark (sudo dpkg-reconfigure wireshark-common; answer yes;" >&2
     echo "      sudo usermod -aG wireshark \$USER; log in again), or run the capture as root." >&2
     return 1
