@@ -294,7 +294,11 @@ int main(int argc, char **argv)
     }
     if (t.version == CURL_SSLVERSION_TLSv1_1)
         warning("offering only TLS 1.1, a deprecated version (RFC 8996): for the lesson only");
-    /* libcurl reads SSLKEYLOGFILE in curl_global_init and writes it itself */
+    /* libcurl reads SSLKEYLOGFILE in curl_global_init and writes it itself,
+     * with fopen() (mode 0644 under the usual umask, an existing file's mode
+     * kept): create or fix it as 0600 first. */
+    if (tls_keylog_prepare_from_env())
+        return EXIT_FAILED;
     if (getenv("SSLKEYLOGFILE") && getenv("SSLKEYLOGFILE")[0])
         notice("libcurl writes TLS session secrets to %s (SSLKEYLOGFILE): whoever has this "
                "file can decrypt the captured traffic",

@@ -10,7 +10,8 @@
  *   POST /echo    JSON in, JSON out: what was received plus the server time
  *   GET  /crl     the CA's revocation list (with --crl), so clients can check it
  * With --client-ca, the client must (or may) show a certificate too: / and
- * /page then greet it by the certificate's subject.
+ * /page then greet it by the certificate's subject. With --crl as well, a
+ * client certificate on that CRL is refused in the handshake.
  *
  * TLS policy (common/tls.h): TLS 1.2 minimum (1.3 only with --tls13-only),
  * ECDHE + AEAD suites, server preference, resumption, HSTS. With SSLKEYLOGFILE
@@ -54,7 +55,8 @@ static const char USAGE[] =
     "  --tls13-only       refuse TLS 1.2 too\n"
     "  --client-ca F      ask clients for a certificate issued by this CA (mutual TLS)\n"
     "  --client-cert M    required (default with --client-ca) or optional\n"
-    "  --crl F            serve this CRL on GET /crl\n"
+    "  --crl F            serve this CRL on GET /crl; with --client-ca, refuse the\n"
+    "                     client certificates it revokes\n"
     "  --threads N        worker threads = connections served at once (default 32)\n"
     "  --max-body SIZE    largest request body accepted (default 1M; K/M suffixes)\n"
     "  -q, --quiet        print only the 'listening on URL' line and errors\n"
@@ -206,6 +208,8 @@ typedef struct server_tls {
     tls_server_policy policy;
     const char *client_ca;   /* NULL: no client certificates asked for */
     const char *client_mode; /* "required" or "optional" */
+    const char *crl;         /* --crl: also checks client certificates (with client_ca) */
+    int crl_all;             /* the CRLs cover every CA of a chain, not just the leaf's issuer */
 } server_tls;
 
 /* civetweb calls this with its fresh SSL_CTX before it adds its own settings
@@ -213,7 +217,14 @@ typedef struct server_tls {
 static int init_ssl(void *ssl_ctx, void *arg)
 {
     const server_tls *t = arg;
-    return tls_server_configure(ssl_ctx, &t->policy) == 0 ? 0 : -1;
+    if (tls_server_configure(ssl_ctx, &t->policy))
+        return -1;
+    if (t->client_ca)
+        tls_client_verify_narrate(ssl_ctx);
+    /* Mutual TLS: a certificate the CA revoked must not pass for its owner. */
+    if (t->client_ca && t->crl && tls_crl_attach(ssl_ctx, t->crl, t->crl_all))
+        return -1;
+    return 0;
 }
 
 /* After the 'listening on URL' line: what this server enforces. */
@@ -222,8 +233,15 @@ static void announce(void *arg)
     const server_tls *t = arg;
     step("TLS %s, certificate chain %s", t->policy.tls13_only ? "1.3 only" : "1.2 and 1.3",
          t->policy.cert_chain);
-    if (t->client_ca)
+    if (t->client_ca) {
         step("mutual TLS: a client certificate from %s is %s", t->client_ca, t->client_mode);
+        if (t->crl)
+            note("revocation: checked against %s (%s)", t->crl,
+                 t->crl_all ? "every CA of the chain" : "the client's certificate only");
+        else
+            notice("mutual TLS without --crl: a client certificate the CA has revoked is "
+                   "still accepted");
+    }
     tls_server_announce(&t->policy);
 }
 
@@ -299,6 +317,7 @@ int main(int argc, char **argv)
             break;
         case 'C':
             routes[4].arg = optarg;
+            tls.crl = optarg;
             break;
         case 't':
             cfg.threads = (int)cli_long("--threads", optarg, 1, 1024);
@@ -317,7 +336,9 @@ int main(int argc, char **argv)
             return EXIT_FAILED;
         }
     }
-    if (tls_check_server_files(&tls.policy) || tls_keylog_open_from_env())
+    if (tls_check_server_files(&tls.policy) ||
+        (tls.client_ca && tls.crl && tls_crl_check(tls.crl, tls.client_ca, &tls.crl_all)) ||
+        tls_keylog_open_from_env())
         return EXIT_FAILED;
     for (size_t i = 0; i < sizeof tuning / sizeof *tuning; i++)
         copts[n++] = tuning[i];

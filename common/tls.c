@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,18 +27,59 @@
 static int g_keylog_fd = -1;
 static char g_keylog_path[512];
 
+/* Open path for appending, as a regular file of ours with mode 0600: the
+ * secrets must never go to a file others can read, and open()'s mode only
+ * applies when it creates the file. Returns the descriptor or -1 (printed). */
+static int keylog_open(const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+    const char *why = NULL;
+
+    if (fd < 0) {
+        errorf("SSLKEYLOGFILE", "cannot open %s: %s", path, strerror(errno));
+        hint("unset SSLKEYLOGFILE, or point it at a writable file under build/");
+        return -1;
+    }
+    /* checked on the descriptor, not the name: no race with a rename
+     * (O_NONBLOCK above: a FIFO must not hang the open) */
+    if (fstat(fd, &st) != 0)
+        why = strerror(errno);
+    else if (!S_ISREG(st.st_mode))
+        why = "not a regular file";
+    else if (st.st_uid != geteuid())
+        why = "the file belongs to another user";
+    else if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) != 0)
+        why = strerror(errno);
+    if (why) {
+        errorf("SSLKEYLOGFILE", "will not write TLS secrets to %s: %s", path, why);
+        hint("point SSLKEYLOGFILE at a new file of yours under build/, e.g. build/keylog.txt");
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int tls_keylog_open_from_env(void)
 {
     const char *path = getenv("SSLKEYLOGFILE");
     if (!path || !path[0] || g_keylog_fd >= 0)
         return 0;
-    g_keylog_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (g_keylog_fd < 0) {
-        errorf("SSLKEYLOGFILE", "cannot open %s: %s", path, strerror(errno));
-        hint("unset SSLKEYLOGFILE, or point it at a writable file under build/");
+    if ((g_keylog_fd = keylog_open(path)) < 0)
         return -1;
-    }
     snprintf(g_keylog_path, sizeof g_keylog_path, "%s", path);
+    return 0;
+}
+
+int tls_keylog_prepare_from_env(void)
+{
+    const char *path = getenv("SSLKEYLOGFILE");
+    int fd;
+    if (!path || !path[0])
+        return 0;
+    if ((fd = keylog_open(path)) < 0)
+        return -1;
+    close(fd);
     return 0;
 }
 

@@ -38,9 +38,16 @@ typedef struct tls_server_policy {
 
 /* ---- key log (NSS format, what Wireshark reads) ---- */
 
-/* If SSLKEYLOGFILE is set, open it (append, mode 0600). Returns 0 (also
+/* If SSLKEYLOGFILE is set, open it (append, mode 0600). A file that already
+ * exists is set to mode 0600 too (open()'s mode only applies to a new file);
+ * one that is not a regular file or not ours is refused. Returns 0 (also
  * when unset), -1 after printing why it cannot be opened. */
 int tls_keylog_open_from_env(void);
+/* The same checks for a program whose TLS library writes the key log itself
+ * (libcurl fopen()s it 0644 under the usual umask): create or fix the file
+ * as mode 0600 and close it again. Call before libcurl's global init.
+ * Returns 0 (also when unset) or -1 after printing why. */
+int tls_keylog_prepare_from_env(void);
 /* Say on stderr that the key log is being written (if it is). */
 void tls_keylog_announce(void);
 /* Make ctx write its secrets to the key log opened above (no-op if none). */
@@ -58,6 +65,24 @@ void tls_server_announce(const tls_server_policy *pol);
 /* Apply the policy to ctx and load the certificate chain and key.
  * Returns 0 or -1 (reason printed). */
 int tls_server_configure(SSL_CTX *ctx, const tls_server_policy *pol);
+
+/* ---- server: revocation of client certificates (mutual TLS) ---- */
+
+/* Read every CRL of crl_file (PEM; several may follow each other) before the
+ * server starts: one readable error if there is none, a warning for a CRL
+ * past its nextUpdate. *all is set when one of them is signed by a CA of
+ * ca_file (the trust anchor, the root of the course PKI): only then can every
+ * CA of a client's chain be checked, not just the leaf. Returns 0 or -1. */
+int tls_crl_check(const char *crl_file, const char *ca_file, int *all);
+/* Add the CRLs of crl_file to ctx's certificate store and turn revocation
+ * checking on: the client's own certificate always (X509_V_FLAG_CRL_CHECK),
+ * every CA of its chain too when all (X509_V_FLAG_CRL_CHECK_ALL). A revoked
+ * certificate, a CA without a CRL, or an out-of-date CRL then fails the
+ * handshake. Returns 0 or -1 (reason printed). */
+int tls_crl_attach(SSL_CTX *ctx, const char *crl_file, int all);
+/* Say on stderr which client certificate ctx refuses, and why ("certificate
+ * revoked"). The decision itself is unchanged. */
+void tls_client_verify_narrate(SSL_CTX *ctx);
 
 /* ---- names and dates ---- */
 

@@ -150,11 +150,19 @@ int tls_explain_failure(const char *error_text, const tls_chain *chain, const ch
         (has(error_text, "getpeername() failed") || has(error_text, "Connection reset") ||
          has(error_text, "Broken pipe") || has(error_text, "unexpected eof") ||
          has(error_text, "SSL_ERROR_SYSCALL"))) {
-        if (chain->have_client_cert)
-            error_text = "alert unknown ca";
-        else
+        if (!chain->have_client_cert)
             error_text = "alert certificate required";
+        else
+            /* the alert was lost: unknown CA and revoked look the same */
+            SAY("the server refused our client certificate: it does not trust the CA that "
+                "issued it, or the certificate is revoked (the server hung up before its "
+                "alert could be read)",
+                "use a client certificate issued by the course CA (make pki) and not revoked; "
+                "with --tls-version 1.2 the server's alert arrives before the hang-up");
     }
+    if (has(error_text, "alert certificate revoked"))
+        SAY("the server refused our client certificate: it is revoked (on the server's CRL)",
+            "ask the CA for a new client certificate; a revoked one may be in a thief's hands");
     if (has(error_text, "alert certificate required"))
         SAY("the server requires a client certificate (mutual TLS) and we sent none",
             "pass the course client certificate: --cert build/pki/client-chain.crt "

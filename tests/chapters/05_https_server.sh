@@ -126,7 +126,60 @@ t_expect "05: mTLS optional: a client with one is greeted" 0 --out "(for CN=cour
   -- "$BIN/05-client" -q --url "https://localhost:$SERVER_PORT" "${CA[@]}" "${CLI[@]}"
 stop_server "$SERVER_PID"
 
-# key log: both sides write NSS lines to SSLKEYLOGFILE and say so
+# mutual TLS and revocation: a client certificate the CA revoked is refused
+# once the server has the CRL (--crl); the others are still greeted
+"$BIN/minica" issue -q --dir "$P/intermediate" --pass-file "$P/ca-pass" --profile client \
+  --name "$tmp/mallory" mallory >/dev/null 2>&1
+"$BIN/minica" revoke --dir "$P/intermediate" --reason keyCompromise "$tmp/mallory.crt" >/dev/null 2>&1
+"$BIN/minica" crl -q --dir "$P/intermediate" --pass-file "$P/ca-pass" --out "$tmp/crl-mallory.pem" >/dev/null 2>&1
+MAL=(--cert "$tmp/mallory-chain.crt" --key "$tmp/mallory.key")
+start_server 05-mtls-noc "$BIN/05-server" --port 0 "${SRV[@]}" --client-ca "$P/root.crt" >/dev/null
+t_true "05: mTLS without --crl says revoked certificates still pass" "log: $(cat "$SERVER_LOG")" \
+  grep -q "05-server: note: mutual TLS without --crl: a client certificate the CA has revoked is still accepted" "$SERVER_LOG"
+stop_server "$SERVER_PID"
+start_server 05-mtls-crl "$BIN/05-server" --port 0 "${SRV[@]}" --client-ca "$P/root.crt" \
+  --crl "$tmp/crl-mallory.pem" >/dev/null
+t_true "05: mTLS + --crl of the intermediate checks the client's certificate only" "log: $(cat "$SERVER_LOG")" \
+  grep -q "revocation: checked against $tmp/crl-mallory.pem (the client's certificate only)" "$SERVER_LOG"
+t_expect "05: mTLS + CRL: a revoked client certificate is refused (TLS 1.2: the alert says why)" 1 \
+  --err "the server refused our client certificate: it is revoked (on the server's CRL)" --err "hint: " \
+  --not "fluffy tail" \
+  -- "$BIN/05-client" -q --url "https://localhost:$SERVER_PORT" "${CA[@]}" "${MAL[@]}" --tls-version 1.2
+t_expect "05: mTLS + CRL: a revoked client certificate is refused (TLS 1.3)" 1 \
+  --err "the server refused our client certificate: it" --not "fluffy tail" \
+  -- "$BIN/05-client" -q --url "https://localhost:$SERVER_PORT" "${CA[@]}" "${MAL[@]}"
+t_run curl -s --cacert "$P/root.crt" "${MAL[@]}" "https://localhost:$SERVER_PORT/page"
+t_true "05: mTLS + CRL: curl with the revoked certificate gets no greeting" "got: $T_OUT" \
+  bash -c '! grep -q "Hello, CN=mallory" <<<"$1"' _ "$T_OUT"
+t_expect "05: mTLS + CRL: the good client certificate is still greeted" 0 \
+  --out "The secret message is: fluffy tail (for CN=course-client" \
+  -- "$BIN/05-client" -q --url "https://localhost:$SERVER_PORT" "${CA[@]}" "${CLI[@]}"
+stop_server "$SERVER_PID"
+t_true "05: mTLS + CRL: the server says which certificate it refused and why" "log: $(cat "$SERVER_LOG")" \
+  grep -q "refusing the client certificate CN=mallory,O=HTTPS from the ground up (depth 0): certificate revoked" \
+  "$SERVER_LOG"
+# with the root's CRL in the file too, every CA of the chain is checked: a
+# revoked intermediate takes all its clients down with it
+"$BIN/minica" revoke --dir "$P/root" --reason cACompromise "$P/intermediate.crt" >/dev/null 2>&1
+"$BIN/minica" crl -q --dir "$P/root" --pass-file "$P/ca-pass" --out "$tmp/root-crl-revoked.pem" >/dev/null 2>&1
+cat "$tmp/root-crl-revoked.pem" "$tmp/crl-mallory.pem" >"$tmp/crls-revoked.pem"
+start_server 05-mtls-crl-all "$BIN/05-server" --port 0 "${SRV[@]}" --client-ca "$P/root.crt" \
+  --crl "$tmp/crls-revoked.pem" >/dev/null
+t_expect "05: mTLS + root's CRL: a client below a revoked intermediate is refused" 1 \
+  --err "the server refused our client certificate: it is revoked" --not "fluffy tail" \
+  -- "$BIN/05-client" -q --url "https://localhost:$SERVER_PORT" "${CA[@]}" "${CLI[@]}" --tls-version 1.2
+stop_server "$SERVER_PID"
+t_true "05: mTLS + root's CRL: checked at every CA of the chain, the intermediate refused" "log: $(cat "$SERVER_LOG")" \
+  bash -c 'grep -q "(every CA of the chain)" "$1" && grep -q "CN=Course Intermediate CA.*(depth 1): certificate revoked" "$1"' \
+  _ "$SERVER_LOG"
+printf 'not a CRL\n' >"$tmp/bad-crl.pem"
+t_expect "05: mTLS with an unreadable CRL does not start" 1 --err "05-server: error: cannot read: the CRL $tmp/bad-crl.pem" \
+  -- "$BIN/05-server" --port 0 "${SRV[@]}" --client-ca "$P/root.crt" --crl "$tmp/bad-crl.pem"
+
+# key log: both sides write NSS lines to SSLKEYLOGFILE and say so; a key log
+# that already exists with mode 0644 is made 0600 before a secret goes in
+install -m 0644 /dev/null "$tmp/srv.keylog"
+install -m 0644 /dev/null "$tmp/cli.keylog"
 SSLKEYLOGFILE=$tmp/srv.keylog start_server 05-keylog "$BIN/05-server" --port 0 "${SRV[@]}" >/dev/null
 t_true "05: the server says it writes the key log (after 'listening on')" "log: $(head -3 "$SERVER_LOG")" \
   grep -q "05-server: note: writing TLS session secrets to $tmp/srv.keylog" "$SERVER_LOG"
@@ -136,11 +189,31 @@ SSLKEYLOGFILE=$tmp/cli.keylog t_expect "05: the client says libcurl writes the k
 stop_server "$SERVER_PID"
 t_true "05: server key log has TLS 1.3 secrets" "no SERVER_TRAFFIC_SECRET_0" \
   grep -q '^SERVER_TRAFFIC_SECRET_0 [0-9a-f]\{64\} [0-9a-f]\{64,96\}$' "$tmp/srv.keylog"
-t_true "05: server key log is mode 0600" "mode $(stat -c %a "$tmp/srv.keylog")" \
+t_true "05: server key log is mode 0600 (it existed as 0644)" "mode $(stat -c %a "$tmp/srv.keylog")" \
   test "$(stat -c %a "$tmp/srv.keylog")" = 600
-t_true "05: client and server logged the same session" "no common client random" \
-  bash -c 'comm -12 <(cut -d" " -f2 "$1" | sort -u) <(cut -d" " -f2 "$2" | sort -u) | grep -q .' \
-  _ "$tmp/srv.keylog" "$tmp/cli.keylog"
+t_true "05: client key log is mode 0600 (it existed as 0644)" "mode $(stat -c %a "$tmp/cli.keylog")" \
+  test "$(stat -c %a "$tmp/cli.keylog")" = 600
+rm -f "$tmp/new.keylog"
+SSLKEYLOGFILE=$tmp/new.keylog t_expect "05: a key log libcurl creates is mode 0600 too" 1 \
+  -- "$BIN/05-client" -q --url "https://localhost:1" "${CA[@]}"
+t_true "05: the client's new key log is mode 0600" "mode $(stat -c %a "$tmp/new.keylog" 2>&1)" \
+  test "$(stat -c %a "$tmp/new.keylog" 2>/dev/null)" = 600
+# /dev/null: a device, never to be chmod-ed (and nothing a capture can use)
+SSLKEYLOGFILE=/dev/null t_expect "05: the server refuses a key log that is not a regular file" 1 \
+  --err "05-server: error: SSLKEYLOGFILE: will not write TLS secrets to /dev/null: not a regular file" \
+  --err "hint: point SSLKEYLOGFILE at a new file of yours" -- "$BIN/05-server" --port 0 "${SRV[@]}"
+SSLKEYLOGFILE=/dev/null t_expect "05: so does the client" 1 \
+  --err "05-client: error: SSLKEYLOGFILE: will not write TLS secrets to /dev/null: not a regular file" \
+  -- "$BIN/05-client" -q --url "https://localhost:1" "${CA[@]}"
+t_true "05: /dev/null kept its mode" "mode $(stat -c %a /dev/null)" test "$(stat -c %a /dev/null)" = 666
+install -m 0644 /dev/null "$tmp/other.keylog"
+if chown nobody "$tmp/other.keylog" 2>/dev/null; then
+  SSLKEYLOGFILE=$tmp/other.keylog t_expect "05: the server refuses a key log of another user" 1 \
+    --err "will not write TLS secrets to $tmp/other.keylog: the file belongs to another user" \
+    -- "$BIN/05-server" --port 0 "${SRV[@]}"
+else
+  t_skip "05: the server refuses a key log of another user" "needs root to chown a file"
+fi
 
 # every break-it scenario, with the message and status the lab sheet shows
 if break_pki "$tmp/break"; then
