@@ -76,8 +76,8 @@ t_expect "01: unknown option is a usage error (2)" 2 --err "try '01-client --hel
   -- "$BIN/01-client" --bogus
 t_expect "01: bad port is a usage error (2)" 2 --err "--port: 'x' is not a whole number" \
   -- "$BIN/01-server" --port x
-t_expect "01: a size that would overflow is a usage error (2)" 2 --err "--max-body" \
-  -- "$BIN/01-server" --max-body 18014398509481984K
+t_expect "01: a size that would wrap around (2^54+1 K = 1 K mod 2^64) is a usage error (2)" 2 --err "--max-body" \
+  -- "$BIN/01-server" --max-body 18014398509481985K
 t_expect "01: --help explains the server" 0 --out "usage: 01-server" -- "$BIN/01-server" --help
 
 # a port that is taken gives one readable line and a hint
