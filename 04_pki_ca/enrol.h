@@ -4,7 +4,7 @@
  *   GET  /ca.crt  the root certificate (PEM). Fetched over plain HTTP it
  *                 proves nothing: compare it with a copy you got safely.
  *   GET  /crl     the issuing CA's revocation list (PEM)
- *   POST /enrol   {"code": "...", "csr": "-----BEGIN CERTIFICATE REQUEST-----..."}
+ *   POST /enrol   {"code": "...", "csr": "<the CSR, PEM>"}
  *                 -> {"certificate": PEM, "chain": [PEM...], "serial": hex,
  *                     "not_after": "YYYY-MM-DD HH:MM UTC"}
  *

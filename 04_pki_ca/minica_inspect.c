@@ -149,7 +149,7 @@ static int show_key(const char *path, const char *pem, const char *pass_file)
 {
     struct stat st;
     char desc[64];
-    int enc = strstr(pem, "BEGIN ENCRYPTED PRIVATE KEY") != NULL;
+    int enc = strstr(pem, "-----BEGIN " PEM_STRING_PKCS8 "-----") != NULL;
     char *pass = enc && pass_file ? mc_passphrase(pass_file, 0) : NULL;
     EVP_PKEY *key = !enc || pass ? pki_key_read(path, pass) : NULL;
 
@@ -184,13 +184,13 @@ int mc_inspect(mc_opts *o)
             continue;
         }
         printf("%s%s: ", f ? "\n" : "", path);
-        if (strstr(pem, "BEGIN CERTIFICATE REQUEST")) {
+        if (strstr(pem, "-----BEGIN " PEM_STRING_X509_REQ "-----")) {
             X509_REQ *csr = pki_csr_read(path);
             if (csr)
                 show_csr(csr);
             X509_REQ_free(csr);
             rc = csr ? rc : mc_fail(path);
-        } else if (strstr(pem, "BEGIN CERTIFICATE")) {
+        } else if (strstr(pem, "-----BEGIN " PEM_STRING_X509 "-----")) {
             STACK_OF(X509) *certs = pki_certs_read(path);
             for (int i = 0; certs && i < sk_X509_num(certs); i++)
                 show_cert(sk_X509_value(certs, i), i);

@@ -203,7 +203,7 @@ int pki_key_file_is_encrypted(const char *path)
 {
     size_t len = 0;
     char *pem = pki_read_all(path, &len);
-    int enc = pem && strstr(pem, "-----BEGIN ENCRYPTED PRIVATE KEY-----") != NULL;
+    int enc = pem && strstr(pem, "-----BEGIN " PEM_STRING_PKCS8 "-----") != NULL;
     if (pem) {
         OPENSSL_cleanse(pem, len);
         free(pem);

@@ -89,7 +89,7 @@ X509_REQ *pki_csr_from_pem(const char *pem, size_t len)
     bio = BIO_new_mem_buf(pem, (int)len);
     csr = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
     if (!csr)
-        pki_fail("not a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----)");
+        pki_fail("not a PEM certificate request (-----BEGIN " PEM_STRING_X509_REQ "-----)");
     BIO_free(bio);
     return csr;
 }

@@ -4,7 +4,7 @@
  *
  *   client -> POST /kex  {"group", "public", "nonce", "server_name": "localhost"}
  *   server <- 200        {"group", "public", "nonce", "session",
- *                         "certificates": ["-----BEGIN CERTIFICATE-----...", ...],
+ *                         "certificates": ["<leaf, PEM>", "<intermediate, PEM>", ...],
  *                         "signature": "<base64url>"}
  *
  *   signed = exchange_transcript()            (label, both groups, both public
