@@ -45,3 +45,21 @@ t_true "05 capture: with the key log the secret is readable" "not in the decrypt
   grep -q 'fluffy tail' <<<"$payload"
 t_true "05 capture: with the key log the password is readable" "not in the decrypted payload" \
   grep -q 'password=wonderland' <<<"$payload"
+
+# What `make bench` calls a new connection, on the wire (05_https_server/README.md,
+# "Against nginx"): wrk resumes its first session on every later connection,
+# `openssl s_time -new` never resumes.
+start_server 05-server "$BIN/05-server" --quiet --port 0 --cert "$P/server-chain.crt" --key "$P/server.key" ||
+  { t_fail "05 capture: bench server starts" "see above"; exit 0; }
+capture_start "$tmp/wrk.pcapng" "$SERVER_PORT" || { t_fail "05 capture: dumpcap starts" "see above"; exit 0; }
+wrk -t1 -c1 -d1s -H "Connection: close" "https://localhost:$SERVER_PORT/" >"$tmp/wrk.out" 2>&1
+capture_stop
+read -r full resumed <<<"$(capture_handshakes "$tmp/wrk.pcapng")"
+t_true "05 capture: wrk (Connection: close) does one full handshake, then resumes" \
+  "$full full, $resumed resumed; wrk said: $(tail -n 3 "$tmp/wrk.out")" test "$full" = 1 -a "$resumed" -ge 10
+capture_start "$tmp/stime.pcapng" "$SERVER_PORT" || { t_fail "05 capture: dumpcap starts" "see above"; exit 0; }
+openssl s_time -connect "localhost:$SERVER_PORT" -new -time 1 -www / >"$tmp/stime.out" 2>&1
+capture_stop
+read -r full resumed <<<"$(capture_handshakes "$tmp/stime.pcapng")"
+t_true "05 capture: openssl s_time -new does full handshakes only" \
+  "$full full, $resumed resumed; s_time said: $(tail -n 2 "$tmp/stime.out")" test "$full" -ge 10 -a "$resumed" = 0
