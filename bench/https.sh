@@ -98,37 +98,51 @@ ourport=$SERVER_PORT
 [[ $(curl -s --cacert "$P/root.crt" "https://localhost:$ourport/") == "fluffy tail" ]] ||
   { echo "https bench: 05-server does not answer" >&2; exit 1; }
 
-# CPU time (clock ticks, user + system) used so far by the given processes
-cpu_ticks() {
-  local p t=0
-  for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
-  echo "$t"
+# usage PIDS...: "TICKS SWITCHES" used so far by the given processes: CPU time
+# (clock ticks, user + system) and context switches (voluntary and not), summed
+# over all their threads
+usage() {
+  local p t=0 sw=0
+  for p in "$@"; do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    sw=$((sw + $(cat /proc/"$p"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n + 0}')))
+  done
+  echo "$t $sw"
 }
-# run_wrk "PIDS" PORT [HEADER]: prints "REQ_PER_S ERRORS NON2XX CPU_MS_PER_1000_REQUESTS"
+# per_request REQUESTS "BEFORE" "AFTER": "CPU_MS_PER_1000 SWITCHES_PER_REQUEST"
 # The server's CPU time per request does not depend on what else the machine
-# runs at the time, unlike requests/s: on a shared machine it is the steadier figure.
+# runs at the time, unlike requests/s: on a shared machine it is the steadier
+# figure. Context switches show how often a request put a thread to sleep.
+per_request() {
+  local n=$1 t0 s0 t1 s1
+  read -r t0 s0 <<<"$2"
+  read -r t1 s1 <<<"$3"
+  awk -v n="$n" -v c=$((t1 - t0)) -v s=$((s1 - s0)) -v hz="$(getconf CLK_TCK)" \
+    'BEGIN {if (n > 0) printf "%.1f %.2f", c * 1000 / hz * 1000 / n, s / n; else print "0 0"}'
+}
+# run_wrk "PIDS" PORT [HEADER]: prints
+# "REQ_PER_S ERRORS NON2XX CPU_MS_PER_1000_REQUESTS SWITCHES_PER_REQUEST"
 run_wrk() {
-  local pids=$1 port=$2 out rps errs non2xx reqs c0 c1
+  local pids=$1 port=$2 out rps errs non2xx reqs u0 u1
   shift 2
   # shellcheck disable=SC2086
-  c0=$(cpu_ticks $pids)
+  u0=$(usage $pids)
   out=$(wrk -t2 -c50 -d"${SECS}s" "$@" "https://localhost:$port/" 2>&1)
   # shellcheck disable=SC2086
-  c1=$(cpu_ticks $pids)
+  u1=$(usage $pids)
   rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
   reqs=$(awk '/requests in/ {print $1}' <<<"$out")
   errs=$(awk '/Socket errors:/ {gsub(",", ""); print $4 + $6 + $8 + $10}' <<<"$out")
   non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-  echo "${rps:-0} ${errs:-0} ${non2xx:-0} $(awk -v c=$((c1 - c0)) -v r="${reqs:-0}" -v hz="$(getconf CLK_TCK)" \
-    'BEGIN {printf "%.1f", (r > 0 ? c * 1000 / hz * 1000 / r : 0)}')"
+  echo "${rps:-0} ${errs:-0} ${non2xx:-0} $(per_request "${reqs:-0}" "$u0" "$u1")"
   echo "$out" >>"$tmp/wrk.log"
 }
 # run_stime "PIDS" PORT: CLIENTS parallel `openssl s_time -new`, full handshakes;
 # prints the same four figures as run_wrk (s_time sees no HTTP status: 0 non-2xx)
 run_stime() {
-  local pids=$1 port=$2 c0 c1 t0 t1 i n=0 failed=0 clients=()
+  local pids=$1 port=$2 u0 u1 t0 t1 i n=0 failed=0 clients=()
   # shellcheck disable=SC2086
-  c0=$(cpu_ticks $pids)
+  u0=$(usage $pids)
   t0=$(date +%s.%N)
   for ((i = 0; i < CLIENTS; i++)); do
     openssl s_time -connect "localhost:$port" -new -time "$SECS" -www / >"$tmp/stime.$i" 2>&1 &
@@ -137,7 +151,7 @@ run_stime() {
   wait "${clients[@]}"
   t1=$(date +%s.%N)
   # shellcheck disable=SC2086
-  c1=$(cpu_ticks $pids)
+  u1=$(usage $pids)
   for ((i = 0; i < CLIENTS; i++)); do
     local got
     got=$(awk '/connections in .* real seconds/ {print $1}' "$tmp/stime.$i")
@@ -145,8 +159,7 @@ run_stime() {
     n=$((n + ${got:-0}))
     cat "$tmp/stime.$i" >>"$tmp/stime.log"
   done
-  awk -v n="$n" -v t0="$t0" -v t1="$t1" -v f="$failed" -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" \
-    'BEGIN {printf "%.1f %d 0 %.1f\n", n / (t1 - t0), f, (n > 0 ? c * 1000 / hz * 1000 / n : 0)}'
+  echo "$(awk -v n="$n" -v t0="$t0" -v t1="$t1" 'BEGIN {printf "%.1f", n / (t1 - t0)}') $failed 0 $(per_request "$n" "$u0" "$u1")"
 }
 # handshakes PORT CLIENT...: run the client under dumpcap; "FULL RESUMED"
 handshakes() {
@@ -189,17 +202,18 @@ done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2fx", (b > 0 ? a / b : 0)}'; }
 row() { # row NAME OURS NGINX
   local name=$1
-  read -r o_rps o_err o_bad o_cpu <<<"$2"
-  read -r n_rps n_err n_bad n_cpu <<<"$3"
-  printf '%-32s %10.0f %10.0f %7s %8s  %9s %9s %7s\n' "$name" "$o_rps" "$n_rps" "$(ratio "$o_rps" "$n_rps")" \
-    "$o_err/$o_bad" "$o_cpu" "$n_cpu" "$(ratio "$o_cpu" "$n_cpu")"
+  read -r o_rps o_err o_bad o_cpu o_sw <<<"$2"
+  read -r n_rps n_err n_bad n_cpu n_sw <<<"$3"
+  printf '%-32s %10.0f %10.0f %7s %8s  %9s %9s %7s  %8s %8s\n' "$name" "$o_rps" "$n_rps" \
+    "$(ratio "$o_rps" "$n_rps")" "$o_err/$o_bad" "$o_cpu" "$n_cpu" "$(ratio "$o_cpu" "$n_cpu")" "$o_sw" "$n_sw"
   [[ "$o_err" == 0 && "$o_bad" == 0 && "$n_err" == 0 && "$n_bad" == 0 ]] ||
     echo "  (errors: 05-server $o_err socket / $o_bad non-2xx, nginx $n_err / $n_bad; wrk output in the log)"
 }
 echo "wrk -t2 -c50 and $CLIENTS x openssl s_time -new, ${SECS} s, best of $ROUNDS; $(nproc) cores; 05-server --threads $THREADS; nginx $("$NGINX" -v 2>&1 | sed 's#.*/##') workers auto"
-printf '%-32s %10s %10s %7s %8s  %9s %9s %7s\n' "HTTPS, TLS 1.3, 11-byte body" "05-server" "nginx" "ratio" "errors" \
-  "CPU ours" "CPU nginx" "ratio"
-printf '%-32s %10s %10s %7s %8s  %9s %9s %7s\n' "" "req/s" "req/s" "" "(ours)" "ms/1000" "ms/1000" ""
+printf '%-32s %10s %10s %7s %8s  %9s %9s %7s  %8s %8s\n' "HTTPS, TLS 1.3, 11-byte body" "05-server" "nginx" \
+  "ratio" "errors" "CPU ours" "CPU nginx" "ratio" "switches" "switches"
+printf '%-32s %10s %10s %7s %8s  %9s %9s %7s  %8s %8s\n' "" "req/s" "req/s" "" "(ours)" "ms/1000" "ms/1000" "" \
+  "ours/req" "nginx/req"
 row "keep-alive" "$ka_ours" "$ka_ng"
 row "new TLS connection, resumed" "$nc_ours" "$nc_ng"
 row "new TLS connection, full" "$fh_ours" "$fh_ng"
