@@ -30,6 +30,9 @@ SECS=${HTTPS_BENCH_SECONDS:-5}
 ROUNDS=${HTTPS_BENCH_ROUNDS:-2}
 THREADS=${HTTPS_BENCH_SERVER_THREADS:-64}
 CLIENTS=${HTTPS_BENCH_CLIENTS:-3}
+# what the clients printed, kept for a look when a row shows errors
+LOGS=$ROOT/build/bench
+mkdir -p "$LOGS" && : >"$LOGS/https-wrk.log" && : >"$LOGS/https-stime.log"
 source scripts/lib.sh
 source scripts/capture.sh
 
@@ -135,10 +138,10 @@ run_wrk() {
   errs=$(awk '/Socket errors:/ {gsub(",", ""); print $4 + $6 + $8 + $10}' <<<"$out")
   non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
   echo "${rps:-0} ${errs:-0} ${non2xx:-0} $(per_request "${reqs:-0}" "$u0" "$u1")"
-  echo "$out" >>"$tmp/wrk.log"
+  echo "$out" >>"$LOGS/https-wrk.log"
 }
 # run_stime "PIDS" PORT: CLIENTS parallel `openssl s_time -new`, full handshakes;
-# prints the same four figures as run_wrk (s_time sees no HTTP status: 0 non-2xx)
+# prints the same five figures as run_wrk (s_time sees no HTTP status: 0 non-2xx)
 run_stime() {
   local pids=$1 port=$2 u0 u1 t0 t1 i n=0 failed=0 clients=()
   # shellcheck disable=SC2086
@@ -157,7 +160,7 @@ run_stime() {
     got=$(awk '/connections in .* real seconds/ {print $1}' "$tmp/stime.$i")
     if [[ -z "$got" ]] || grep -q ':error:' "$tmp/stime.$i"; then failed=$((failed + 1)); fi
     n=$((n + ${got:-0}))
-    cat "$tmp/stime.$i" >>"$tmp/stime.log"
+    cat "$tmp/stime.$i" >>"$LOGS/https-stime.log"
   done
   echo "$(awk -v n="$n" -v t0="$t0" -v t1="$t1" 'BEGIN {printf "%.1f", n / (t1 - t0)}') $failed 0 $(per_request "$n" "$u0" "$u1")"
 }
@@ -207,7 +210,8 @@ row() { # row NAME OURS NGINX
   printf '%-32s %10.0f %10.0f %7s %8s  %9s %9s %7s  %8s %8s\n' "$name" "$o_rps" "$n_rps" \
     "$(ratio "$o_rps" "$n_rps")" "$o_err/$o_bad" "$o_cpu" "$n_cpu" "$(ratio "$o_cpu" "$n_cpu")" "$o_sw" "$n_sw"
   [[ "$o_err" == 0 && "$o_bad" == 0 && "$n_err" == 0 && "$n_bad" == 0 ]] ||
-    echo "  (errors: 05-server $o_err socket / $o_bad non-2xx, nginx $n_err / $n_bad; wrk output in the log)"
+    echo "  (errors: 05-server $o_err socket / $o_bad non-2xx, nginx $n_err / $n_bad;" \
+      "the clients' output is in build/bench/https-wrk.log and https-stime.log)"
 }
 echo "wrk -t2 -c50 and $CLIENTS x openssl s_time -new, ${SECS} s, best of $ROUNDS; $(nproc) cores; 05-server --threads $THREADS; nginx $("$NGINX" -v 2>&1 | sed 's#.*/##') workers auto"
 printf '%-32s %10s %10s %7s %8s  %9s %9s %7s  %8s %8s\n' "HTTPS, TLS 1.3, 11-byte body" "05-server" "nginx" \
