@@ -56,7 +56,7 @@ static const char USAGE[] =
     "  --client-ca F      ask clients for a certificate issued by this CA (mutual TLS)\n"
     "  --client-cert M    required (default with --client-ca) or optional\n"
     "  --crl F            serve this CRL on GET /crl; with --client-ca, refuse the\n"
-    "                     client certificates it revokes\n"
+    "                     client certificates it revokes (SIGHUP reads F again)\n"
     "  --threads N        worker threads = connections served at once (default 32)\n"
     "  --max-body SIZE    largest request body accepted (default 1M; K/M suffixes)\n"
     "  -q, --quiet        print only the 'listening on URL' line and errors\n"
@@ -64,7 +64,8 @@ static const char USAGE[] =
     "  -h, --help         this text\n"
     "\n"
     "Environment: SSLKEYLOGFILE=FILE writes the TLS secrets there (for Wireshark).\n"
-    "The first line on stdout is 'listening on URL'. Stop with Ctrl-C (exit 0).\n";
+    "The first line on stdout is 'listening on URL'. Stop with Ctrl-C (exit 0).\n"
+    "With --client-ca and --crl, `kill -HUP PID` takes a new CRL without a restart.\n";
 
 static const char SECRET[] = "fluffy tail";
 
@@ -210,13 +211,15 @@ typedef struct server_tls {
     const char *client_mode; /* "required" or "optional" */
     const char *crl;         /* --crl: also checks client certificates (with client_ca) */
     int crl_all;             /* the CRLs cover every CA of a chain, not just the leaf's issuer */
+    SSL_CTX *ctx;            /* civetweb's, kept by init_ssl for reload_crl */
 } server_tls;
 
 /* civetweb calls this with its fresh SSL_CTX before it adds its own settings
  * (session id context, client verification). Return 0 so it goes on. */
 static int init_ssl(void *ssl_ctx, void *arg)
 {
-    const server_tls *t = arg;
+    server_tls *t = arg;
+    t->ctx = ssl_ctx;
     if (tls_server_configure(ssl_ctx, &t->policy))
         return -1;
     if (t->client_ca)
@@ -225,6 +228,18 @@ static int init_ssl(void *ssl_ctx, void *arg)
     if (t->client_ca && t->crl && tls_crl_attach(ssl_ctx, t->crl, t->crl_all))
         return -1;
     return 0;
+}
+
+/* SIGHUP: the CA revoked a certificate and published a new CRL; take it
+ * without a restart, so that no connection is dropped. */
+static void reload_crl(void *arg)
+{
+    server_tls *t = arg;
+    if (tls_crl_reload(t->ctx, t->crl, t->client_ca, &t->crl_all) == 0)
+        note("revocation: reloaded %s (%s)", t->crl,
+             t->crl_all ? "every CA of the chain" : "the client's certificate only");
+    else
+        notice("revocation: kept the CRLs loaded before");
 }
 
 /* After the 'listening on URL' line: what this server enforces. */
@@ -364,6 +379,10 @@ int main(int argc, char **argv)
     cfg.init_ssl_arg = &tls;
     cfg.on_listening = announce;
     cfg.on_listening_arg = &tls;
+    if (tls.client_ca && tls.crl) {
+        cfg.on_reload = reload_crl;
+        cfg.on_reload_arg = &tls;
+    }
     rc = web_serve(&cfg);
     tls_keylog_close();
     return rc;

@@ -80,6 +80,14 @@ int tls_crl_check(const char *crl_file, const char *ca_file, int *all);
  * certificate, a CA without a CRL, or an out-of-date CRL then fails the
  * handshake. Returns 0 or -1 (reason printed). */
 int tls_crl_attach(SSL_CTX *ctx, const char *crl_file, int all);
+/* Read crl_file again while the server runs (05-server on SIGHUP): check it as
+ * tls_crl_check does, except that a CRL past its nextUpdate is refused (it is
+ * no update), then add its CRLs to ctx's store. For each CA, OpenSSL
+ * uses the CRL with the latest lastUpdate it holds, so a newer CRL takes over
+ * and an older one given again cannot undo a revocation. *all becomes 1 when
+ * the file now covers every CA of a chain (it never goes back to 0). On any
+ * error the CRLs already loaded stay in force. Returns 0 or -1 (reason printed). */
+int tls_crl_reload(SSL_CTX *ctx, const char *crl_file, const char *ca_file, int *all);
 /* Say on stderr which client certificate ctx refuses, and why ("certificate
  * revoked"). The decision itself is unchanged. */
 void tls_client_verify_narrate(SSL_CTX *ctx);

@@ -35,7 +35,9 @@ static int signed_by_anchor(X509_CRL *crl, STACK_OF(X509_INFO) *cas)
     return 0;
 }
 
-int tls_crl_check(const char *crl_file, const char *ca_file, int *all)
+/* tls_crl_check's work; with stale_refused, a CRL past its nextUpdate is an
+ * error instead of a warning. */
+static int check_crls(const char *crl_file, const char *ca_file, int *all, int stale_refused)
 {
     STACK_OF(X509_INFO) *crls = NULL, *cas = NULL;
     int n = 0, rc = -1;
@@ -56,6 +58,12 @@ int tls_crl_check(const char *crl_file, const char *ca_file, int *all)
         if (X509_CRL_get0_nextUpdate(crl) &&
             X509_cmp_current_time(X509_CRL_get0_nextUpdate(crl)) < 0) {
             tls_time_text(X509_CRL_get0_nextUpdate(crl), when, sizeof when);
+            if (stale_refused) {
+                errorf("cannot reload", "the CRL in %s was due for renewal on %s: not an update",
+                       crl_file, when);
+                hint("`minica crl` makes a fresh one");
+                goto end;
+            }
             warning("the CRL in %s was due for renewal on %s: every client certificate will be "
                     "refused until a fresh one is given",
                     crl_file, when);
@@ -71,6 +79,11 @@ end:
     sk_X509_INFO_pop_free(crls, X509_INFO_free);
     sk_X509_INFO_pop_free(cas, X509_INFO_free);
     return rc;
+}
+
+int tls_crl_check(const char *crl_file, const char *ca_file, int *all)
+{
+    return check_crls(crl_file, ca_file, all, 0);
 }
 
 /* The server's side of a refused client certificate: which one and why
@@ -94,6 +107,17 @@ void tls_client_verify_narrate(SSL_CTX *ctx)
     /* the store's callback: civetweb sets the SSL_CTX's own to NULL, and
      * OpenSSL then uses this one */
     X509_STORE_set_verify_cb(SSL_CTX_get_cert_store(ctx), on_client_verify);
+}
+
+int tls_crl_reload(SSL_CTX *ctx, const char *crl_file, const char *ca_file, int *all)
+{
+    int now_all = 0;
+    /* X509_STORE_add_crl adds each CRL under the store's lock, so the
+     * handshakes going on meanwhile see it whole or not at all. */
+    if (check_crls(crl_file, ca_file, &now_all, 1) || tls_crl_attach(ctx, crl_file, *all || now_all))
+        return -1;
+    *all = *all || now_all;
+    return 0;
 }
 
 int tls_crl_attach(SSL_CTX *ctx, const char *crl_file, int all)

@@ -327,6 +327,8 @@ int web_serve(const web_config *cfg)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    if (cfg->on_reload)
+        sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -381,7 +383,10 @@ int web_serve(const web_config *cfg)
     if (cfg->on_listening)
         cfg->on_listening(cfg->on_listening_arg);
 
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+        step("SIGHUP: reloading");
+        cfg->on_reload(cfg->on_reload_arg);
+    }
     step("stopping on %s: no new connections, finishing running requests",
          sig == SIGINT ? "SIGINT" : "SIGTERM");
     mg_stop(ctx);

@@ -5,7 +5,8 @@
  * civetweb build (start-up self-test), listens on host:port (port 0 = any
  * free port), prints "listening on URL" as the first line on stdout, logs each
  * request, enforces the request limits, and on SIGINT/SIGTERM stops accepting,
- * lets running requests finish and returns 0.
+ * lets running requests finish and returns 0. With on_reload set, SIGHUP
+ * calls it and the server goes on.
  *
  *     static const web_route routes[] = {
  *         {"GET", "/", get_secret, NULL},
@@ -61,6 +62,11 @@ typedef struct web_config {
      * program has to say only once it serves (e.g. the key log notice). */
     void (*on_listening)(void *arg);
     void *on_listening_arg;
+    /* Set it and SIGHUP calls it (on the thread that waits for signals, while
+     * requests go on) instead of ending the server: re-read what may change
+     * under a running server, as `nginx -s reload` does. */
+    void (*on_reload)(void *arg);
+    void *on_reload_arg;
 } web_config;
 
 web_config web_config_defaults(void);

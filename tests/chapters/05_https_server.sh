@@ -176,6 +176,96 @@ printf 'not a CRL\n' >"$tmp/bad-crl.pem"
 t_expect "05: mTLS with an unreadable CRL does not start" 1 --err "05-server: error: cannot read: the CRL $tmp/bad-crl.pem" \
   -- "$BIN/05-server" --port 0 "${SRV[@]}" --client-ca "$P/root.crt" --crl "$tmp/bad-crl.pem"
 
+# a revocation while the server runs: SIGHUP reads --crl again; a newer CRL
+# takes over, an older one given again cannot undo it, a broken one is refused
+# and the CRLs already loaded stay in force
+"$BIN/minica" issue -q --dir "$P/intermediate" --pass-file "$P/ca-pass" --profile client \
+  --name "$tmp/eve" eve >/dev/null 2>&1
+# a CRL's lastUpdate has whole seconds: each CRL below is made a second after the one before
+"$BIN/minica" crl -q --dir "$P/intermediate" --pass-file "$P/ca-pass" --out "$tmp/oldest-crl.pem" >/dev/null 2>&1
+sleep 1.1
+"$BIN/minica" crl -q --dir "$P/intermediate" --pass-file "$P/ca-pass" --out "$tmp/live-crl.pem" >/dev/null 2>&1
+EVE=(--cert "$tmp/eve-chain.crt" --key "$tmp/eve.key")
+start_server 05-mtls-reload "$BIN/05-server" --port 0 "${SRV[@]}" --client-ca "$P/root.crt" \
+  --crl "$tmp/live-crl.pem" >/dev/null
+LIVE=https://localhost:$SERVER_PORT
+# wait_reloads N: until the server log shows N reloads done (5 s at most)
+wait_reloads() {
+  local i
+  for ((i = 0; i < 50; i++)); do
+    (($(grep -c "revocation: \(reloaded\|kept the CRLs\)" "$SERVER_LOG") >= $1)) && return 0
+    sleep 0.1
+  done
+  return 1
+}
+t_expect "05: SIGHUP reload: eve is greeted before her certificate is revoked" 0 --out "(for CN=eve" \
+  -- "$BIN/05-client" -q --url "$LIVE" "${CA[@]}" "${EVE[@]}"
+sleep 1.1
+"$BIN/minica" revoke --dir "$P/intermediate" --reason keyCompromise "$tmp/eve.crt" >/dev/null 2>&1
+"$BIN/minica" crl -q --dir "$P/intermediate" --pass-file "$P/ca-pass" --out "$tmp/live-crl.pem" >/dev/null 2>&1
+t_expect "05: SIGHUP reload: a new CRL on disk is not used before the signal" 0 --out "(for CN=eve" \
+  -- "$BIN/05-client" -q --url "$LIVE" "${CA[@]}" "${EVE[@]}"
+kill -HUP "$SERVER_PID"
+wait_reloads 1
+t_true "05: SIGHUP reload: the server says it reloaded the CRL" "log: $(tail -n 5 "$SERVER_LOG")" \
+  grep -q "revocation: reloaded $tmp/live-crl.pem (the client's certificate only)" "$SERVER_LOG"
+t_expect "05: SIGHUP reload: eve is refused once the server has the new CRL" 1 \
+  --err "the server refused our client certificate: it is revoked (on the server's CRL)" --not "fluffy tail" \
+  -- "$BIN/05-client" -q --url "$LIVE" "${CA[@]}" "${EVE[@]}" --tls-version 1.2
+t_expect "05: SIGHUP reload: the good client is still greeted" 0 --out "(for CN=course-client" \
+  -- "$BIN/05-client" -q --url "$LIVE" "${CA[@]}" "${CLI[@]}"
+# the oldest CRL, never loaded before: OpenSSL keeps using the latest one
+cp "$tmp/oldest-crl.pem" "$tmp/live-crl.pem"
+kill -HUP "$SERVER_PID"
+wait_reloads 2
+t_expect "05: SIGHUP reload: an older CRL (made before the revocation) does not undo it" 1 \
+  --err "it is revoked (on the server's CRL)" --not "fluffy tail" \
+  -- "$BIN/05-client" -q --url "$LIVE" "${CA[@]}" "${EVE[@]}" --tls-version 1.2
+printf 'not a CRL\n' >"$tmp/live-crl.pem"
+kill -HUP "$SERVER_PID"
+wait_reloads 3
+t_true "05: SIGHUP reload: a broken CRL is refused and the loaded ones kept" "log: $(tail -n 5 "$SERVER_LOG")" \
+  grep -q "05-server: note: revocation: kept the CRLs loaded before" "$SERVER_LOG"
+t_expect "05: SIGHUP reload: after a broken CRL eve is still refused" 1 \
+  --err "it is revoked (on the server's CRL)" --not "fluffy tail" \
+  -- "$BIN/05-client" -q --url "$LIVE" "${CA[@]}" "${EVE[@]}" --tls-version 1.2
+t_expect "05: SIGHUP reload: and the server still serves" 0 --out "(for CN=course-client" \
+  -- "$BIN/05-client" -q --url "$LIVE" "${CA[@]}" "${CLI[@]}"
+# a CRL past its nextUpdate, signed by the intermediate (minica makes only fresh ones)
+/usr/bin/python3 - "$P/intermediate" "$P/ca-pass" "$tmp/stale-crl.pem" <<'PY'
+import datetime, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+ca_dir, pass_file, out = sys.argv[1:]
+password = open(pass_file, "rb").readline().rstrip(b"\r\n")
+key = serialization.load_pem_private_key(open(ca_dir + "/ca.key", "rb").read(), password)
+ca = x509.load_pem_x509_certificate(open(ca_dir + "/ca.crt", "rb").read())
+now = datetime.datetime.utcnow()
+crl = (x509.CertificateRevocationListBuilder().issuer_name(ca.subject)
+       .last_update(now - datetime.timedelta(days=2)).next_update(now - datetime.timedelta(days=1))
+       .sign(key, hashes.SHA256()))
+open(out, "wb").write(crl.public_bytes(serialization.Encoding.PEM))
+PY
+cp "$tmp/stale-crl.pem" "$tmp/live-crl.pem"
+kill -HUP "$SERVER_PID"
+wait_reloads 4
+t_true "05: SIGHUP reload: a CRL past its nextUpdate is no update and is refused" "log: $(tail -n 5 "$SERVER_LOG")" \
+  grep -q "05-server: error: cannot reload: the CRL in $tmp/live-crl.pem was due for renewal on .*: not an update" \
+  "$SERVER_LOG"
+t_expect "05: SIGHUP reload: after the out-of-date CRL the good client is still greeted" 0 \
+  --out "(for CN=course-client" -- "$BIN/05-client" -q --url "$LIVE" "${CA[@]}" "${CLI[@]}"
+stop_server "$SERVER_PID"
+t_true "05: SIGHUP reload: the server stopped cleanly (exit 0)" "exit status $STOPPED_RC" test "$STOPPED_RC" = 0
+# at start, an out-of-date CRL fails closed: a warning, then every client is refused
+start_server 05-mtls-stale "$BIN/05-server" --port 0 "${SRV[@]}" --client-ca "$P/root.crt" \
+  --crl "$tmp/stale-crl.pem" >/dev/null
+t_true "05: a CRL past its nextUpdate: the server warns at start" "log: $(head -n 6 "$SERVER_LOG")" \
+  grep -q "the CRL in $tmp/stale-crl.pem was due for renewal on .*: every client certificate will be refused" \
+  "$SERVER_LOG"
+t_expect "05: a CRL past its nextUpdate: even the good client is refused (fail closed)" 1 --not "fluffy tail" \
+  -- "$BIN/05-client" -q --url "https://localhost:$SERVER_PORT" "${CA[@]}" "${CLI[@]}" --tls-version 1.2
+stop_server "$SERVER_PID"
+
 # key log: both sides write NSS lines to SSLKEYLOGFILE and say so; a key log
 # that already exists with mode 0644 is made 0600 before a secret goes in
 install -m 0644 /dev/null "$tmp/srv.keylog"
