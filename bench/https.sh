@@ -148,7 +148,9 @@ run_stime() {
   u0=$(usage $pids)
   t0=$(date +%s.%N)
   for ((i = 0; i < CLIENTS; i++)); do
-    openssl s_time -connect "localhost:$port" -new -time "$SECS" -www / >"$tmp/stime.$i" 2>&1 &
+    # s_time has no read timeout of its own: a stalled server must not hang the bench
+    timeout $((SECS + 30)) openssl s_time -connect "localhost:$port" -new -time "$SECS" -www / \
+      >"$tmp/stime.$i" 2>&1 &
     clients+=($!)
   done
   wait "${clients[@]}"
@@ -173,8 +175,14 @@ handshakes() {
   capture_stop
   capture_handshakes "$tmp/hs.pcapng"
 }
-best() { # best OLD NEW: keep the line with the higher req/s
-  if [[ -z "$1" ]] || awk -v a="${1%% *}" -v b="${2%% *}" 'BEGIN {exit !(b > a)}'; then echo "$2"; else echo "$1"; fi
+best() { # best OLD NEW: the figures of the round with the higher req/s, but the
+  # errors and non-2xx answers of all rounds (a failing round must not hide)
+  local line o_err o_bad n_err n_bad
+  if [[ -z "$1" ]] || awk -v a="${1%% *}" -v b="${2%% *}" 'BEGIN {exit !(b > a)}'; then line=$2; else line=$1; fi
+  [[ -n "$1" ]] || { echo "$line"; return; }
+  read -r _ o_err o_bad _ <<<"$1"
+  read -r _ n_err n_bad _ <<<"$2"
+  awk -v e=$((o_err + n_err)) -v b=$((o_bad + n_bad)) '{ $2 = e; $3 = b; print }' <<<"$line"
 }
 ourpids=$SERVER_PID
 ngpids="$ngpid $(pgrep -P "$ngpid" | tr '\n' ' ')"
@@ -213,7 +221,7 @@ row() { # row NAME OURS NGINX
     echo "  (errors: 05-server $o_err socket / $o_bad non-2xx, nginx $n_err / $n_bad;" \
       "the clients' output is in build/bench/https-wrk.log and https-stime.log)"
 }
-echo "wrk -t2 -c50 and $CLIENTS x openssl s_time -new, ${SECS} s, best of $ROUNDS; $(nproc) cores; 05-server --threads $THREADS; nginx $("$NGINX" -v 2>&1 | sed 's#.*/##') workers auto"
+echo "wrk -t2 -c50 and $CLIENTS x openssl s_time -new, ${SECS} s, best of $ROUNDS, errors of all rounds; $(nproc) cores; 05-server --threads $THREADS; nginx $("$NGINX" -v 2>&1 | sed 's#.*/##') workers auto"
 printf '%-32s %10s %10s %7s %8s  %9s %9s %7s  %8s %8s\n' "HTTPS, TLS 1.3, 11-byte body" "05-server" "nginx" \
   "ratio" "errors" "CPU ours" "CPU nginx" "ratio" "switches" "switches"
 printf '%-32s %10s %10s %7s %8s  %9s %9s %7s  %8s %8s\n' "" "req/s" "req/s" "" "(ours)" "ms/1000" "ms/1000" "" \

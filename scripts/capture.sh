@@ -11,8 +11,8 @@
 #                                  conversation as text (non-printables as '.');
 #                                  with a TLS key log, the decrypted HTTP instead
 #   capture_payload FILE [KEYLOG]  all TCP payload bytes as text, for grep
-#   capture_handshakes FILE        "FULL RESUMED": TLS handshakes the server
-#                                  did in full / resumed from a session ticket
+#   capture_handshakes FILE        "FULL RESUMED": TLS 1.3 handshakes the
+#                                  server did in full / resumed from a ticket
 #
 # Wireshark's own tools do the work: dumpcap writes pcapng, tshark reads it.
 
@@ -116,9 +116,11 @@ capture_payload() {
     /usr/bin/python3 -c 'import sys,binascii; sys.stdout.write(binascii.unhexlify(sys.stdin.read().strip()).decode("latin-1"))'
 }
 
-# A ServerHello that carries the pre_shared_key extension (type 41) accepted
-# the client's ticket: a resumed handshake, without certificate or signature.
-# That extension is in the clear even under TLS 1.3, so no key log is needed.
+# TLS 1.3 only: a ServerHello that carries the pre_shared_key extension (type
+# 41) accepted the client's ticket: a resumed handshake, without certificate
+# or signature. That extension is in the clear, so no key log is needed.
+# (A HelloRetryRequest would count as one more full handshake; TLS 1.2 marks
+# resumption differently and would count as full.)
 capture_handshakes() {
   tshark -r "$1" -Y 'tls.handshake.type == 2' -T fields -e tls.handshake.extension.type 2>/dev/null |
     awk '{ if ($0 ~ /(^|,)41(,|$)/) r++; else f++ } END { printf "%d %d\n", f, r }'
