@@ -56,7 +56,7 @@ static const char USAGE[] =
     "  --client-ca F      ask clients for a certificate issued by this CA (mutual TLS)\n"
     "  --client-cert M    required (default with --client-ca) or optional\n"
     "  --crl F            serve this CRL on GET /crl; with --client-ca, refuse the\n"
-    "                     client certificates it revokes (SIGHUP reads F again)\n"
+    "                     client certificates it revokes (and SIGHUP reads F again)\n"
     "  --threads N        worker threads = connections served at once (default 32)\n"
     "  --max-body SIZE    largest request body accepted (default 1M; K/M suffixes)\n"
     "  -q, --quiet        print only the 'listening on URL' line and errors\n"
@@ -210,22 +210,20 @@ typedef struct server_tls {
     const char *client_ca;   /* NULL: no client certificates asked for */
     const char *client_mode; /* "required" or "optional" */
     const char *crl;         /* --crl: also checks client certificates (with client_ca) */
-    int crl_all;             /* the CRLs cover every CA of a chain, not just the leaf's issuer */
-    SSL_CTX *ctx;            /* civetweb's, kept by init_ssl for reload_crl */
+    tls_crl *crls;           /* its CRLs, read at start and on SIGHUP */
 } server_tls;
 
 /* civetweb calls this with its fresh SSL_CTX before it adds its own settings
  * (session id context, client verification). Return 0 so it goes on. */
 static int init_ssl(void *ssl_ctx, void *arg)
 {
-    server_tls *t = arg;
-    t->ctx = ssl_ctx;
+    const server_tls *t = arg;
     if (tls_server_configure(ssl_ctx, &t->policy))
         return -1;
     if (t->client_ca)
         tls_client_verify_narrate(ssl_ctx);
     /* Mutual TLS: a certificate the CA revoked must not pass for its owner. */
-    if (t->client_ca && t->crl && tls_crl_attach(ssl_ctx, t->crl, t->crl_all))
+    if (t->crls && tls_crl_attach(ssl_ctx, t->crls))
         return -1;
     return 0;
 }
@@ -234,12 +232,12 @@ static int init_ssl(void *ssl_ctx, void *arg)
  * without a restart, so that no connection is dropped. */
 static void reload_crl(void *arg)
 {
-    server_tls *t = arg;
-    if (tls_crl_reload(t->ctx, t->crl, t->client_ca, &t->crl_all) == 0)
+    const server_tls *t = arg;
+    if (tls_crl_reload(t->crls, t->crl, t->client_ca) == 0)
         note("revocation: reloaded %s (%s)", t->crl,
-             t->crl_all ? "every CA of the chain" : "the client's certificate only");
+             tls_crl_covers_chain(t->crls) ? "every CA of the chain" : "the client's certificate only");
     else
-        notice("revocation: kept the CRLs loaded before");
+        notice("revocation: kept the CRLs in force");
 }
 
 /* After the 'listening on URL' line: what this server enforces. */
@@ -252,7 +250,8 @@ static void announce(void *arg)
         step("mutual TLS: a client certificate from %s is %s", t->client_ca, t->client_mode);
         if (t->crl)
             note("revocation: checked against %s (%s)", t->crl,
-                 t->crl_all ? "every CA of the chain" : "the client's certificate only");
+                 tls_crl_covers_chain(t->crls) ? "every CA of the chain"
+                                               : "the client's certificate only");
         else
             notice("mutual TLS without --crl: a client certificate the CA has revoked is "
                    "still accepted");
@@ -352,7 +351,7 @@ int main(int argc, char **argv)
         }
     }
     if (tls_check_server_files(&tls.policy) ||
-        (tls.client_ca && tls.crl && tls_crl_check(tls.crl, tls.client_ca, &tls.crl_all)) ||
+        (tls.client_ca && tls.crl && !(tls.crls = tls_crl_load(tls.crl, tls.client_ca))) ||
         tls_keylog_open_from_env())
         return EXIT_FAILED;
     for (size_t i = 0; i < sizeof tuning / sizeof *tuning; i++)
@@ -379,11 +378,12 @@ int main(int argc, char **argv)
     cfg.init_ssl_arg = &tls;
     cfg.on_listening = announce;
     cfg.on_listening_arg = &tls;
-    if (tls.client_ca && tls.crl) {
+    if (tls.crls) {
         cfg.on_reload = reload_crl;
         cfg.on_reload_arg = &tls;
     }
     rc = web_serve(&cfg);
     tls_keylog_close();
+    tls_crl_free(tls.crls);
     return rc;
 }

@@ -68,26 +68,29 @@ int tls_server_configure(SSL_CTX *ctx, const tls_server_policy *pol);
 
 /* ---- server: revocation of client certificates (mutual TLS) ---- */
 
+/* The CRLs that check client certificates, swapped whole on a reload. */
+typedef struct tls_crl tls_crl;
 /* Read every CRL of crl_file (PEM; several may follow each other) before the
  * server starts: one readable error if there is none, a warning for a CRL
- * past its nextUpdate. *all is set when one of them is signed by a CA of
- * ca_file (the trust anchor, the root of the course PKI): only then can every
- * CA of a client's chain be checked, not just the leaf. Returns 0 or -1. */
-int tls_crl_check(const char *crl_file, const char *ca_file, int *all);
-/* Add the CRLs of crl_file to ctx's certificate store and turn revocation
- * checking on: the client's own certificate always (X509_V_FLAG_CRL_CHECK),
- * every CA of its chain too when all (X509_V_FLAG_CRL_CHECK_ALL). A revoked
- * certificate, a CA without a CRL, or an out-of-date CRL then fails the
- * handshake. Returns 0 or -1 (reason printed). */
-int tls_crl_attach(SSL_CTX *ctx, const char *crl_file, int all);
-/* Read crl_file again while the server runs (05-server on SIGHUP): check it as
- * tls_crl_check does, except that a CRL past its nextUpdate is refused (it is
- * no update), then add its CRLs to ctx's store. For each CA, OpenSSL
- * uses the CRL with the latest lastUpdate it holds, so a newer CRL takes over
- * and an older one given again cannot undo a revocation. *all becomes 1 when
- * the file now covers every CA of a chain (it never goes back to 0). On any
- * error the CRLs already loaded stay in force. Returns 0 or -1 (reason printed). */
-int tls_crl_reload(SSL_CTX *ctx, const char *crl_file, const char *ca_file, int *all);
+ * past its nextUpdate. NULL after printing why. */
+tls_crl *tls_crl_load(const char *crl_file, const char *ca_file);
+/* 1 when one of the CRLs is signed by a CA of ca_file (the trust anchor, the
+ * root of the course PKI): only then is every CA of a client's chain checked
+ * (X509_V_FLAG_CRL_CHECK_ALL), else the client's own certificate only. */
+int tls_crl_covers_chain(tls_crl *c);
+/* Check every client certificate of ctx against c: a revoked certificate, a
+ * CA without a CRL, or an out-of-date CRL then fails the handshake. Session
+ * resumption goes by tickets only, and a ticket made before the latest
+ * reload is not resumed (the client's certificate is checked again).
+ * Returns 0 or -1 (reason printed). c must outlive ctx's handshakes. */
+int tls_crl_attach(SSL_CTX *ctx, tls_crl *c);
+/* Read crl_file again while the server runs (05-server on SIGHUP) and put its
+ * CRLs in force at once, for new handshakes. Refused, with the CRLs in force
+ * kept: a broken file, a CRL past its nextUpdate (no update), or a CRL older
+ * than the one in force for the same CA (it could lift revocations).
+ * Returns 0 or -1 (reason printed). */
+int tls_crl_reload(tls_crl *c, const char *crl_file, const char *ca_file);
+void tls_crl_free(tls_crl *c);
 /* Say on stderr which client certificate ctx refuses, and why ("certificate
  * revoked"). The decision itself is unchanged. */
 void tls_client_verify_narrate(SSL_CTX *ctx);

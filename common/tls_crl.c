@@ -1,12 +1,37 @@
-/* tls_crl.c - the revocation half of tls.h's server side: load the CRLs named
- * by 05-server --crl into the store that checks client certificates. */
+/* tls_crl.c - the revocation half of tls.h's server side: the CRLs named by
+ * 05-server --crl check every client certificate, and SIGHUP swaps in new ones.
+ *
+ * The CRLs in force are one immutable set. Each verification takes a
+ * reference to the current set and hands it to OpenSSL for that verification
+ * only (X509_STORE_CTX_set0_crls, with the CRL flags set on that verification
+ * too); a reload builds a new set and swaps the pointer. So nothing shared is
+ * ever changed under a handshake, and the old set is freed by its last user.
+ * The SSL_CTX's own store holds no CRL at all. */
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "narrate.h"
 #include "tls.h"
+
+typedef struct crl_set {
+    STACK_OF(X509_CRL) *crls;
+    int all;  /* one of them is signed by a trust anchor: check every CA */
+    int refs; /* under tls_crl.lock */
+} crl_set;
+
+struct tls_crl {
+    pthread_mutex_t lock;
+    crl_set *current;
+    /* Bumped by each reload; written into every session ticket, so that a
+     * ticket from before a reload cannot skip the new CRL (below). */
+    atomic_uint generation;
+};
 
 /* Every certificate and CRL of a PEM file; NULL after printing why. */
 static STACK_OF(X509_INFO) *read_pem(const char *path, const char *what)
@@ -35,26 +60,40 @@ static int signed_by_anchor(X509_CRL *crl, STACK_OF(X509_INFO) *cas)
     return 0;
 }
 
-/* tls_crl_check's work; with stale_refused, a CRL past its nextUpdate is an
- * error instead of a warning. */
-static int check_crls(const char *crl_file, const char *ca_file, int *all, int stale_refused)
+static void set_free(crl_set *set)
 {
-    STACK_OF(X509_INFO) *crls = NULL, *cas = NULL;
-    int n = 0, rc = -1;
-    char when[40];
+    if (set) {
+        sk_X509_CRL_pop_free(set->crls, X509_CRL_free);
+        free(set);
+    }
+}
 
-    *all = 0;
-    if (!(crls = read_pem(crl_file, "the CRL")) || !(cas = read_pem(ca_file, "the CA")))
+/* The CRLs of crl_file, read once and checked. A CRL past its nextUpdate
+ * makes OpenSSL refuse every client certificate (fail closed, as it should):
+ * at start that is a warning, said before the first refusal; on a reload
+ * (stale_refused) such a file is no update and is refused. NULL after
+ * printing why. */
+static crl_set *set_load(const char *crl_file, const char *ca_file, int stale_refused)
+{
+    STACK_OF(X509_INFO) *items = NULL, *cas = NULL;
+    crl_set *set = calloc(1, sizeof *set);
+    char when[40];
+    int ok = 0;
+
+    if (!set || !(set->crls = sk_X509_CRL_new_null()) ||
+        !(items = read_pem(crl_file, "the CRL")) || !(cas = read_pem(ca_file, "the CA")))
         goto end;
-    for (int i = 0; i < sk_X509_INFO_num(crls); i++) {
-        X509_CRL *crl = sk_X509_INFO_value(crls, i)->crl;
+    for (int i = 0; i < sk_X509_INFO_num(items); i++) {
+        X509_CRL *crl = sk_X509_INFO_value(items, i)->crl;
         if (!crl)
             continue;
-        n++;
+        if (!X509_CRL_up_ref(crl) || !sk_X509_CRL_push(set->crls, crl)) {
+            X509_CRL_free(crl);
+            errorf("cannot read", "the CRL %s: out of memory", crl_file);
+            goto end;
+        }
         if (signed_by_anchor(crl, cas))
-            *all = 1;
-        /* An out-of-date CRL makes OpenSSL refuse every client certificate
-         * (fail closed, as it should): say why before the first refusal. */
+            set->all = 1;
         if (X509_CRL_get0_nextUpdate(crl) &&
             X509_cmp_current_time(X509_CRL_get0_nextUpdate(crl)) < 0) {
             tls_time_text(X509_CRL_get0_nextUpdate(crl), when, sizeof when);
@@ -69,21 +108,170 @@ static int check_crls(const char *crl_file, const char *ca_file, int *all, int s
                     crl_file, when);
         }
     }
-    if (n == 0) {
+    if (sk_X509_CRL_num(set->crls) == 0) {
         errorf("cannot read", "the CRL %s: no X509 CRL in it", crl_file);
         hint("`make pki` creates build/pki/crl.pem; `minica crl` makes a fresh one");
         goto end;
     }
-    rc = 0;
+    ok = 1;
 end:
-    sk_X509_INFO_pop_free(crls, X509_INFO_free);
+    sk_X509_INFO_pop_free(items, X509_INFO_free);
     sk_X509_INFO_pop_free(cas, X509_INFO_free);
-    return rc;
+    if (!ok) {
+        set_free(set);
+        return NULL;
+    }
+    return set;
 }
 
-int tls_crl_check(const char *crl_file, const char *ca_file, int *all)
+/* An update must not take the server back in time: a CRL older than the one
+ * in force for the same CA could lift revocations. 0 if none is, else -1. */
+static int set_not_older(const crl_set *now, const crl_set *next, const char *crl_file)
 {
-    return check_crls(crl_file, ca_file, all, 0);
+    char was[40], is[40];
+    for (int i = 0; i < sk_X509_CRL_num(next->crls); i++) {
+        X509_CRL *n = sk_X509_CRL_value(next->crls, i);
+        for (int j = 0; j < sk_X509_CRL_num(now->crls); j++) {
+            X509_CRL *o = sk_X509_CRL_value(now->crls, j);
+            if (X509_NAME_cmp(X509_CRL_get_issuer(n), X509_CRL_get_issuer(o)) == 0 &&
+                ASN1_TIME_compare(X509_CRL_get0_lastUpdate(n), X509_CRL_get0_lastUpdate(o)) < 0) {
+                tls_time_text(X509_CRL_get0_lastUpdate(n), is, sizeof is);
+                tls_time_text(X509_CRL_get0_lastUpdate(o), was, sizeof was);
+                errorf("cannot reload",
+                       "the CRL in %s (made %s) is older than the one in force (made %s): it "
+                       "could lift revocations",
+                       crl_file, is, was);
+                hint("give the CA's latest CRL (`minica crl`)");
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+tls_crl *tls_crl_load(const char *crl_file, const char *ca_file)
+{
+    tls_crl *c = calloc(1, sizeof *c);
+    if (!c || !(c->current = set_load(crl_file, ca_file, 0))) {
+        free(c);
+        return NULL;
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    c->current->refs = 1;
+    atomic_init(&c->generation, 0);
+    return c;
+}
+
+int tls_crl_covers_chain(tls_crl *c)
+{
+    pthread_mutex_lock(&c->lock);
+    int all = c->current->all;
+    pthread_mutex_unlock(&c->lock);
+    return all;
+}
+
+static crl_set *set_get(tls_crl *c)
+{
+    pthread_mutex_lock(&c->lock);
+    crl_set *set = c->current;
+    set->refs++;
+    pthread_mutex_unlock(&c->lock);
+    return set;
+}
+
+static void set_put(tls_crl *c, crl_set *set)
+{
+    pthread_mutex_lock(&c->lock);
+    int last = --set->refs == 0;
+    pthread_mutex_unlock(&c->lock);
+    if (last)
+        set_free(set);
+}
+
+int tls_crl_reload(tls_crl *c, const char *crl_file, const char *ca_file)
+{
+    crl_set *next = set_load(crl_file, ca_file, 1), *now;
+    if (!next)
+        return -1;
+    now = set_get(c);
+    int older = set_not_older(now, next, crl_file);
+    set_put(c, now);
+    if (older) {
+        set_free(next);
+        return -1;
+    }
+    next->refs = 1;
+    pthread_mutex_lock(&c->lock);
+    now = c->current;
+    c->current = next;
+    atomic_fetch_add(&c->generation, 1);
+    pthread_mutex_unlock(&c->lock);
+    set_put(c, now); /* the table's reference; handshakes may hold more */
+    return 0;
+}
+
+void tls_crl_free(tls_crl *c)
+{
+    if (!c)
+        return;
+    set_free(c->current);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+/* OpenSSL's whole client-certificate check, with the CRL set in force. */
+static int verify_with_crls(X509_STORE_CTX *store, void *arg)
+{
+    tls_crl *c = arg;
+    crl_set *set = set_get(c);
+    /* The leaf's issuer must have a CRL (else "unable to get certificate
+     * CRL"); with CRL_CHECK_ALL every CA below the root must too. */
+    X509_STORE_CTX_set0_crls(store, set->crls);
+    X509_STORE_CTX_set_flags(store,
+                             X509_V_FLAG_CRL_CHECK | (set->all ? X509_V_FLAG_CRL_CHECK_ALL : 0));
+    int ok = X509_verify_cert(store);
+    X509_STORE_CTX_set0_crls(store, NULL);
+    set_put(c, set);
+    return ok;
+}
+
+/* A resumed session skips the certificate check. So each ticket carries the
+ * reload generation it was made in, and a ticket from before the latest
+ * reload is not resumed: that client does a full handshake, and its
+ * certificate meets the new CRLs. */
+static int ticket_made(SSL *ssl, void *arg)
+{
+    tls_crl *c = arg;
+    unsigned gen = atomic_load(&c->generation);
+    return SSL_SESSION_set1_ticket_appdata(SSL_get_session(ssl), &gen, sizeof gen);
+}
+
+static SSL_TICKET_RETURN ticket_opened(SSL *ssl, SSL_SESSION *sess, const unsigned char *keyname,
+                                       size_t keyname_len, SSL_TICKET_STATUS status, void *arg)
+{
+    tls_crl *c = arg;
+    void *data = NULL;
+    size_t len = 0;
+    unsigned gen;
+    (void)ssl;
+    (void)keyname;
+    (void)keyname_len;
+    switch (status) {
+    case SSL_TICKET_SUCCESS:
+    case SSL_TICKET_SUCCESS_RENEW:
+        if (SSL_SESSION_get0_ticket_appdata(sess, &data, &len) == 1 && len == sizeof gen) {
+            memcpy(&gen, data, sizeof gen);
+            if (gen == atomic_load(&c->generation))
+                return status == SSL_TICKET_SUCCESS ? SSL_TICKET_RETURN_USE
+                                                    : SSL_TICKET_RETURN_USE_RENEW;
+        }
+        return SSL_TICKET_RETURN_IGNORE_RENEW;
+    case SSL_TICKET_FATAL_ERR_MALLOC:
+    case SSL_TICKET_FATAL_ERR_OTHER:
+        return SSL_TICKET_RETURN_ABORT;
+    default: /* no ticket, an empty one, or one we cannot decrypt */
+        return SSL_TICKET_RETURN_IGNORE_RENEW;
+    }
 }
 
 /* The server's side of a refused client certificate: which one and why
@@ -109,41 +297,15 @@ void tls_client_verify_narrate(SSL_CTX *ctx)
     X509_STORE_set_verify_cb(SSL_CTX_get_cert_store(ctx), on_client_verify);
 }
 
-int tls_crl_reload(SSL_CTX *ctx, const char *crl_file, const char *ca_file, int *all)
+int tls_crl_attach(SSL_CTX *ctx, tls_crl *c)
 {
-    int now_all = 0;
-    /* X509_STORE_add_crl adds each CRL under the store's lock, so the
-     * handshakes going on meanwhile see it whole or not at all. */
-    if (check_crls(crl_file, ca_file, &now_all, 1) || tls_crl_attach(ctx, crl_file, *all || now_all))
+    SSL_CTX_set_cert_verify_callback(ctx, verify_with_crls, c);
+    /* TLS 1.2 session ids resume from the server's cache, where no
+     * generation can be checked: resumption goes by tickets only. */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    if (SSL_CTX_set_session_ticket_cb(ctx, ticket_made, ticket_opened, c) != 1) {
+        errorf("TLS", "cannot tie session tickets to the CRLs in force");
         return -1;
-    *all = *all || now_all;
+    }
     return 0;
-}
-
-int tls_crl_attach(SSL_CTX *ctx, const char *crl_file, int all)
-{
-    X509_STORE *store = SSL_CTX_get_cert_store(ctx);
-    STACK_OF(X509_INFO) *crls = read_pem(crl_file, "the CRL");
-    int rc = -1;
-
-    if (!crls || !store)
-        goto end;
-    for (int i = 0; i < sk_X509_INFO_num(crls); i++) {
-        X509_CRL *crl = sk_X509_INFO_value(crls, i)->crl;
-        if (crl && X509_STORE_add_crl(store, crl) != 1) {
-            errorf("TLS", "cannot add the CRL %s to the client certificate store", crl_file);
-            goto end;
-        }
-    }
-    /* The leaf's issuer must have a CRL (else "unable to get certificate
-     * CRL"); with CRL_CHECK_ALL every CA below the root must too. */
-    if (X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | (all ? X509_V_FLAG_CRL_CHECK_ALL : 0)) !=
-        1) {
-        errorf("TLS", "cannot turn on revocation checking");
-        goto end;
-    }
-    rc = 0;
-end:
-    sk_X509_INFO_pop_free(crls, X509_INFO_free);
-    return rc;
 }

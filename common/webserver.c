@@ -327,8 +327,7 @@ int web_serve(const web_config *cfg)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    if (cfg->on_reload)
-        sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGHUP); /* the terminal went away, or on_reload's signal */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -383,12 +382,12 @@ int web_serve(const web_config *cfg)
     if (cfg->on_listening)
         cfg->on_listening(cfg->on_listening_arg);
 
-    while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP && cfg->on_reload) {
         step("SIGHUP: reloading");
         cfg->on_reload(cfg->on_reload_arg);
     }
     step("stopping on %s: no new connections, finishing running requests",
-         sig == SIGINT ? "SIGINT" : "SIGTERM");
+         sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM");
     mg_stop(ctx);
     mg_exit_library();
     step("stopped");

@@ -5,8 +5,8 @@
  * civetweb build (start-up self-test), listens on host:port (port 0 = any
  * free port), prints "listening on URL" as the first line on stdout, logs each
  * request, enforces the request limits, and on SIGINT/SIGTERM stops accepting,
- * lets running requests finish and returns 0. With on_reload set, SIGHUP
- * calls it and the server goes on.
+ * lets running requests finish and returns 0. SIGHUP does the same, unless
+ * on_reload is set: then SIGHUP calls it and the server goes on.
  *
  *     static const web_route routes[] = {
  *         {"GET", "/", get_secret, NULL},

@@ -95,6 +95,13 @@ t_expect "05: the server still serves after that" 0 --out "fluffy tail" \
 
 stop_server "$SERVER_PID"
 t_true "05: SIGTERM stops the server with status 0" "status $STOPPED_RC" test "$STOPPED_RC" = 0
+start_server 05-hup "$BIN/05-server" --port 0 "${SRV[@]}" >/dev/null
+kill -HUP "$SERVER_PID"
+for ((i = 0; i < 50; i++)); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+stop_server "$SERVER_PID"
+t_true "05: without a CRL to reload, SIGHUP (the terminal closed) stops the server cleanly" \
+  "status $STOPPED_RC, log: $(tail -n 2 "$SERVER_LOG")" \
+  bash -c 'test "$1" = 0 && grep -q "stopping on SIGHUP: no new connections" "$2"' _ "$STOPPED_RC" "$SERVER_LOG"
 
 # --tls13-only
 start_server 05-server13 "$BIN/05-server" --port 0 "${SRV[@]}" --tls13-only >/dev/null
@@ -176,9 +183,10 @@ printf 'not a CRL\n' >"$tmp/bad-crl.pem"
 t_expect "05: mTLS with an unreadable CRL does not start" 1 --err "05-server: error: cannot read: the CRL $tmp/bad-crl.pem" \
   -- "$BIN/05-server" --port 0 "${SRV[@]}" --client-ca "$P/root.crt" --crl "$tmp/bad-crl.pem"
 
-# a revocation while the server runs: SIGHUP reads --crl again; a newer CRL
-# takes over, an older one given again cannot undo it, a broken one is refused
-# and the CRLs already loaded stay in force
+# a revocation while the server runs: SIGHUP reads --crl again. A newer CRL
+# takes over at once, also for clients holding a session ticket from before;
+# an older CRL, a broken one or an out-of-date one is refused and the CRLs in
+# force are kept
 "$BIN/minica" issue -q --dir "$P/intermediate" --pass-file "$P/ca-pass" --profile client \
   --name "$tmp/eve" eve >/dev/null 2>&1
 # a CRL's lastUpdate has whole seconds: each CRL below is made a second after the one before
@@ -189,43 +197,70 @@ EVE=(--cert "$tmp/eve-chain.crt" --key "$tmp/eve.key")
 start_server 05-mtls-reload "$BIN/05-server" --port 0 "${SRV[@]}" --client-ca "$P/root.crt" \
   --crl "$tmp/live-crl.pem" >/dev/null
 LIVE=https://localhost:$SERVER_PORT
-# wait_reloads N: until the server log shows N reloads done (5 s at most)
-wait_reloads() {
+# hup N: send SIGHUP, then wait (5 s at most) until the server has answered N
+# of them in all, with "reloaded" or "kept the CRLs"
+hup() {
   local i
+  kill -HUP "$SERVER_PID"
   for ((i = 0; i < 50; i++)); do
     (($(grep -c "revocation: \(reloaded\|kept the CRLs\)" "$SERVER_LOG") >= $1)) && return 0
     sleep 0.1
   done
   return 1
 }
+# eve_session VERSION [s_client args]: one GET / as eve with openssl s_client
+# (which can keep and offer a session); prints what it saw
+eve_session() {
+  printf 'GET / HTTP/1.0\r\nHost: localhost\r\n\r\n' |
+    timeout 20 openssl s_client -connect "127.0.0.1:$SERVER_PORT" -servername localhost \
+      -CAfile "$P/root.crt" -cert "$tmp/eve.crt" -key "$tmp/eve.key" -cert_chain "$P/intermediate.crt" \
+      -ign_eof "$@" 2>&1
+}
 t_expect "05: SIGHUP reload: eve is greeted before her certificate is revoked" 0 --out "(for CN=eve" \
   -- "$BIN/05-client" -q --url "$LIVE" "${CA[@]}" "${EVE[@]}"
+eve_session -sess_out "$tmp/eve13.sess" >/dev/null
+eve_session -tls1_2 -sess_out "$tmp/eve12.sess" >/dev/null
+out=$(eve_session -sess_in "$tmp/eve13.sess")
+t_true "05: SIGHUP reload: eve's TLS 1.3 ticket resumes her session before the reload" "$out" \
+  bash -c 'grep -q "^Reused, TLSv1.3" <<<"$1" && grep -q "fluffy tail (for CN=eve" <<<"$1"' _ "$out"
+out=$(eve_session -tls1_2 -sess_in "$tmp/eve12.sess")
+t_true "05: SIGHUP reload: and her TLS 1.2 ticket too" "$out" \
+  bash -c 'grep -q "^Reused, TLSv1.2" <<<"$1" && grep -q "fluffy tail (for CN=eve" <<<"$1"' _ "$out"
+out=$(eve_session -tls1_2 -no_ticket)
+t_true "05: SIGHUP reload: TLS 1.2 without a ticket gets no session id (none is cached)" "$out" \
+  bash -c 'grep -q "^ *Session-ID: *$" <<<"$1" && grep -q "fluffy tail (for CN=eve" <<<"$1"' _ "$out"
 sleep 1.1
 "$BIN/minica" revoke --dir "$P/intermediate" --reason keyCompromise "$tmp/eve.crt" >/dev/null 2>&1
 "$BIN/minica" crl -q --dir "$P/intermediate" --pass-file "$P/ca-pass" --out "$tmp/live-crl.pem" >/dev/null 2>&1
 t_expect "05: SIGHUP reload: a new CRL on disk is not used before the signal" 0 --out "(for CN=eve" \
   -- "$BIN/05-client" -q --url "$LIVE" "${CA[@]}" "${EVE[@]}"
-kill -HUP "$SERVER_PID"
-wait_reloads 1
+t_true "05: SIGHUP reload: the server answers the signal" "log: $(tail -n 5 "$SERVER_LOG")" hup 1
 t_true "05: SIGHUP reload: the server says it reloaded the CRL" "log: $(tail -n 5 "$SERVER_LOG")" \
   grep -q "revocation: reloaded $tmp/live-crl.pem (the client's certificate only)" "$SERVER_LOG"
 t_expect "05: SIGHUP reload: eve is refused once the server has the new CRL" 1 \
   --err "the server refused our client certificate: it is revoked (on the server's CRL)" --not "fluffy tail" \
   -- "$BIN/05-client" -q --url "$LIVE" "${CA[@]}" "${EVE[@]}" --tls-version 1.2
+out=$(eve_session -sess_in "$tmp/eve13.sess")
+t_true "05: SIGHUP reload: eve's TLS 1.3 ticket from before does not skip the new CRL" "$out" \
+  bash -c '! grep -q "^Reused" <<<"$1" && ! grep -q "fluffy tail" <<<"$1"' _ "$out"
+out=$(eve_session -tls1_2 -sess_in "$tmp/eve12.sess")
+t_true "05: SIGHUP reload: nor does her TLS 1.2 ticket" "$out" \
+  bash -c '! grep -q "^Reused" <<<"$1" && ! grep -q "fluffy tail" <<<"$1"' _ "$out"
 t_expect "05: SIGHUP reload: the good client is still greeted" 0 --out "(for CN=course-client" \
   -- "$BIN/05-client" -q --url "$LIVE" "${CA[@]}" "${CLI[@]}"
-# the oldest CRL, never loaded before: OpenSSL keeps using the latest one
 cp "$tmp/oldest-crl.pem" "$tmp/live-crl.pem"
-kill -HUP "$SERVER_PID"
-wait_reloads 2
-t_expect "05: SIGHUP reload: an older CRL (made before the revocation) does not undo it" 1 \
+t_true "05: SIGHUP reload: the server answers a second signal" "log: $(tail -n 5 "$SERVER_LOG")" hup 2
+t_true "05: SIGHUP reload: an older CRL is refused (it could lift revocations)" "log: $(tail -n 5 "$SERVER_LOG")" \
+  grep -q "05-server: error: cannot reload: the CRL in $tmp/live-crl.pem (made .*) is older than the one in force (made .*): it could lift revocations" \
+  "$SERVER_LOG"
+t_expect "05: SIGHUP reload: after the older CRL eve is still refused" 1 \
   --err "it is revoked (on the server's CRL)" --not "fluffy tail" \
   -- "$BIN/05-client" -q --url "$LIVE" "${CA[@]}" "${EVE[@]}" --tls-version 1.2
 printf 'not a CRL\n' >"$tmp/live-crl.pem"
-kill -HUP "$SERVER_PID"
-wait_reloads 3
-t_true "05: SIGHUP reload: a broken CRL is refused and the loaded ones kept" "log: $(tail -n 5 "$SERVER_LOG")" \
-  grep -q "05-server: note: revocation: kept the CRLs loaded before" "$SERVER_LOG"
+t_true "05: SIGHUP reload: the server answers a third signal" "log: $(tail -n 5 "$SERVER_LOG")" hup 3
+t_true "05: SIGHUP reload: a broken CRL is refused and the CRLs in force kept" "log: $(tail -n 5 "$SERVER_LOG")" \
+  bash -c 'grep -q "05-server: error: cannot read: the CRL $2: no X509 CRL in it" "$1" &&
+    test "$(grep -c "05-server: note: revocation: kept the CRLs in force" "$1")" = 2' _ "$SERVER_LOG" "$tmp/live-crl.pem"
 t_expect "05: SIGHUP reload: after a broken CRL eve is still refused" 1 \
   --err "it is revoked (on the server's CRL)" --not "fluffy tail" \
   -- "$BIN/05-client" -q --url "$LIVE" "${CA[@]}" "${EVE[@]}" --tls-version 1.2
@@ -247,13 +282,14 @@ crl = (x509.CertificateRevocationListBuilder().issuer_name(ca.subject)
 open(out, "wb").write(crl.public_bytes(serialization.Encoding.PEM))
 PY
 cp "$tmp/stale-crl.pem" "$tmp/live-crl.pem"
-kill -HUP "$SERVER_PID"
-wait_reloads 4
+t_true "05: SIGHUP reload: the server answers a fourth signal" "log: $(tail -n 5 "$SERVER_LOG")" hup 4
 t_true "05: SIGHUP reload: a CRL past its nextUpdate is no update and is refused" "log: $(tail -n 5 "$SERVER_LOG")" \
   grep -q "05-server: error: cannot reload: the CRL in $tmp/live-crl.pem was due for renewal on .*: not an update" \
   "$SERVER_LOG"
 t_expect "05: SIGHUP reload: after the out-of-date CRL the good client is still greeted" 0 \
   --out "(for CN=course-client" -- "$BIN/05-client" -q --url "$LIVE" "${CA[@]}" "${CLI[@]}"
+t_true "05: SIGHUP reload: exactly one of the four reloads was taken" "log: $(grep revocation: "$SERVER_LOG")" \
+  test "$(grep -c "revocation: reloaded" "$SERVER_LOG")" = 1
 stop_server "$SERVER_PID"
 t_true "05: SIGHUP reload: the server stopped cleanly (exit 0)" "exit status $STOPPED_RC" test "$STOPPED_RC" = 0
 # at start, an out-of-date CRL fails closed: a warning, then every client is refused
