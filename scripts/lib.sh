@@ -47,8 +47,9 @@ start_server() {
   _COURSE_PIDS+=("$SERVER_PID")
   local i line
   for ((i = 0; i < 100; i++)); do
-    line=$(head -n 1 "$SERVER_LOG" 2>/dev/null)
-    if [[ "$line" == "listening on "* ]]; then
+    # the first line on stdout; a warning on stderr may come before it
+    line=$(grep -m 1 '^listening on ' "$SERVER_LOG" 2>/dev/null)
+    if [[ -n "$line" ]]; then
       SERVER_URL=${line#listening on }
       SERVER_PORT=${SERVER_URL##*:}
       COURSE_PORTS+=("$SERVER_PORT")
