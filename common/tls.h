@@ -86,9 +86,10 @@ int tls_crl_covers_chain(tls_crl *c);
 int tls_crl_attach(SSL_CTX *ctx, tls_crl *c);
 /* Read crl_file again while the server runs (05-server on SIGHUP) and put its
  * CRLs in force at once, for new handshakes. Refused, with the CRLs in force
- * kept: a broken file, a CRL past its nextUpdate (no update), or a CRL older
- * than the one in force for the same CA (it could lift revocations).
- * Returns 0 or -1 (reason printed). */
+ * kept: a broken file; a CRL past its nextUpdate or dated in the future (no
+ * update); a CRL older than the one in force for the same CA (it could lift
+ * revocations); a file without a CRL from a CA that has one in force (its
+ * revocations would go unchecked). Returns 0 or -1 (reason printed). */
 int tls_crl_reload(tls_crl *c, const char *crl_file, const char *ca_file);
 void tls_crl_free(tls_crl *c);
 /* Say on stderr which client certificate ctx refuses, and why ("certificate

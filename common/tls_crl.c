@@ -15,14 +15,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "narrate.h"
 #include "tls.h"
 
 typedef struct crl_set {
     STACK_OF(X509_CRL) *crls;
-    int all;  /* one of them is signed by a trust anchor: check every CA */
-    int refs; /* under tls_crl.lock */
+    int all;      /* one of them is signed by a trust anchor: check every CA */
+    unsigned gen; /* the reload that put it in force (0: the start) */
+    int refs;     /* under tls_crl.lock */
 } crl_set;
 
 struct tls_crl {
@@ -87,8 +89,12 @@ static crl_set *set_load(const char *crl_file, const char *ca_file, int stale_re
         X509_CRL *crl = sk_X509_INFO_value(items, i)->crl;
         if (!crl)
             continue;
-        if (!X509_CRL_up_ref(crl) || !sk_X509_CRL_push(set->crls, crl)) {
-            X509_CRL_free(crl);
+        if (!X509_CRL_up_ref(crl)) {
+            errorf("cannot read", "the CRL %s: out of memory", crl_file);
+            goto end;
+        }
+        if (!sk_X509_CRL_push(set->crls, crl)) {
+            X509_CRL_free(crl); /* the reference taken just above */
             errorf("cannot read", "the CRL %s: out of memory", crl_file);
             goto end;
         }
@@ -105,6 +111,22 @@ static crl_set *set_load(const char *crl_file, const char *ca_file, int stale_re
             }
             warning("the CRL in %s was due for renewal on %s: every client certificate will be "
                     "refused until a fresh one is given",
+                    crl_file, when);
+        }
+        /* Dated in the future (beyond 5 minutes of clock skew): OpenSSL
+         * refuses every client ("CRL is not yet valid"), and on a reload the
+         * CA's next correct CRL would look older than it. */
+        time_t soon = time(NULL) + 300;
+        if (X509_cmp_time(X509_CRL_get0_lastUpdate(crl), &soon) > 0) {
+            tls_time_text(X509_CRL_get0_lastUpdate(crl), when, sizeof when);
+            if (stale_refused) {
+                errorf("cannot reload", "the CRL in %s is dated %s, in the future: not an update",
+                       crl_file, when);
+                hint("check the clocks of the CA and of this machine");
+                goto end;
+            }
+            warning("the CRL in %s is dated %s, in the future: every client certificate will be "
+                    "refused until then",
                     crl_file, when);
         }
     }
@@ -124,11 +146,30 @@ end:
     return set;
 }
 
-/* An update must not take the server back in time: a CRL older than the one
- * in force for the same CA could lift revocations. 0 if none is, else -1. */
-static int set_not_older(const crl_set *now, const crl_set *next, const char *crl_file)
+/* An update must not weaken the check. For every CA that has a CRL in force,
+ * the file must hold one too (leaving one out would stop checking what that
+ * CA revoked, an intermediate among them), and not an older one (it could
+ * lift revocations). 0 if so, else -1 after printing why. */
+static int set_may_follow(const crl_set *now, const crl_set *next, const char *crl_file)
 {
-    char was[40], is[40];
+    char was[40], is[40], who[256];
+    for (int j = 0; j < sk_X509_CRL_num(now->crls); j++) {
+        X509_CRL *o = sk_X509_CRL_value(now->crls, j);
+        int found = 0;
+        for (int i = 0; i < sk_X509_CRL_num(next->crls) && !found; i++)
+            found = X509_NAME_cmp(X509_CRL_get_issuer(sk_X509_CRL_value(next->crls, i)),
+                                  X509_CRL_get_issuer(o)) == 0;
+        if (!found) {
+            tls_name_text(X509_CRL_get_issuer(o), who, sizeof who);
+            errorf("cannot reload",
+                   "%s has no CRL from %s, which has one in force: its revocations would "
+                   "no longer be checked",
+                   crl_file, who);
+            hint("put the CRLs of every CA in the file (cat root-crl.pem crl.pem), or restart "
+                 "the server to check less");
+            return -1;
+        }
+    }
     for (int i = 0; i < sk_X509_CRL_num(next->crls); i++) {
         X509_CRL *n = sk_X509_CRL_value(next->crls, i);
         for (int j = 0; j < sk_X509_CRL_num(now->crls); j++) {
@@ -194,7 +235,7 @@ int tls_crl_reload(tls_crl *c, const char *crl_file, const char *ca_file)
     if (!next)
         return -1;
     now = set_get(c);
-    int older = set_not_older(now, next, crl_file);
+    int older = set_may_follow(now, next, crl_file);
     set_put(c, now);
     if (older) {
         set_free(next);
@@ -204,7 +245,7 @@ int tls_crl_reload(tls_crl *c, const char *crl_file, const char *ca_file)
     pthread_mutex_lock(&c->lock);
     now = c->current;
     c->current = next;
-    atomic_fetch_add(&c->generation, 1);
+    next->gen = atomic_fetch_add(&c->generation, 1) + 1;
     pthread_mutex_unlock(&c->lock);
     set_put(c, now); /* the table's reference; handshakes may hold more */
     return 0;
@@ -229,6 +270,11 @@ static int verify_with_crls(X509_STORE_CTX *store, void *arg)
     X509_STORE_CTX_set0_crls(store, set->crls);
     X509_STORE_CTX_set_flags(store,
                              X509_V_FLAG_CRL_CHECK | (set->all ? X509_V_FLAG_CRL_CHECK_ALL : 0));
+    /* The session's tickets will say which CRLs this check used (a reload
+     * may come between the check and the ticket). */
+    SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+    if (ssl && SSL_get_session(ssl))
+        SSL_SESSION_set1_ticket_appdata(SSL_get_session(ssl), &set->gen, sizeof set->gen);
     int ok = X509_verify_cert(store);
     X509_STORE_CTX_set0_crls(store, NULL);
     set_put(c, set);
@@ -236,14 +282,21 @@ static int verify_with_crls(X509_STORE_CTX *store, void *arg)
 }
 
 /* A resumed session skips the certificate check. So each ticket carries the
- * reload generation it was made in, and a ticket from before the latest
- * reload is not resumed: that client does a full handshake, and its
- * certificate meets the new CRLs. */
+ * generation of the CRLs its certificate was checked against (set by
+ * verify_with_crls, kept when a resumed session gets a new ticket), and a
+ * ticket from before the latest reload is not resumed: that client does a
+ * full handshake, and its certificate meets the new CRLs. A session without
+ * a client certificate (--client-cert optional) gets the current one. */
 static int ticket_made(SSL *ssl, void *arg)
 {
     tls_crl *c = arg;
+    SSL_SESSION *sess = SSL_get_session(ssl);
+    void *data = NULL;
+    size_t len = 0;
+    if (SSL_SESSION_get0_ticket_appdata(sess, &data, &len) == 1 && len == sizeof(unsigned))
+        return 1;
     unsigned gen = atomic_load(&c->generation);
-    return SSL_SESSION_set1_ticket_appdata(SSL_get_session(ssl), &gen, sizeof gen);
+    return SSL_SESSION_set1_ticket_appdata(sess, &gen, sizeof gen);
 }
 
 static SSL_TICKET_RETURN ticket_opened(SSL *ssl, SSL_SESSION *sess, const unsigned char *keyname,
@@ -301,7 +354,9 @@ int tls_crl_attach(SSL_CTX *ctx, tls_crl *c)
 {
     SSL_CTX_set_cert_verify_callback(ctx, verify_with_crls, c);
     /* TLS 1.2 session ids resume from the server's cache, where no
-     * generation can be checked: resumption goes by tickets only. */
+     * generation can be checked: resumption goes by tickets only. (civetweb
+     * sets a cache mode of its own only with ssl_cache_timeout > 0, which
+     * 05-server never sets.) */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     if (SSL_CTX_set_session_ticket_cb(ctx, ticket_made, ticket_opened, c) != 1) {
         errorf("TLS", "cannot tie session tickets to the CRLs in force");

@@ -266,21 +266,26 @@ t_expect "05: SIGHUP reload: after a broken CRL eve is still refused" 1 \
   -- "$BIN/05-client" -q --url "$LIVE" "${CA[@]}" "${EVE[@]}" --tls-version 1.2
 t_expect "05: SIGHUP reload: and the server still serves" 0 --out "(for CN=course-client" \
   -- "$BIN/05-client" -q --url "$LIVE" "${CA[@]}" "${CLI[@]}"
-# a CRL past its nextUpdate, signed by the intermediate (minica makes only fresh ones)
-/usr/bin/python3 - "$P/intermediate" "$P/ca-pass" "$tmp/stale-crl.pem" <<'PY'
+# odd_crl OUT LAST NEXT: an empty CRL of the intermediate with lastUpdate and
+# nextUpdate LAST and NEXT days from now (minica makes only fresh ones)
+odd_crl() {
+  /usr/bin/python3 - "$P/intermediate" "$P/ca-pass" "$@" <<'PY'
 import datetime, sys
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-ca_dir, pass_file, out = sys.argv[1:]
+ca_dir, pass_file, out, last, nxt = sys.argv[1:]
 password = open(pass_file, "rb").readline().rstrip(b"\r\n")
 key = serialization.load_pem_private_key(open(ca_dir + "/ca.key", "rb").read(), password)
 ca = x509.load_pem_x509_certificate(open(ca_dir + "/ca.crt", "rb").read())
 now = datetime.datetime.utcnow()
 crl = (x509.CertificateRevocationListBuilder().issuer_name(ca.subject)
-       .last_update(now - datetime.timedelta(days=2)).next_update(now - datetime.timedelta(days=1))
+       .last_update(now + datetime.timedelta(days=int(last)))
+       .next_update(now + datetime.timedelta(days=int(nxt)))
        .sign(key, hashes.SHA256()))
 open(out, "wb").write(crl.public_bytes(serialization.Encoding.PEM))
 PY
+}
+odd_crl "$tmp/stale-crl.pem" -2 -1
 cp "$tmp/stale-crl.pem" "$tmp/live-crl.pem"
 t_true "05: SIGHUP reload: the server answers a fourth signal" "log: $(tail -n 5 "$SERVER_LOG")" hup 4
 t_true "05: SIGHUP reload: a CRL past its nextUpdate is no update and is refused" "log: $(tail -n 5 "$SERVER_LOG")" \
@@ -288,10 +293,26 @@ t_true "05: SIGHUP reload: a CRL past its nextUpdate is no update and is refused
   "$SERVER_LOG"
 t_expect "05: SIGHUP reload: after the out-of-date CRL the good client is still greeted" 0 \
   --out "(for CN=course-client" -- "$BIN/05-client" -q --url "$LIVE" "${CA[@]}" "${CLI[@]}"
-t_true "05: SIGHUP reload: exactly one of the four reloads was taken" "log: $(grep revocation: "$SERVER_LOG")" \
+odd_crl "$tmp/live-crl.pem" 1 31
+t_true "05: SIGHUP reload: the server answers a fifth signal" "log: $(tail -n 5 "$SERVER_LOG")" hup 5
+t_true "05: SIGHUP reload: a CRL dated in the future is refused" "log: $(tail -n 5 "$SERVER_LOG")" \
+  grep -q "05-server: error: cannot reload: the CRL in $tmp/live-crl.pem is dated .*, in the future: not an update" \
+  "$SERVER_LOG"
+t_true "05: SIGHUP reload: exactly one of the five reloads was taken" "log: $(grep revocation: "$SERVER_LOG")" \
   test "$(grep -c "revocation: reloaded" "$SERVER_LOG")" = 1
 stop_server "$SERVER_PID"
 t_true "05: SIGHUP reload: the server stopped cleanly (exit 0)" "exit status $STOPPED_RC" test "$STOPPED_RC" = 0
+# with the root's CRL in force too (every CA of the chain checked), a file
+# without it would stop checking the intermediate: refused
+cp "$tmp/crls.pem" "$tmp/live-crl.pem"
+start_server 05-mtls-reload-all "$BIN/05-server" --port 0 "${SRV[@]}" --client-ca "$P/root.crt" \
+  --crl "$tmp/live-crl.pem" >/dev/null
+"$BIN/minica" crl -q --dir "$P/intermediate" --pass-file "$P/ca-pass" --out "$tmp/live-crl.pem" >/dev/null 2>&1
+t_true "05: SIGHUP reload (every CA): the server answers the signal" "log: $(tail -n 5 "$SERVER_LOG")" hup 1
+t_true "05: SIGHUP reload (every CA): a file without the root's CRL is refused" "log: $(tail -n 6 "$SERVER_LOG")" \
+  bash -c 'grep -q "05-server: error: cannot reload: $2 has no CRL from CN=.*, which has one in force: its revocations would no longer be checked" "$1" &&
+    grep -q "revocation: kept the CRLs in force" "$1"' _ "$SERVER_LOG" "$tmp/live-crl.pem"
+stop_server "$SERVER_PID"
 # at start, an out-of-date CRL fails closed: a warning, then every client is refused
 start_server 05-mtls-stale "$BIN/05-server" --port 0 "${SRV[@]}" --client-ca "$P/root.crt" \
   --crl "$tmp/stale-crl.pem" >/dev/null
@@ -301,6 +322,19 @@ t_true "05: a CRL past its nextUpdate: the server warns at start" "log: $(head -
 t_expect "05: a CRL past its nextUpdate: even the good client is refused (fail closed)" 1 --not "fluffy tail" \
   -- "$BIN/05-client" -q --url "https://localhost:$SERVER_PORT" "${CA[@]}" "${CLI[@]}" --tls-version 1.2
 stop_server "$SERVER_PID"
+t_true "05: a CRL past its nextUpdate: the server refused it for that reason" "log: $(tail -n 4 "$SERVER_LOG")" \
+  grep -q "refusing the client certificate CN=course-client.*(depth 0): CRL has expired" "$SERVER_LOG"
+odd_crl "$tmp/future-crl.pem" 1 31
+start_server 05-mtls-future "$BIN/05-server" --port 0 "${SRV[@]}" --client-ca "$P/root.crt" \
+  --crl "$tmp/future-crl.pem" >/dev/null
+t_true "05: a CRL dated in the future: the server warns at start" "log: $(head -n 6 "$SERVER_LOG")" \
+  grep -q "the CRL in $tmp/future-crl.pem is dated .*, in the future: every client certificate will be refused until then" \
+  "$SERVER_LOG"
+t_expect "05: a CRL dated in the future: even the good client is refused (fail closed)" 1 --not "fluffy tail" \
+  -- "$BIN/05-client" -q --url "https://localhost:$SERVER_PORT" "${CA[@]}" "${CLI[@]}" --tls-version 1.2
+stop_server "$SERVER_PID"
+t_true "05: a CRL dated in the future: the server refused it for that reason" "log: $(tail -n 4 "$SERVER_LOG")" \
+  grep -q "refusing the client certificate CN=course-client.*(depth 0): CRL is not yet valid" "$SERVER_LOG"
 
 # key log: both sides write NSS lines to SSLKEYLOGFILE and say so; a key log
 # that already exists with mode 0644 is made 0600 before a secret goes in
