@@ -44,26 +44,36 @@ CFLAGS := -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(SANFLAGS)
 LDFLAGS := $(SANFLAGS)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LDLIBS = $(BUILD)/lib/libcourse.a $(CIVETWEB)/libcivetweb.a $(PKG_LIBS) -lpthread -ldl -lm
+SYSLIBS = $(CIVETWEB)/libcivetweb.a $(PKG_LIBS) -lpthread -ldl -lm
 
-COMMON_SRC := $(wildcard common/*.c)
-COMMON_OBJ := $(COMMON_SRC:%.c=$(OBJ)/%.o)
+# common/ is one folder per module (docs/ARCHITECTURE.md), each built into its
+# own archive, build/lib/libcourse-MODULE.a. MODULES lists them from the top of
+# the layering down: a module may use only those after it, and a program links
+# only the modules it names, so the link step enforces the layering (chapter 01
+# names core and net, and cannot reach pki).
+MODULES := tls pki kex fernet net core
+module_lib = $(BUILD)/lib/libcourse-$(1).a
+# the archives for a list of modules, in link order
+module_libs = $(foreach m,$(filter $(1),$(MODULES)),$(call module_lib,$(m)))
+$(foreach m,$(MODULES),$(eval MODULE_OBJ_$(m) := $(patsubst %.c,$(OBJ)/%.o,$(wildcard common/$(m)/*.c))))
+
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 PROGRAMS :=
 
-# prog NAME, SOURCES: build $(BIN)/NAME from chapter sources plus libcourse
+# prog NAME, SOURCES, MODULES: build $(BIN)/NAME from chapter sources plus the
+# named common/ modules (and nothing else of common/)
 define prog
 PROGRAMS += $(BIN)/$(1)
-$(BIN)/$(1): $(2:%.c=$(OBJ)/%.o) $(BUILD)/lib/libcourse.a $(CIVETWEB)/libcivetweb.a | $(BIN)
-	$$(CC) $$(LDFLAGS) -o $$@ $(2:%.c=$(OBJ)/%.o) $$(LDLIBS)
+$(BIN)/$(1): $(2:%.c=$(OBJ)/%.o) $(call module_libs,$(3)) $(CIVETWEB)/libcivetweb.a | $(BIN)
+	$$(CC) $$(LDFLAGS) -o $$@ $(2:%.c=$(OBJ)/%.o) $(call module_libs,$(3)) $$(SYSLIBS)
 endef
 
 CHAPTER_MK := $(sort $(wildcard [0-9][0-9]_*/chapter.mk))
 include $(CHAPTER_MK)
 # make doctor's proof that civetweb serves TLS
-$(eval $(call prog,tls-selftest,scripts/tls-selftest.c))
+$(eval $(call prog,tls-selftest,scripts/tls-selftest.c,core net))
 
 .PHONY: all deps civetweb test demo doctor bench clean pki unit-tests
 all: $(PROGRAMS) $(UNIT_BIN)
@@ -86,11 +96,12 @@ $(OBJ)/%.o: %.c $(CIVETWEB)/include/civetweb.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_PROJECT) $(PKG_CFLAGS) $(CFLAGS_STRICT) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/lib/libcourse.a: $(COMMON_OBJ) | $(BUILD)/lib
-	ar rcs $@ $^
+# one archive per module; rm first so a deleted source leaves the archive too
+$(foreach m,$(MODULES),$(eval $(call module_lib,$(m)): $$(MODULE_OBJ_$(m)) | $(BUILD)/lib ; rm -f $$@ && ar rcs $$@ $$^))
 
-$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(BUILD)/lib/libcourse.a $(CIVETWEB)/libcivetweb.a | $(BUILD)/tests
-	$(CC) $(LDFLAGS) -o $@ $< $(LDLIBS) -lcmocka
+# unit tests see every module
+$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(call module_libs,$(MODULES)) $(CIVETWEB)/libcivetweb.a | $(BUILD)/tests
+	$(CC) $(LDFLAGS) -o $@ $< $(call module_libs,$(MODULES)) $(SYSLIBS) -lcmocka
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

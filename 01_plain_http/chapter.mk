@@ -3,8 +3,10 @@
 #   make 01-server   run the server on its own port, 8001 (ARGS="..." adds options)
 #   make 01-client   run the client against it
 #   make 01-capture  run the pair under tshark; print what an eavesdropper reads
-$(eval $(call prog,01-server,01_plain_http/server.c))
-$(eval $(call prog,01-client,01_plain_http/client.c))
+# the common/ modules this chapter links (docs/ARCHITECTURE.md)
+MODULES_01 := core net
+$(eval $(call prog,01-server,01_plain_http/server.c,$(MODULES_01)))
+$(eval $(call prog,01-client,01_plain_http/client.c,$(MODULES_01)))
 
 .PHONY: 01 01-server 01-client 01-capture
 01: all

@@ -11,23 +11,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "httpclient.h"
+#include "core/cli.h"
+#include "net/httpclient.h"
 
-static const char USAGE[] =
-    "usage: 01-client [--url URL] [--post JSON | --post-file FILE] [--quiet] [--verbose]\n"
-    "\n"
+static const char ABOUT[] =
     "Chapter 01: a plain HTTP client. Fetches the secret from 01-server and prints\n"
-    "'The secret message is: ...'. With --post, sends JSON to /echo instead.\n"
-    "\n"
-    "  --url URL        the server (default http://127.0.0.1:8001); --server is an alias\n"
+    "'The secret message is: ...'. With --post, sends JSON to /echo instead.\n";
+static const char OPTIONS_HELP[] =
     "  --post JSON      POST this JSON text to URL/echo and print the reply\n"
-    "  --post-file F    the same with the body read from a file (at most 16M)\n"
-    "  -q, --quiet      print only the result and errors\n"
-    "  -v, --verbose    also dump bodies in hex and libcurl's connection steps\n"
-    "  -h, --help       this text\n"
-    "\n"
-    "Exit status: 0 success, 1 the request failed or the server said no, 2 usage.\n";
+    "  --post-file F    the same with the body read from a file (at most 16M)\n";
+
+typedef struct options {
+    const char *post, *post_file;
+} options;
+
+static int option(int c, const char *arg, void *ctx)
+{
+    options *o = ctx;
+    switch (c) {
+    case 'P':
+        o->post = arg;
+        return 1;
+    case 'F':
+        o->post_file = arg;
+        return 1;
+    }
+    return 0;
+}
 
 static int get_secret(const char *base)
 {
@@ -88,35 +98,28 @@ static int post_echo(const char *base, const char *body, size_t len)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"url", required_argument, NULL, 'u'},
-        {"server", required_argument, NULL, 'u'},
+    static const struct option own[] = {
         {"post", required_argument, NULL, 'P'},
         {"post-file", required_argument, NULL, 'F'},
-        CLI_COMMON_OPTIONS,
         {0},
     };
-    const char *url = "http://127.0.0.1:8001", *post = NULL, *post_file = NULL;
-    int c, rc;
+    options o = {0};
+    const cli_program prog = {.synopsis = "[--post JSON | --post-file FILE] ",
+                              .about = ABOUT,
+                              .options_help = OPTIONS_HELP,
+                              .options = own,
+                              .short_options = "P:F:",
+                              .option = option,
+                              .ctx = &o};
+    cli_client cl = cli_client_defaults("http://127.0.0.1", COURSE_PORT(1));
+    const char *url, *post, *post_file;
+    int rc;
 
     narrate_init("01-client", "client");
-    while ((c = getopt_long(argc, argv, "u:P:F:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
-        if (cli_common(c, USAGE))
-            continue;
-        switch (c) {
-        case 'u':
-            url = optarg;
-            break;
-        case 'P':
-            post = optarg;
-            break;
-        case 'F':
-            post_file = optarg;
-            break;
-        }
-    }
-    if (optind < argc)
-        cli_usage_error("unexpected argument '%s'", argv[optind]);
+    cli_parse_client(argc, argv, &prog, &cl);
+    url = cl.url;
+    post = o.post;
+    post_file = o.post_file;
     if (post && post_file)
         cli_usage_error("--post and --post-file exclude each other");
 

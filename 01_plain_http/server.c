@@ -16,24 +16,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
-#include "webserver.h"
+#include "core/cli.h"
+#include "net/webserver.h"
 
-static const char USAGE[] =
-    "usage: 01-server [--port N] [--host ADDR] [--max-body SIZE] [--quiet] [--verbose]\n"
-    "\n"
+static const char ABOUT[] =
     "Chapter 01: a plain HTTP server. Serves the secret on GET /, an HTML page on\n"
     "GET /page, a login form target on POST /login and a JSON echo on POST /echo.\n"
-    "Nothing is encrypted: capture it with `make 01-capture` and read everything.\n"
-    "\n"
-    "  --port N         port to listen on (default 8001; 0 = any free port)\n"
-    "  --host ADDR      address to listen on (default 127.0.0.1; ::1 for IPv6)\n"
-    "  --max-body SIZE  largest request body accepted (default 1M; K/M suffixes)\n"
-    "  -q, --quiet      print only the 'listening on URL' line and errors\n"
-    "  -v, --verbose    also dump request and response bodies in hex\n"
-    "  -h, --help       this text\n"
-    "\n"
-    "The first line on stdout is 'listening on URL'. Stop with Ctrl-C (exit 0).\n";
+    "Nothing is encrypted: capture it with `make 01-capture` and read everything.\n";
 
 static const char SECRET[] = "fluffy tail";
 
@@ -101,13 +90,6 @@ static int post_echo(struct mg_connection *conn, void *arg)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"port", required_argument, NULL, 'p'},
-        {"host", required_argument, NULL, 'H'},
-        {"max-body", required_argument, NULL, 'm'},
-        CLI_COMMON_OPTIONS,
-        {0},
-    };
     static const web_route routes[] = {
         {"GET", "/", get_secret, NULL},
         {"GET", "/page", get_page, NULL},
@@ -115,28 +97,13 @@ int main(int argc, char **argv)
         {"POST", "/echo", post_echo, NULL},
         {0},
     };
-    web_config cfg = web_config_defaults();
-    int c;
+    const cli_program prog = {.about = ABOUT};
+    cli_server srv = cli_server_defaults(COURSE_PORT(1));
+    web_config cfg;
 
     narrate_init("01-server", "server");
-    cfg.port = 8001;
+    cli_parse_server(argc, argv, &prog, &srv);
+    cfg = web_config_for(&srv);
     cfg.routes = routes;
-    while ((c = getopt_long(argc, argv, "p:H:m:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
-        if (cli_common(c, USAGE))
-            continue;
-        switch (c) {
-        case 'p':
-            cfg.port = cli_port("--port", optarg);
-            break;
-        case 'H':
-            cfg.host = optarg;
-            break;
-        case 'm':
-            cfg.max_body = cli_size("--max-body", optarg, 1, 64 * 1024 * 1024);
-            break;
-        }
-    }
-    if (optind < argc)
-        cli_usage_error("unexpected argument '%s'", argv[optind]);
     return web_serve(&cfg);
 }

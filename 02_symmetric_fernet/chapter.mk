@@ -5,11 +5,13 @@
 #   make 02-capture  run the pair under tshark; the eavesdropper reads a token, not the secret
 #   make diff-02     what chapter 02 adds to chapter 01
 #   make 02-key      make the shared key build/02.key (0600) if there is none
-$(eval $(call prog,02-server,02_symmetric_fernet/server.c))
-$(eval $(call prog,02-client,02_symmetric_fernet/client.c))
-$(eval $(call prog,fernet,02_symmetric_fernet/fernet.c))
-$(eval $(call prog,toy-cipher,02_symmetric_fernet/toy_cipher.c))
-$(eval $(call prog,fernet-bench,bench/fernet_bench.c))
+# chapter 01's modules plus the one this chapter introduces
+MODULES_02 := $(MODULES_01) fernet
+$(eval $(call prog,02-server,02_symmetric_fernet/server.c,$(MODULES_02)))
+$(eval $(call prog,02-client,02_symmetric_fernet/client.c,$(MODULES_02)))
+$(eval $(call prog,fernet,02_symmetric_fernet/fernet.c,core fernet))
+$(eval $(call prog,toy-cipher,02_symmetric_fernet/toy_cipher.c,core))
+$(eval $(call prog,fernet-bench,bench/fernet_bench.c,core fernet))
 
 .PHONY: 02 02-server 02-client 02-capture 02-key diff-02
 02: all

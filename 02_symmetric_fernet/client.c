@@ -14,10 +14,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
-#include "encoding.h"
-#include "fernet.h"
-#include "httpclient.h"
+#include "core/cli.h"
+#include "core/encoding.h"
+#include "fernet/fernet.h"
+#include "net/httpclient.h"
 
 static const char USAGE[] =
     "usage: 02-client [--key-file F] [--url URL] [--send TEXT | --send-file FILE] [--quiet]\n"

@@ -15,9 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "encoding.h"
-#include "fernet.h"
+#include "core/cli.h"
+#include "core/encoding.h"
+#include "fernet/fernet.h"
 
 static const char USAGE[] =
     "usage: fernet genkey [--out FILE]\n"

@@ -18,10 +18,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
-#include "encoding.h"
-#include "fernet.h"
-#include "webserver.h"
+#include "core/cli.h"
+#include "core/encoding.h"
+#include "fernet/fernet.h"
+#include "net/webserver.h"
 
 static const char USAGE[] =
     "usage: 02-server [--key-file F] [--ttl SECONDS] [--port N] [--host ADDR] [--max-body SIZE]\n"

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "core/cli.h"
 
 static const char USAGE[] =
     "usage: toy-cipher encrypt --shift N [TEXT]\n"

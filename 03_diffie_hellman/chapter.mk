@@ -5,10 +5,12 @@
 #   make 03-mitm     run the attacker on 8013 in front of 03-server on 8003
 #   make 03-capture  run the pair under tshark; the eavesdropper reads public values only
 #   make diff-03     what chapter 03 adds to chapter 02
-$(eval $(call prog,03-server,03_diffie_hellman/server.c))
-$(eval $(call prog,03-client,03_diffie_hellman/client.c))
-$(eval $(call prog,03-mitm,03_diffie_hellman/mitm.c))
-$(eval $(call prog,dh,03_diffie_hellman/dh.c 03_diffie_hellman/dh_toy.c))
+# chapter 02's modules plus the one this chapter introduces
+MODULES_03 := $(MODULES_02) kex
+$(eval $(call prog,03-server,03_diffie_hellman/server.c,$(MODULES_03)))
+$(eval $(call prog,03-client,03_diffie_hellman/client.c 03_diffie_hellman/kex_flow.c,$(MODULES_03)))
+$(eval $(call prog,03-mitm,03_diffie_hellman/mitm.c 03_diffie_hellman/kex_flow.c,$(MODULES_03)))
+$(eval $(call prog,dh,03_diffie_hellman/dh.c 03_diffie_hellman/dh_toy.c,core kex))
 
 .PHONY: 03 03-server 03-client 03-mitm 03-capture diff-03
 03: all

@@ -3,7 +3,7 @@
  *
  * First agrees a key with 03-server over the open wire: Diffie-Hellman in the
  * group of --group, then HKDF-SHA256 over the shared secret and both nonces
- * (common/exchange.h). Then chapter 02 as before: GETs the secret as a Fernet
+ * (common/kex/exchange.h). Then chapter 02 as before: GETs the secret as a Fernet
  * token and decrypts it; with --send it encrypts a message, POSTs the token to
  * /message and decrypts the reply. The narration shows what crosses the wire
  * (public values, nonces, tokens) and what never does (private values, the
@@ -17,11 +17,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
-#include "encoding.h"
-#include "exchange.h"
-#include "fernet.h"
-#include "httpclient.h"
+#include "core/cli.h"
+#include "core/encoding.h"
+#include "kex/exchange.h"
+#include "kex_flow.h"
+#include "fernet/fernet.h"
+#include "net/httpclient.h"
 
 static const char USAGE[] =
     "usage: 03-client [--group G] [--url URL] [--send TEXT | --send-file FILE] [--quiet]\n"
@@ -204,7 +205,7 @@ int main(int argc, char **argv)
 
     http_client_init();
     /* the one new idea: agree the key on the wire instead of sharing it first */
-    if (exchange_http_client(url, group, EXCHANGE_INFO_03, raw, session, sizeof session) != 0) {
+    if (kex_flow_client(url, group, EXCHANGE_INFO_03, NULL, raw, session, sizeof session) != 0) {
         http_client_cleanup();
         return EXIT_FAILED;
     }

@@ -21,10 +21,10 @@
 
 #include <openssl/crypto.h>
 
-#include "cli.h"
+#include "core/cli.h"
 #include "dh.h"
-#include "encoding.h"
-#include "kex.h"
+#include "core/encoding.h"
+#include "kex/kex.h"
 
 static const char USAGE[] =
     "usage: dh toy [--p P] [--g G] [--a N] [--b N] [--crack [--public Y]]\n"

@@ -14,9 +14,9 @@
 
 #include <openssl/rand.h>
 
-#include "cli.h"
+#include "core/cli.h"
 #include "dh.h"
-#include "kex.h"
+#include "kex/kex.h"
 
 typedef unsigned long long ull;
 

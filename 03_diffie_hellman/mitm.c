@@ -25,13 +25,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
-#include "encoding.h"
-#include "exchange.h"
-#include "fernet.h"
-#include "httpclient.h"
-#include "sessions.h"
-#include "webserver.h"
+#include "core/cli.h"
+#include "core/encoding.h"
+#include "kex/exchange.h"
+#include "kex_flow.h"
+#include "fernet/fernet.h"
+#include "net/httpclient.h"
+#include "kex/sessions.h"
+#include "net/webserver.h"
 
 static const char USAGE[] =
     "usage: 03-mitm --upstream URL [--rewrite TEXT] [--port N] [--host ADDR] [--quiet]\n"
@@ -92,7 +93,7 @@ static int post_kex(struct mg_connection *conn, void *arg)
     step("the client offers a key exchange in group %s, meant for the server; we answer it",
          kex_group_name(offer.group));
     step("first, our own exchange with the real server, posing as the client");
-    if (exchange_http_client(g_upstream, offer.group, EXCHANGE_INFO_03, s.server_key, s.upstream_id,
+    if (kex_flow_client(g_upstream, offer.group, EXCHANGE_INFO_03, NULL, s.server_key, s.upstream_id,
                              sizeof s.upstream_id) != 0) {
         json_decref(in);
         return web_reply_error(conn, 502, "upstream key exchange failed");

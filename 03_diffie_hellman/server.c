@@ -5,7 +5,7 @@
  * HKDF-SHA256 turns it into a Fernet key, and chapter 02 goes on with it.
  *
  * Routes:
- *   POST /kex      the client's offer in, ours out (common/exchange.h): a
+ *   POST /kex      the client's offer in, ours out (common/kex/exchange.h): a
  *                  session id names the agreed key from then on
  *   GET  /         the secret, "fluffy tail", as a Fernet token (text/plain)
  *   GET  /page     a small HTML page with a login form, for a browser
@@ -21,12 +21,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
-#include "encoding.h"
-#include "exchange.h"
-#include "fernet.h"
-#include "sessions.h"
-#include "webserver.h"
+#include "core/cli.h"
+#include "core/encoding.h"
+#include "kex/exchange.h"
+#include "fernet/fernet.h"
+#include "kex/sessions.h"
+#include "net/webserver.h"
 
 static const char USAGE[] =
     "usage: 03-server [--ttl SECONDS] [--max-sessions N] [--port N]\n"

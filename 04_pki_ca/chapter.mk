@@ -18,10 +18,12 @@
 #   build/pki/crl.pem             the intermediate's CRL (nothing revoked), 30 days
 #
 # Check any of them with: build/bin/minica inspect build/pki/server.crt
+# chapter 03's modules plus the one this chapter introduces
+MODULES_04 := $(MODULES_03) pki
 MINICA_SRC := 04_pki_ca/minica.c 04_pki_ca/minica_util.c 04_pki_ca/minica_ca.c \
   04_pki_ca/minica_issue.c 04_pki_ca/minica_req.c 04_pki_ca/minica_inspect.c \
   04_pki_ca/minica_verify.c
-$(eval $(call prog,minica,$(MINICA_SRC)))
+$(eval $(call prog,minica,$(MINICA_SRC),core pki))
 
 PKI ?= build/pki
 .PHONY: pki minica
@@ -30,8 +32,9 @@ pki: $(BIN)/minica
 	@04_pki_ca/make-pki.sh $(abspath $(BIN)) $(PKI)
 
 # The pair: 03's server and client plus a certificate (and a small CA service).
-$(eval $(call prog,04-server,04_pki_ca/server.c 04_pki_ca/enrol_server.c))
-$(eval $(call prog,04-client,04_pki_ca/client.c 04_pki_ca/enrol_client.c))
+$(eval $(call prog,04-server,04_pki_ca/server.c 04_pki_ca/enrol_server.c,$(MODULES_04)))
+$(eval $(call prog,04-client,04_pki_ca/client.c 04_pki_ca/enrol_client.c \
+  04_pki_ca/signedkex_flow.c 03_diffie_hellman/kex_flow.c,$(MODULES_04)))
 
 #   make 04          make pki, then: enrolment, signed exchange, refusal through 03-mitm
 #   make 04-server   run the server on its own port, 8004 (ARGS="..." adds options)

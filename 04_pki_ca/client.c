@@ -5,7 +5,7 @@
  * uses the server's public value only after checking the certificate chain
  * that came with it (up to the root in --ca, which it already holds), the
  * name in it, and the server's signature over everything both sides sent
- * (common/signedkex.h). Through 03-mitm, that check fails and it stops.
+ * (common/pki/signedkex.h). Through 03-mitm, that check fails and it stops.
  * With --enrol it asks 04-server's CA for a client certificate instead
  * (enrol_client.c). Otherwise chapter 03 as before: GETs the secret as a Fernet
  * token and decrypts it; with --send it encrypts a message, POSTs the token to
@@ -21,14 +21,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
-#include "encoding.h"
+#include "core/cli.h"
+#include "core/encoding.h"
 #include "enrol.h"
-#include "exchange.h"
-#include "fernet.h"
-#include "httpclient.h"
-#include "pki.h"
-#include "signedkex.h"
+#include "kex/exchange.h"
+#include "fernet/fernet.h"
+#include "net/httpclient.h"
+#include "pki/pki.h"
+#include "pki/signedkex.h"
+#include "signedkex_flow.h"
 
 static const char USAGE[] =
     "usage: 04-client [--ca FILE] [--group G] [--url URL] [--send TEXT | --send-file FILE]\n"
@@ -289,7 +290,7 @@ int main(int argc, char **argv)
     }
     /* the one new idea: use the server's public value only once its certificate
      * and signature check out */
-    rc = signedkex_http_client(url, group, SIGNEDKEX_INFO_04, trusted, raw, session,
+    rc = signedkex_flow_client(url, group, SIGNEDKEX_INFO_04, trusted, raw, session,
                                sizeof session);
     sk_X509_pop_free(trusted, X509_free);
     if (rc != 0) {

@@ -10,11 +10,11 @@
 
 #include <openssl/pem.h>
 
-#include "cli.h"
+#include "core/cli.h"
 #include "enrol.h"
-#include "httpclient.h"
-#include "json.h"
-#include "pki.h"
+#include "net/httpclient.h"
+#include "core/json.h"
+#include "pki/pki.h"
 
 /* GET base+path; the body (malloc'ed) or NULL after an error. */
 static char *fetch(const char *base, const char *path, const char *method, const char *body)

@@ -17,11 +17,11 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "cli.h"
+#include "core/cli.h"
 #include "enrol.h"
-#include "json.h"
-#include "pki.h"
-#include "webserver.h"
+#include "core/json.h"
+#include "pki/pki.h"
+#include "net/webserver.h"
 
 #define MAX_CODES 256
 #define MIN_CODE 16

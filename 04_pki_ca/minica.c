@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "core/cli.h"
 #include "minica.h"
 
 static const char USAGE[] =

@@ -4,7 +4,7 @@
 
 #include <time.h>
 
-#include "pki.h"
+#include "pki/pki.h"
 
 #define MINICA_MAX_SANS 32
 

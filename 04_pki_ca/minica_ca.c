@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "core/cli.h"
 #include "minica.h"
 
 static const pki_name DEFAULT_ROOT = {.o = "HTTPS from the ground up", .cn = "Course Root CA"};

@@ -11,7 +11,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "cli.h"
+#include "core/cli.h"
 #include "minica.h"
 
 /* An extension's value as OpenSSL words ("Digital Signature, Key Encipherment"). */

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "core/cli.h"
 #include "minica.h"
 
 /* BASE.key, BASE.crt and BASE-chain.crt, each reported. */

@@ -9,7 +9,7 @@
 
 #include <openssl/ui.h>
 
-#include "cli.h"
+#include "core/cli.h"
 #include "minica.h"
 
 #define MAX_PASS 1024

@@ -8,7 +8,7 @@
 
 #include <openssl/pem.h>
 
-#include "cli.h"
+#include "core/cli.h"
 #include "minica.h"
 
 static const char *hint_for(pki_verdict v)

@@ -6,7 +6,7 @@
  * CRL, and signs a client's CSR when it comes with a one-time enrolment code.
  *
  * Routes:
- *   POST /kex      the client's offer in, ours out, signed (common/signedkex.h):
+ *   POST /kex      the client's offer in, ours out, signed (common/pki/signedkex.h):
  *                  a session id names the agreed key from then on
  *   GET  /ca.crt   the course root certificate (PEM)
  *   GET  /crl      the issuing CA's revocation list (PEM)
@@ -26,16 +26,16 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
-#include "encoding.h"
+#include "core/cli.h"
+#include "core/encoding.h"
 #include "enrol.h"
-#include "exchange.h"
-#include "fernet.h"
-#include "json.h"
-#include "pki.h"
-#include "sessions.h"
-#include "signedkex.h"
-#include "webserver.h"
+#include "kex/exchange.h"
+#include "fernet/fernet.h"
+#include "core/json.h"
+#include "pki/pki.h"
+#include "kex/sessions.h"
+#include "pki/signedkex.h"
+#include "net/webserver.h"
 
 static const char USAGE[] =
     "usage: 04-server [--pki DIR] [--codes FILE] [--cert-days N] [--ttl SECONDS]\n"

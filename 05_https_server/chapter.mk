@@ -9,8 +9,10 @@
 #   make 05-scan      testssl.sh against 05-server, findings by severity
 #   make diff-05      what chapter 05 adds to chapter 01
 # Every target that needs certificates runs `make pki` first (build/pki).
-$(eval $(call prog,05-server,05_https_server/server.c))
-$(eval $(call prog,05-client,05_https_server/client.c))
+# chapter 01's modules plus the one this chapter introduces (05 is 01 + TLS)
+MODULES_05 := $(MODULES_01) tls
+$(eval $(call prog,05-server,05_https_server/server.c,$(MODULES_05)))
+$(eval $(call prog,05-client,05_https_server/client.c,$(MODULES_05)))
 
 .PHONY: 05 05-server 05-client 05-capture 05-break 05-browser 05-scan diff-05
 05: all pki

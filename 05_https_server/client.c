@@ -18,9 +18,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "httpclient.h"
-#include "tls.h"
+#include "core/cli.h"
+#include "net/httpclient.h"
+#include "tls/tls.h"
 
 /* The course PKI made by `make pki` (chapter 04). */
 #define PKI_CA "build/pki/root.crt"

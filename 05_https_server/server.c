@@ -13,7 +13,7 @@
  * /page then greet it by the certificate's subject. With --crl as well, a
  * client certificate on that CRL is refused in the handshake.
  *
- * TLS policy (common/tls.h): TLS 1.2 minimum (1.3 only with --tls13-only),
+ * TLS policy (common/tls/tls.h): TLS 1.2 minimum (1.3 only with --tls13-only),
  * ECDHE + AEAD suites, server preference, resumption, HSTS. With SSLKEYLOGFILE
  * set, the session secrets go to that file for Wireshark.
  *
@@ -27,9 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "tls.h"
-#include "webserver.h"
+#include "core/cli.h"
+#include "tls/tls.h"
+#include "net/webserver.h"
 
 /* The course PKI made by `make pki` (chapter 04). */
 #define PKI_SERVER_CHAIN "build/pki/server-chain.crt"

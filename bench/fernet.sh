@@ -3,7 +3,7 @@
 #
 # One round = make a token from a random message, then check and open it (TTL
 # on). Three peers, measured now, one after the other, on this machine:
-#   ours    build/bin/fernet-bench (common/fernet.c)
+#   ours    build/bin/fernet-bench (common/fernet/fernet.c)
 #   Python  cryptography.fernet under /usr/bin/python3 (OpenSSL underneath too)
 #   limit   `openssl speed` on 1 MiB buffers: AES-128-CBC encryption and
 #           decryption and HMAC-SHA256, combined as one round needs them

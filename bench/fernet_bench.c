@@ -17,8 +17,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
-#include "fernet.h"
+#include "core/cli.h"
+#include "fernet/fernet.h"
 
 static double now_s(void)
 {

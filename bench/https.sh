@@ -49,7 +49,7 @@ free_port() {
 }
 
 # ---- nginx, configured like 05-server ----
-ciphers=$(sed -n 's/^ *"\(ECDHE[^"]*\)" *\\*$/\1/p' common/tls.h | tr -d '\n')
+ciphers=$(sed -n 's/^ *"\(ECDHE[^"]*\)" *\\*$/\1/p' common/tls/tls.h | tr -d '\n')
 ngport=$(free_port)
 mkdir -p "$tmp/nginx/logs"
 cat >"$tmp/nginx/nginx.conf" <<EOF

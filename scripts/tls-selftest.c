@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "httpclient.h"
-#include "webserver.h"
+#include "core/cli.h"
+#include "net/httpclient.h"
+#include "net/webserver.h"
 
 static int hello(struct mg_connection *conn, void *cbdata)
 {

@@ -10,10 +10,10 @@
 
 #include <cmocka.h>
 
-#include "cli.h"
-#include "encoding.h"
-#include "httpclient.h"
-#include "json.h"
+#include "core/cli.h"
+#include "core/encoding.h"
+#include "net/httpclient.h"
+#include "core/json.h"
 
 static void hex_round_trip(void **state)
 {

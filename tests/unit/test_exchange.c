@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "exchange.h"
-#include "narrate.h"
-#include "sessions.h"
+#include "kex/exchange.h"
+#include "core/narrate.h"
+#include "kex/sessions.h"
 
 #define INFO "test info"
 

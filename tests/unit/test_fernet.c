@@ -15,9 +15,9 @@
 #include <openssl/rand.h>
 #include <pthread.h>
 
-#include "encoding.h"
-#include "fernet.h"
-#include "fernet_ctx.h"
+#include "core/encoding.h"
+#include "fernet/fernet.h"
+#include "fernet/fernet_internal.h"
 
 /* "1985-10-26T01:20:00-07:00" -> unix time */
 static uint64_t iso_time(const char *s)

@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "encoding.h"
-#include "kex.h"
+#include "core/encoding.h"
+#include "kex/kex.h"
 
 static uint8_t *unhex(const char *h, size_t *n)
 {

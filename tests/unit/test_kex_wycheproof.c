@@ -23,8 +23,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "encoding.h"
-#include "kex.h"
+#include "core/encoding.h"
+#include "kex/kex.h"
 
 #define DIR "tests/vectors/wycheproof/"
 

@@ -12,7 +12,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
-#include "narrate.h"
+#include "core/narrate.h"
 
 /* Run fn with stdout (or stderr) redirected to a file; return what it wrote. */
 static char *capture(int fd, void (*fn)(void))

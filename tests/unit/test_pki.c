@@ -15,7 +15,7 @@
 #include <cmocka.h>
 #include <openssl/x509v3.h>
 
-#include "pki.h"
+#include "pki/pki.h"
 
 typedef struct fixture {
     char dir[64];

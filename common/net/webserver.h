@@ -1,0 +1,105 @@
+/*
+ * webserver.h - a small server layer over civetweb that every chapter uses.
+ *
+ * A chapter describes its routes and calls web_serve(): the layer checks the
+ * civetweb build (start-up self-test), listens on host:port (port 0 = any
+ * free port), prints "listening on URL" as the first line on stdout, logs each
+ * request, enforces the request limits, and on SIGINT/SIGTERM stops accepting,
+ * lets running requests finish and returns 0. SIGHUP does the same, unless
+ * on_reload is set: then SIGHUP calls it and the server goes on.
+ *
+ *     static const web_route routes[] = {
+ *         {"GET", "/", get_secret, NULL},
+ *         {0},
+ *     };
+ *     web_config cfg = web_config_for(&srv);    (srv from cli_parse_server)
+ *     cfg.routes = routes;
+ *     return web_serve(&cfg);
+ *
+ * Handlers return the HTTP status they sent (for the log).
+ */
+#ifndef COURSE_WEBSERVER_H
+#define COURSE_WEBSERVER_H
+
+#include <civetweb.h>
+#include <jansson.h>
+#include <stddef.h>
+
+#include "core/cli.h"
+#include "core/narrate.h"
+
+typedef int (*web_handler)(struct mg_connection *conn, void *arg);
+
+typedef struct web_route {
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* exact path, query string excluded */
+    web_handler fn;
+    void *arg;
+} web_route;
+
+#define WEB_DEFAULT_MAX_BODY COURSE_MAX_BODY_DEFAULT
+
+typedef struct web_config {
+    const char *host;        /* default "127.0.0.1"; "::1" for IPv6 */
+    int port;                /* 0: any free port */
+    size_t max_body;         /* request body limit (413 above it) */
+    size_t max_json_depth;   /* JSON nesting limit for web_read_json */
+    int threads;             /* worker threads */
+    int request_timeout_ms;  /* per-request read/write timeout */
+    const web_route *routes; /* terminated by an entry with fn == NULL */
+
+    /* TLS (chapter 05 on): set tls = 1 and name the files. */
+    int tls;
+    /* Extra civetweb options as name/value pairs, NULL-terminated. */
+    const char *const *civetweb_options;
+    /* Called by civetweb with the SSL_CTX before it loads the certificate
+     * (return 0 to let civetweb go on, 1 if the callback did all the work). */
+    int (*init_ssl)(void *ssl_ctx, void *user_data);
+    void *init_ssl_arg;
+    /* Header lines added to every response, e.g. "Strict-Transport-Security: max-age=63072000". */
+    const char *const *extra_headers;
+    /* Called once right after the "listening on URL" line, for what a
+     * program has to say only once it serves (e.g. the key log notice). */
+    void (*on_listening)(void *arg);
+    void *on_listening_arg;
+    /* Set it and SIGHUP calls it (on the thread that waits for signals, while
+     * requests go on) instead of ending the server: re-read what may change
+     * under a running server, as `nginx -s reload` does. */
+    void (*on_reload)(void *arg);
+    void *on_reload_arg;
+} web_config;
+
+web_config web_config_defaults(void);
+/* The defaults, with what every server's command line sets (cli_parse_server). */
+web_config web_config_for(const cli_server *srv);
+
+/* Run the server until SIGINT or SIGTERM. Returns the process exit status. */
+int web_serve(const web_config *cfg);
+
+/* ---- inside a handler ---- */
+
+/* Send a complete response. Each logs "-> HTTP/1.1 STATUS (type, N bytes)". */
+int web_reply(struct mg_connection *conn, int status, const char *content_type, const void *body,
+              size_t len);
+int web_reply_text(struct mg_connection *conn, int status, const char *text);
+/* Takes ownership of json (decrefs it). */
+int web_reply_json(struct mg_connection *conn, int status, json_t *json);
+/* {"error": "...", "status": N} with a printf-style message. */
+int web_reply_error(struct mg_connection *conn, int status, const char *fmt, ...)
+    COURSE_PRINTF(3, 4);
+/* The same, with "Retry-After: SECONDS" (e.g. 503 when a table is full). */
+int web_reply_error_retry(struct mg_connection *conn, int status, unsigned retry_after,
+                          const char *fmt, ...) COURSE_PRINTF(4, 5);
+
+/* Read the whole request body under the server's limit. Returns 0 with a
+ * malloc'ed NUL-terminated body, or an HTTP status after replying with the
+ * error itself (413 too large, 400 unreadable). */
+int web_read_body(struct mg_connection *conn, char **body, size_t *len);
+/* Read and parse a JSON body. Returns 0 with *out set, or the status after
+ * replying (415 wrong type, 413, 400 with the parser's line and column). */
+int web_read_json(struct mg_connection *conn, json_t **out);
+
+/* The request's header value, or NULL. */
+const char *web_header(struct mg_connection *conn, const char *name);
+
+#endif

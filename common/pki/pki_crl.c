@@ -1,0 +1,150 @@
+/*
+ * pki_crl.c - a certificate revocation list from the CA's index.
+ *
+ * A CRL is the CA's signed list of "passports reported stolen": serial,
+ * when, why. It carries its own validity (thisUpdate..nextUpdate), a number
+ * that only goes up, and the CA's key identifier so a verifier finds the key.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/x509v3.h>
+
+#include "pki/pki.h"
+#include "pki/pki_internal.h"
+
+/* Read DIR/crlnumber (1 if absent) and store the next one. */
+static long next_crl_number(const char *dir)
+{
+    char path[4096], buf[32];
+    long n = 1;
+    FILE *f;
+    if (snprintf(path, sizeof path, "%s/crlnumber", dir) >= (int)sizeof path)
+        return -1;
+    if ((f = fopen(path, "r")) != NULL) {
+        if (!fgets(buf, sizeof buf, f) || (n = strtol(buf, NULL, 10)) < 1 || n > 1000000000L)
+            n = -1;
+        fclose(f);
+    }
+    if (n < 1) {
+        pki_fail("%s: not a CRL number", path);
+        return -1;
+    }
+    snprintf(buf, sizeof buf, "%ld\n", n + 1);
+    return pki_write_file(path, buf, strlen(buf), 0644) ? -1 : n;
+}
+
+/* Add one "R" line of the index to the CRL. */
+static int add_revoked(X509_CRL *crl, const char *serial_hex, const char *when_reason)
+{
+    X509_REVOKED *rev = X509_REVOKED_new();
+    BIGNUM *bn = NULL;
+    ASN1_INTEGER *serial = NULL;
+    ASN1_TIME *when = ASN1_TIME_new();
+    ASN1_ENUMERATED *code = ASN1_ENUMERATED_new();
+    char date[32] = "";
+    const char *comma = strchr(when_reason, ',');
+    int reason = comma ? pki_reason_code(comma + 1) : 0, rc = -1;
+
+    snprintf(date, sizeof date, "%.*s", comma ? (int)(comma - when_reason) : 31, when_reason);
+    if (!rev || !when || !code || !BN_hex2bn(&bn, serial_hex) ||
+        !(serial = BN_to_ASN1_INTEGER(bn, NULL)) || !ASN1_TIME_set_string(when, date) ||
+        !X509_REVOKED_set_serialNumber(rev, serial) || !X509_REVOKED_set_revocationDate(rev, when))
+        goto end;
+    /* reason "unspecified" is expressed by leaving the extension out (RFC 5280 5.3.1) */
+    if (reason > 0 && (!ASN1_ENUMERATED_set(code, reason) ||
+                       !X509_REVOKED_add1_ext_i2d(rev, NID_crl_reason, code, 0, 0)))
+        goto end;
+    if (!X509_CRL_add0_revoked(crl, rev))
+        goto end;
+    rev = NULL; /* the CRL owns it now */
+    rc = 0;
+end:
+    if (rc)
+        pki_fail("index entry %s cannot go into the CRL", serial_hex);
+    X509_REVOKED_free(rev);
+    BN_free(bn);
+    ASN1_INTEGER_free(serial);
+    ASN1_TIME_free(when);
+    ASN1_ENUMERATED_free(code);
+    return rc;
+}
+
+X509_CRL *pki_crl_create(const char *dir, X509 *ca_cert, EVP_PKEY *ca_key, int days)
+{
+    char path[4096];
+    char *text = NULL, *line, *save = NULL;
+    size_t len = 0;
+    X509_CRL *crl = X509_CRL_new(), *ok = NULL;
+    ASN1_TIME *t = NULL;
+    ASN1_INTEGER *num = NULL;
+    X509_EXTENSION *aki = NULL;
+    X509V3_CTX ctx;
+    long number;
+    time_t now = time(NULL);
+    FILE *f;
+    int lock = -1;
+
+    pki_fail("%s", "");
+    if (days < 1 || days > 3650) {
+        pki_fail("a CRL is valid for 1 to 3650 days");
+        goto end;
+    }
+    if (snprintf(path, sizeof path, "%s/index.txt", dir) >= (int)sizeof path)
+        goto end;
+    /* the index as one writer left it, and a CRL number nobody else takes */
+    if ((lock = pki_index_lock(dir)) < 0)
+        goto end;
+    if ((f = fopen(path, "r")) != NULL) {
+        fclose(f);
+        if (!(text = pki_read_all(path, &len)))
+            goto end;
+    }
+    if (!crl || !X509_CRL_set_version(crl, X509_CRL_VERSION_2) ||
+        !X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca_cert)) ||
+        !(t = ASN1_TIME_set(NULL, now)) || !X509_CRL_set1_lastUpdate(crl, t) ||
+        !ASN1_TIME_set(t, now + (time_t)days * 86400) || !X509_CRL_set1_nextUpdate(crl, t))
+        goto end;
+    for (line = text ? strtok_r(text, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+        char *fld[4] = {line}, *p = line;
+        int n = 1;
+        while (n < 4 && (p = strchr(p, '\t')) != NULL) {
+            *p++ = '\0';
+            fld[n++] = p;
+        }
+        if (n == 4 && fld[0][0] == 'R') {
+            char *tab = strchr(fld[3], '\t');
+            if (tab)
+                *tab = '\0';
+            if (add_revoked(crl, fld[3], fld[2]))
+                goto end;
+        }
+    }
+    if ((number = next_crl_number(dir)) < 0 || !(num = ASN1_INTEGER_new()) ||
+        !ASN1_INTEGER_set(num, number) || !X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0))
+        goto end;
+    X509V3_set_ctx(&ctx, ca_cert, NULL, NULL, crl, 0);
+    if (!(aki = X509V3_EXT_nconf_nid(NULL, &ctx, NID_authority_key_identifier, "keyid:always")) ||
+        !X509_CRL_add_ext(crl, aki, -1))
+        goto end;
+    if (!X509_CRL_sort(crl) ||
+        !X509_CRL_sign(crl, ca_key, EVP_PKEY_is_a(ca_key, "ED25519") ? NULL : EVP_sha256())) {
+        pki_fail("signing the CRL failed (does the CA key match the CA certificate?)");
+        goto end;
+    }
+    ok = crl;
+    crl = NULL;
+end:
+    pki_index_unlock(lock);
+    if (!ok && !*pki_last_error())
+        pki_fail("cannot build the CRL");
+    X509_CRL_free(crl);
+    ASN1_TIME_free(t);
+    ASN1_INTEGER_free(num);
+    X509_EXTENSION_free(aki);
+    free(text);
+    return ok;
+}
