@@ -37,7 +37,6 @@ void narrate_set_level(int quiet, int verbose)
     g_verbose = verbose && !quiet;
 }
 
-int narrate_is_quiet(void) { return g_quiet; }
 int narrate_is_verbose(void) { return g_verbose; }
 const char *narrate_prog(void) { return g_prog; }
 

@@ -11,7 +11,7 @@
  * (results and errors still print); `--verbose` adds hex dumps. Colour is used
  * only when stdout is a terminal and NO_COLOR is not set.
  *
- * Stderr carries errors, always in one shape (DESIGN.md section 4):
+ * Stderr carries errors, always in one shape (docs/ARCHITECTURE.md, "Conventions"):
  *
  *     PROG: error: WHAT: WHY
  *     PROG:   openssl: <each entry of OpenSSL's error queue, in plain words>
@@ -34,7 +34,6 @@
  * role: the narration prefix ("client", "server", "mitm"), or NULL for none. */
 void narrate_init(const char *prog, const char *role);
 void narrate_set_level(int quiet, int verbose);
-int narrate_is_quiet(void);
 int narrate_is_verbose(void);
 const char *narrate_prog(void);
 
