@@ -151,5 +151,5 @@ t_true "02: SIGTERM stops the server with status 0" "status $STOPPED_RC" test "$
 t_expect "02: the server will not start without a key" 1 \
   --err "02-server: error: key: no key: give --key-file FILE or set SECRET_KEY" -- "$BIN/02-server" --port 0
 t_expect "02: --help explains the server" 0 --out "usage: 02-server" -- "$BIN/02-server" --help
-t_expect "02: make diff-02 shows what chapter 02 adds" 0 --out '+#include "fernet.h"' \
+t_expect "02: make diff-02 shows what chapter 02 adds" 0 --out '+#include "fernet/fernet.h"' \
   --out "+static int post_message" -- make -s -C "$COURSE_ROOT" diff-02
