@@ -67,6 +67,10 @@ static void show_key(const char *label, const uint8_t *key)
     encoding_free_secret(h, h ? strlen(h) : 0);
 }
 
+/* POST /kex: both halves of the exchange, one per side. To the real server we
+ * are a client (kex_flow_client() in kex_flow.c, as 03-client runs it); to the
+ * client we are the server (exchange_answer(), as post_kex() in server.c runs
+ * it). Neither side checks whose public value it got, so both are content. */
 static int post_kex(struct mg_connection *conn, void *arg)
 {
     json_t *in = NULL, *out = NULL;

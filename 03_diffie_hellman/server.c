@@ -92,6 +92,9 @@ static int session_key(struct mg_connection *conn, fernet_key *key)
     return 0;
 }
 
+/* POST /kex: the server's half of the exchange. The client's half, step by
+ * step, is kex_flow_client() in kex_flow.c; the numbers below are its steps.
+ * Nothing here says who sent the offer, so we answer anyone: 03-mitm too. */
 static int post_kex(struct mg_connection *conn, void *arg)
 {
     json_t *in = NULL, *out = NULL;
@@ -100,9 +103,11 @@ static int post_kex(struct mg_connection *conn, void *arg)
     char err[256], id[SESSIONS_ID_SIZE];
     int st;
     (void)arg;
+    /* step 2 arrives: the client's offer */
     if ((st = web_read_json(conn, &in)) != 0)
         return st;
-    /* parse the client's offer, make ours in its group, derive: all in one */
+    /* steps 1 and 5 for our side: parse the client's offer, make our key pair
+     * in its group, derive the same key it will: all in one */
     st = exchange_answer(&ex, in, EXCHANGE_INFO_03, key, err, sizeof err);
     json_decref(in);
     if (st != 0) {
@@ -115,6 +120,8 @@ static int post_kex(struct mg_connection *conn, void *arg)
     exchange_narrate_offer("client's", &ex.peer);
     exchange_narrate_offer("our", &ex.mine);
     note("derived the session key with HKDF-SHA256; our private value and the key stay here");
+    /* step 3: our offer goes back with the id the key is kept under; from now
+     * on the client names its session in an X-Session header */
     st = sessions_put(g_sessions, key, id);
     if (st != 0 || !(out = exchange_offer_json(&ex.mine)) ||
         json_object_set_new(out, "session", json_string(id)) != 0) {

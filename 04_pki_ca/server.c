@@ -126,6 +126,11 @@ static const char *host_name(const char *host, char *buf, size_t len)
     return buf;
 }
 
+/* POST /kex: chapter 03's post_kex (03_diffie_hellman/server.c), plus a
+ * name and a signature. The client's half is chapter 03's kex_flow_client()
+ * with the two hooks of signedkex_flow.c: add_server_name() sends the name
+ * read first here, and check_signed_reply() checks, in step 4, what
+ * signedkex_sign_reply() adds at the end here. */
 static int post_kex(struct mg_connection *conn, void *arg)
 {
     json_t *in = NULL, *out = NULL;
@@ -138,7 +143,8 @@ static int post_kex(struct mg_connection *conn, void *arg)
     (void)arg;
     if ((st = web_read_json(conn, &in)) != 0)
         return st;
-    /* the name the client wants to reach: we sign it, so it cannot be redirected */
+    /* the name the client wants to reach (add_server_name): we sign it, so a
+     * reply for one name cannot be passed off as one for another */
     want = json_get_str(in, "server_name");
     if (!want) /* a chapter 03 client does not say: take the Host header's name */
         want = host_name(web_header(conn, "Host"), host, sizeof host);
@@ -165,6 +171,9 @@ static int post_kex(struct mg_connection *conn, void *arg)
         exchange_clear(&ex);
         return reply_full(conn);
     }
+    /* the new step: sign both offers, the name and the session id with our
+     * certificate's key, and send the chain; the client checks it all before
+     * it uses our public value (signedkex_check_reply in check_signed_reply) */
     if (st != 0 || !(out = exchange_offer_json(&ex.mine)) ||
         signedkex_sign_reply(out, &ex, name, id, g_sign_key, g_chain, err, sizeof err) != 0) {
         json_decref(out);
