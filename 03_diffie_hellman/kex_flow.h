@@ -17,6 +17,10 @@
  *   5. derive the same key from both
  *      (exchange_finish: DH, then HKDF-SHA256)
  *
+ * These are the protocol's steps. The narration numbers only the lines it
+ * prints, so its "3. combining ..." is step 5 here (step 4 prints a line of its
+ * own in chapter 04 only, where "combining" becomes "4.").
+ *
  * 03-client and 03-mitm call it as it is; 04-client passes hooks that add the
  * name it wants to the offer and check the server's signature (04_pki_ca/
  * signedkex_flow.c): chapter 04 is this flow plus one step.
