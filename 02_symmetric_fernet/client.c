@@ -19,25 +19,40 @@
 #include "fernet/fernet.h"
 #include "net/httpclient.h"
 
-static const char USAGE[] =
-    "usage: 02-client [--key-file F] [--url URL] [--send TEXT | --send-file FILE] [--quiet]\n"
-    "                 [--verbose]\n"
-    "\n"
+static const char ABOUT[] =
     "Chapter 02: chapter 01's client with the secret encrypted. Fetches the secret's\n"
     "Fernet token from 02-server, decrypts it and prints 'The secret message is: ...'.\n"
     "With --send, encrypts a message, sends the token to /message, decrypts the reply.\n"
-    "The key is SECRET_KEY or --key-file: the same key as the server's.\n"
-    "\n"
+    "The key is SECRET_KEY or --key-file: the same key as the server's.\n";
+static const char OPTIONS_HELP[] =
     "  --key-file F     the shared key (default: the SECRET_KEY environment variable)\n"
-    "  --url URL        the server (default http://127.0.0.1:8002); --server is an alias\n"
     "  --send TEXT      encrypt TEXT, POST the token to URL/message, decrypt the reply\n"
-    "  --send-file F    the same with the message read from a file (at most 16M)\n"
-    "  -q, --quiet      print only the result and errors\n"
-    "  -v, --verbose    also dump bodies in hex and libcurl's connection steps\n"
-    "  -h, --help       this text\n"
-    "\n"
+    "  --send-file F    the same with the message read from a file (at most 16M)\n";
+static const char EPILOGUE[] =
     "Exit status: 0 success, 1 the request failed, the server said no or a token was\n"
     "refused (wrong key, changed on the way, too old), 2 usage.\n";
+
+/* The options chapter 02 adds; --url and the rest come from core/cli. */
+typedef struct options {
+    const char *post, *post_file, *key_file;
+} options;
+
+static int option(int c, const char *arg, void *ctx)
+{
+    options *o = ctx;
+    switch (c) {
+    case 'P':
+        o->post = arg;
+        return 1;
+    case 'F':
+        o->post_file = arg;
+        return 1;
+    case 'k':
+        o->key_file = arg;
+        return 1;
+    }
+    return 0;
+}
 
 /* Tokens older than this are refused: a recorded token replays only so long. */
 #define TTL_SECONDS 60
@@ -147,55 +162,43 @@ static int post_message(const char *base, const char *body, size_t len)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"url", required_argument, NULL, 'u'},
-        {"server", required_argument, NULL, 'u'},
+    static const struct option own[] = {
         {"send", required_argument, NULL, 'P'},
         {"send-file", required_argument, NULL, 'F'},
         {"key-file", required_argument, NULL, 'k'},
-        CLI_COMMON_OPTIONS,
         {0},
     };
-    const char *url = "http://127.0.0.1:8002", *post = NULL, *post_file = NULL, *key_file = NULL;
-    int c, rc;
+    options o = {0};
+    const cli_program prog = {.synopsis = "[--key-file F] [--send TEXT | --send-file FILE] ",
+                              .about = ABOUT,
+                              .options_help = OPTIONS_HELP,
+                              .epilogue = EPILOGUE,
+                              .options = own,
+                              .short_options = "P:F:k:",
+                              .option = option,
+                              .ctx = &o};
+    cli_client cl = cli_client_defaults("http://127.0.0.1", COURSE_PORT(2));
+    int rc;
 
     narrate_init("02-client", "client");
-    while ((c = getopt_long(argc, argv, "u:P:F:k:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
-        if (cli_common(c, USAGE))
-            continue;
-        switch (c) {
-        case 'u':
-            url = optarg;
-            break;
-        case 'P':
-            post = optarg;
-            break;
-        case 'F':
-            post_file = optarg;
-            break;
-        case 'k':
-            key_file = optarg;
-            break;
-        }
-    }
-    if (optind < argc)
-        cli_usage_error("unexpected argument '%s'", argv[optind]);
-    if (post && post_file)
+    cli_parse_client(argc, argv, &prog, &cl);
+    if (o.post && o.post_file)
         cli_usage_error("--send and --send-file exclude each other");
-    if (fernet_keys_load(&key_file, key_file ? 1 : 0, &g_key, 1) != 1)
+    /* the one new idea: the same key as the server's, held before we talk */
+    if (fernet_keys_load(&o.key_file, o.key_file ? 1 : 0, &g_key, 1) != 1)
         return EXIT_FAILED;
 
     http_client_init();
-    if (post) {
-        rc = post_message(url, post, strlen(post));
-    } else if (post_file) {
+    if (o.post) {
+        rc = post_message(cl.url, o.post, strlen(o.post));
+    } else if (o.post_file) {
         size_t len;
-        char *body = cli_read_file(post_file, 16 * 1024 * 1024, &len);
-        rc = body ? post_message(url, body, len) : EXIT_FAILED;
+        char *body = cli_read_file(o.post_file, 16 * 1024 * 1024, &len);
+        rc = body ? post_message(cl.url, body, len) : EXIT_FAILED;
         if (body)
             encoding_free_secret(body, len);
     } else {
-        rc = get_secret(url);
+        rc = get_secret(cl.url);
     }
     http_client_cleanup();
     fernet_key_clear(&g_key);

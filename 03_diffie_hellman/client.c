@@ -24,27 +24,46 @@
 #include "fernet/fernet.h"
 #include "net/httpclient.h"
 
-static const char USAGE[] =
-    "usage: 03-client [--group G] [--url URL] [--send TEXT | --send-file FILE] [--quiet]\n"
-    "                 [--verbose]\n"
-    "\n"
+static const char ABOUT[] =
     "Chapter 03: chapter 02's client with the key agreed on the wire. Runs a\n"
     "Diffie-Hellman exchange with 03-server (POST /kex), derives the Fernet key,\n"
     "then fetches the secret's token, decrypts it and prints 'The secret message is: ...'.\n"
-    "With --send, encrypts a message, sends the token to /message, decrypts the reply.\n"
-    "\n"
+    "With --send, encrypts a message, sends the token to /message, decrypts the reply.\n";
+static const char OPTIONS_HELP[] =
     "  --group G        x25519 (default), p256, ffdhe2048, modp2048, or toy (p = 23:\n"
     "                   breakable by hand, to teach)\n"
-    "  --url URL        the server (default http://127.0.0.1:8003); --server is an alias\n"
     "  --send TEXT      encrypt TEXT, POST the token to URL/message, decrypt the reply\n"
-    "  --send-file F    the same with the message read from a file (at most 16M)\n"
-    "  -q, --quiet      print only the result and errors\n"
-    "  -v, --verbose    also print the session key, dump bodies in hex, and show\n"
-    "                   libcurl's connection steps\n"
-    "  -h, --help       this text\n"
+    "  --send-file F    the same with the message read from a file (at most 16M)\n";
+static const char EPILOGUE[] =
+    "With --verbose the agreed session key is printed too (it never crosses the wire).\n"
     "\n"
     "Exit status: 0 success, 1 the key exchange or a request failed, the server said no\n"
     "or a token was refused (wrong key, changed on the way, too old), 2 usage.\n";
+
+/* The options chapter 03 adds; --url and the rest come from core/cli. */
+typedef struct options {
+    const char *post, *post_file;
+    kex_group group;
+} options;
+
+static int option(int c, const char *arg, void *ctx)
+{
+    options *o = ctx;
+    switch (c) {
+    case 'P':
+        o->post = arg;
+        return 1;
+    case 'F':
+        o->post_file = arg;
+        return 1;
+    case 'g':
+        if (kex_group_from_name(arg, &o->group) != 0)
+            cli_usage_error("--group: '%s' is not one of x25519, p256, ffdhe2048, modp2048, toy",
+                            arg);
+        return 1;
+    }
+    return 0;
+}
 
 /* Tokens older than this are refused: a recorded token replays only so long. */
 #define TTL_SECONDS 60
@@ -162,66 +181,52 @@ static int post_message(const char *base, const char *body, size_t len)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"url", required_argument, NULL, 'u'},
-        {"server", required_argument, NULL, 'u'},
+    static const struct option own[] = {
         {"send", required_argument, NULL, 'P'},
         {"send-file", required_argument, NULL, 'F'},
         {"group", required_argument, NULL, 'g'},
-        CLI_COMMON_OPTIONS,
         {0},
     };
-    const char *url = "http://127.0.0.1:8003", *post = NULL, *post_file = NULL;
-    kex_group group = KEX_X25519;
+    options o = {.group = KEX_X25519};
+    const cli_program prog = {.synopsis = "[--group G] [--send TEXT | --send-file FILE] ",
+                              .about = ABOUT,
+                              .options_help = OPTIONS_HELP,
+                              .epilogue = EPILOGUE,
+                              .options = own,
+                              .short_options = "P:F:g:",
+                              .option = option,
+                              .ctx = &o};
+    cli_client cl = cli_client_defaults("http://127.0.0.1", COURSE_PORT(3));
     uint8_t raw[EXCHANGE_KEY_LEN];
     char session[64];
-    int c, rc;
+    int rc;
 
     narrate_init("03-client", "client");
-    while ((c = getopt_long(argc, argv, "u:P:F:g:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
-        if (cli_common(c, USAGE))
-            continue;
-        switch (c) {
-        case 'u':
-            url = optarg;
-            break;
-        case 'P':
-            post = optarg;
-            break;
-        case 'F':
-            post_file = optarg;
-            break;
-        case 'g':
-            if (kex_group_from_name(optarg, &group) != 0)
-                cli_usage_error("--group: '%s' is not one of x25519, p256, ffdhe2048, modp2048, "
-                                "toy", optarg);
-            break;
-        }
-    }
-    if (optind < argc)
-        cli_usage_error("unexpected argument '%s'", argv[optind]);
-    if (post && post_file)
+    cli_parse_client(argc, argv, &prog, &cl);
+    if (o.post && o.post_file)
         cli_usage_error("--send and --send-file exclude each other");
 
     http_client_init();
-    /* the one new idea: agree the key on the wire instead of sharing it first */
-    if (kex_flow_client(url, group, EXCHANGE_INFO_03, NULL, raw, session, sizeof session) != 0) {
+    /* the one new idea: agree the key on the wire instead of sharing it first
+     * (kex_flow.c; the server's half is post_kex in server.c) */
+    if (kex_flow_client(cl.url, o.group, EXCHANGE_INFO_03, NULL, raw, session, sizeof session) !=
+        0) {
         http_client_cleanup();
         return EXIT_FAILED;
     }
     fernet_key_from_raw(&g_key, raw);
     OPENSSL_cleanse(raw, sizeof raw);
     snprintf(g_session_header, sizeof g_session_header, "%s: %s", EXCHANGE_SESSION_HEADER, session);
-    if (post) {
-        rc = post_message(url, post, strlen(post));
-    } else if (post_file) {
+    if (o.post) {
+        rc = post_message(cl.url, o.post, strlen(o.post));
+    } else if (o.post_file) {
         size_t len;
-        char *body = cli_read_file(post_file, 16 * 1024 * 1024, &len);
-        rc = body ? post_message(url, body, len) : EXIT_FAILED;
+        char *body = cli_read_file(o.post_file, 16 * 1024 * 1024, &len);
+        rc = body ? post_message(cl.url, body, len) : EXIT_FAILED;
         if (body)
             encoding_free_secret(body, len);
     } else {
-        rc = get_secret(url);
+        rc = get_secret(cl.url);
     }
     http_client_cleanup();
     fernet_key_clear(&g_key);

@@ -1,4 +1,10 @@
-/* kex_flow.c - see kex_flow.h */
+/*
+ * kex_flow.c - see kex_flow.h. Read it beside post_kex() in server.c: the
+ * numbered steps below are the client's half, and each names what the server
+ * does at that point. The server's half is shorter: it reads our offer
+ * first, so exchange_answer() makes its key pair in our group and derives the
+ * key in one call, before it answers.
+ */
 #include "kex_flow.h"
 
 #include <stdio.h>
@@ -51,15 +57,23 @@ int kex_flow_client(const char *base_url, kex_group g, const char *info,
         errorf("key exchange", "the URL is too long");
         return -1;
     }
+    /* 1. a fresh key pair and nonce: a new one for every session, so a key
+     *    stolen later opens no recorded session (the server makes its own in
+     *    exchange_answer, in the group we name here) */
     step("key exchange: making a fresh %s key pair and a random nonce", kex_group_name(g));
     if ((st = exchange_begin(&ex, g, 1)) != KEX_OK || !(offer = exchange_offer_json(&ex.mine)) ||
         (hooks && hooks->add_to_offer && hooks->add_to_offer(offer, hooks->arg) != 0) ||
         !(body = json_compact(offer))) {
-        errorf("key exchange", "cannot make a key pair: %s", kex_status_str(st));
+        if (st != KEX_OK)
+            errorf("key exchange", "cannot make a key pair: %s", kex_status_str(st));
+        else /* the key pair is made: only the JSON around it failed */
+            errorf("key exchange", "cannot build our offer: out of memory");
         goto end;
     }
     narrate_private(&ex, 0);
     exchange_narrate_offer("our", &ex.mine);
+    /* 2. our offer goes out in the clear: group, public value, nonce; only
+     *    the private value stays (post_kex reads it with web_read_json) */
     req.method = "POST";
     req.url = url;
     req.body = body;
@@ -72,6 +86,8 @@ int kex_flow_client(const char *base_url, kex_group g, const char *info,
         goto end;
     }
     have_res = 1;
+    /* 3. the server's offer comes back, made the same way as ours, with the
+     *    session id that names the key it stored (sessions_put in post_kex) */
     if (res.status != 200) {
         errorf("POST /kex", "the server answered %ld: %.*s", res.status,
                (int)strcspn(res.body, "\n"), res.body);
@@ -89,8 +105,13 @@ int kex_flow_client(const char *base_url, kex_group g, const char *info,
     }
     exchange_narrate_offer("the server's", &peer);
     ex.peer = peer;
+    /* 4. chapter 03 has nothing to check here: any public value is taken,
+     *    whoever sent it. That is the hole 03-mitm uses; chapter 04's hook
+     *    checks the server's signature over both offers at this point */
     if (hooks && hooks->check_reply && hooks->check_reply(reply, &ex, hooks->arg) != 0)
         goto end;
+    /* 5. derive: the server computed the same key from its private value
+     *    and our public one, before it answered (exchange_answer) */
     step("combining our private value with the server's public value: the shared secret, "
          "computed on both sides, never sent");
     if ((st = exchange_finish(&ex, &peer, info, key)) != KEX_OK) {

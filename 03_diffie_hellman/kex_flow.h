@@ -4,11 +4,22 @@
  * The server's half is in 03_diffie_hellman/server.c (post_kex); the pieces
  * both halves use are the kex module (common/kex/exchange.h).
  *
- *   1. a fresh key pair and nonce          exchange_begin
- *   2. POST /kex with our offer            exchange_offer_json
- *   3. read the server's offer             exchange_offer_parse
- *   4. (chapter 04: check it is the server's own, hooks->check_reply)
- *   5. derive the key from both            exchange_finish (HKDF-SHA256)
+ *   the client, here                         the server, post_kex()
+ *   1. a fresh key pair and nonce
+ *      (exchange_begin)
+ *   2. POST /kex with our offer  ---------->  exchange_answer(): reads it, makes
+ *      (exchange_offer_json)                  its own key pair in our group and
+ *                                             derives the key (its 1 and 5)
+ *   3. read the server's offer   <----------  its offer and a session id
+ *      (exchange_offer_parse)                 (sessions_put keeps the key)
+ *   4. chapter 04 only: check the offer is    chapter 04 only: signs both offers,
+ *      the server's own (hooks->check_reply)  the name and the session id
+ *   5. derive the same key from both
+ *      (exchange_finish: DH, then HKDF-SHA256)
+ *
+ * These are the protocol's steps. The narration numbers only the lines it
+ * prints, so its "3. combining ..." is step 5 here (step 4 prints a line of its
+ * own in chapter 04 only, where "combining" becomes "4.").
  *
  * 03-client and 03-mitm call it as it is; 04-client passes hooks that add the
  * name it wants to the offer and check the server's signature (04_pki_ca/

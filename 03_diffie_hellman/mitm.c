@@ -34,25 +34,18 @@
 #include "kex/sessions.h"
 #include "net/webserver.h"
 
-static const char USAGE[] =
-    "usage: 03-mitm --upstream URL [--rewrite TEXT] [--port N] [--host ADDR] [--quiet]\n"
-    "               [--verbose]\n"
-    "\n"
+static const char ABOUT[] =
     "Chapter 03's man in the middle. Point 03-client at it (--url) and it runs one\n"
     "key exchange with the client and another with the real server at URL, reads the\n"
     "secret in transit, and replaces any message sent to /message by TEXT, without\n"
-    "either side noticing. For the lab only: run it against your own 03-server.\n"
-    "\n"
-    "  --upstream URL   the real 03-server (e.g. http://127.0.0.1:8003)\n"
+    "either side noticing. For the lab only: run it against your own 03-server.\n";
+static const char OPTIONS_HELP[] =
+    "  --upstream URL   the real 03-server (e.g. http://127.0.0.1:8003); required\n"
     "  --rewrite TEXT   what the server receives instead of the client's message\n"
-    "                   (default: \"send the money to mallory\")\n"
-    "  --port N         port to listen on (default 8013; 0 = any free port)\n"
-    "  --host ADDR      address to listen on (default 127.0.0.1)\n"
-    "  -q, --quiet      print only the 'listening on URL' line and errors\n"
-    "  -v, --verbose    also dump bodies in hex\n"
-    "  -h, --help       this text\n"
-    "\n"
-    "The first line on stdout is 'listening on URL'. Stop with Ctrl-C (exit 0).\n";
+    "                   (default: \"send the money to mallory\")\n";
+
+/* Not a chapter's port: it sits beside 03-server (8003) on 8013. */
+#define MITM_PORT (COURSE_PORT(3) + 10)
 
 #define TTL_SECONDS 60
 
@@ -74,6 +67,10 @@ static void show_key(const char *label, const uint8_t *key)
     encoding_free_secret(h, h ? strlen(h) : 0);
 }
 
+/* POST /kex: both halves of the exchange, one per side. To the real server we
+ * are a client (kex_flow_client() in kex_flow.c, as 03-client runs it); to the
+ * client we are the server (exchange_answer(), as post_kex() in server.c runs
+ * it). Neither side checks whose public value it got, so both are content. */
 static int post_kex(struct mg_connection *conn, void *arg)
 {
     json_t *in = NULL, *out = NULL;
@@ -269,14 +266,28 @@ end:
     return st;
 }
 
+/* The attacker's own options; --port and the rest come from core/cli. */
+static int option(int c, const char *arg, void *ctx)
+{
+    (void)ctx;
+    switch (c) {
+    case 'u':
+        g_upstream = arg;
+        return 1;
+    case 'r':
+        if (strlen(arg) == 0 || strlen(arg) > 200)
+            cli_usage_error("--rewrite: 1 to 200 characters");
+        g_rewrite = arg;
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
+    static const struct option own[] = {
         {"upstream", required_argument, NULL, 'u'},
         {"rewrite", required_argument, NULL, 'r'},
-        {"port", required_argument, NULL, 'p'},
-        {"host", required_argument, NULL, 'H'},
-        CLI_COMMON_OPTIONS,
         {0},
     };
     static const web_route routes[] = {
@@ -285,36 +296,22 @@ int main(int argc, char **argv)
         {"POST", "/message", post_message, NULL},
         {0},
     };
-    web_config cfg = web_config_defaults();
-    int c, rc;
+    const cli_program prog = {.synopsis = "--upstream URL [--rewrite TEXT] ",
+                              .about = ABOUT,
+                              .options_help = OPTIONS_HELP,
+                              .options = own,
+                              .short_options = "u:r:",
+                              .option = option};
+    cli_server srv = cli_server_defaults(MITM_PORT);
+    web_config cfg;
+    int rc;
 
     narrate_init("03-mitm", "mitm");
-    cfg.port = 8013;
-    cfg.routes = routes;
-    while ((c = getopt_long(argc, argv, "u:r:p:H:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
-        if (cli_common(c, USAGE))
-            continue;
-        switch (c) {
-        case 'u':
-            g_upstream = optarg;
-            break;
-        case 'r':
-            if (strlen(optarg) == 0 || strlen(optarg) > 200)
-                cli_usage_error("--rewrite: 1 to 200 characters");
-            g_rewrite = optarg;
-            break;
-        case 'p':
-            cfg.port = cli_port("--port", optarg);
-            break;
-        case 'H':
-            cfg.host = optarg;
-            break;
-        }
-    }
-    if (optind < argc)
-        cli_usage_error("unexpected argument '%s'", argv[optind]);
+    cli_parse_server(argc, argv, &prog, &srv);
     if (!g_upstream)
         cli_usage_error("--upstream URL is required: the real server to sit in front of");
+    cfg = web_config_for(&srv);
+    cfg.routes = routes;
     if (!(g_sessions = sessions_new(256, 600, sizeof(mitm_session)))) {
         errorf("start", "out of memory");
         return EXIT_FAILED;

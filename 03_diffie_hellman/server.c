@@ -28,27 +28,16 @@
 #include "kex/sessions.h"
 #include "net/webserver.h"
 
-static const char USAGE[] =
-    "usage: 03-server [--ttl SECONDS] [--max-sessions N] [--port N]\n"
-    "                 [--host ADDR] [--max-body SIZE] [--quiet] [--verbose]\n"
-    "\n"
+static const char ABOUT[] =
     "Chapter 03: chapter 02's server with the key agreed on the wire. A client first\n"
     "POSTs its Diffie-Hellman offer to /kex and gets ours and a session id; both sides\n"
     "derive the same Fernet key, which never crosses the network. Then GET / and\n"
     "POST /message work as in chapter 02, under that key. Capture it with\n"
-    "`make 03-capture`: the public values are readable, the key and the secret are not.\n"
-    "\n"
+    "`make 03-capture`: the public values are readable, the key and the secret are not.\n";
+static const char OPTIONS_HELP[] =
     "  --ttl SECONDS    refuse tokens older than this on POST /message (default 60)\n"
     "  --max-sessions N clients with a live session at once (default 1024); when all\n"
-    "                   are taken, POST /kex answers 503 with Retry-After\n"
-    "  --port N         port to listen on (default 8003; 0 = any free port)\n"
-    "  --host ADDR      address to listen on (default 127.0.0.1; ::1 for IPv6)\n"
-    "  --max-body SIZE  largest request body accepted (default 1M; K/M suffixes)\n"
-    "  -q, --quiet      print only the 'listening on URL' line and errors\n"
-    "  -v, --verbose    also dump request and response bodies in hex\n"
-    "  -h, --help       this text\n"
-    "\n"
-    "The first line on stdout is 'listening on URL'. Stop with Ctrl-C (exit 0).\n";
+    "                   are taken, POST /kex answers 503 with Retry-After\n";
 
 static const char SECRET[] = "fluffy tail";
 
@@ -103,6 +92,9 @@ static int session_key(struct mg_connection *conn, fernet_key *key)
     return 0;
 }
 
+/* POST /kex: the server's half of the exchange. The client's half, step by
+ * step, is kex_flow_client() in kex_flow.c; the numbers below are its steps.
+ * Nothing here says who sent the offer, so we answer anyone: 03-mitm too. */
 static int post_kex(struct mg_connection *conn, void *arg)
 {
     json_t *in = NULL, *out = NULL;
@@ -111,9 +103,11 @@ static int post_kex(struct mg_connection *conn, void *arg)
     char err[256], id[SESSIONS_ID_SIZE];
     int st;
     (void)arg;
+    /* step 2 arrives: the client's offer */
     if ((st = web_read_json(conn, &in)) != 0)
         return st;
-    /* parse the client's offer, make ours in its group, derive: all in one */
+    /* steps 1 and 5 for our side: parse the client's offer, make our key pair
+     * in its group, derive the same key it will: all in one */
     st = exchange_answer(&ex, in, EXCHANGE_INFO_03, key, err, sizeof err);
     json_decref(in);
     if (st != 0) {
@@ -126,6 +120,8 @@ static int post_kex(struct mg_connection *conn, void *arg)
     exchange_narrate_offer("client's", &ex.peer);
     exchange_narrate_offer("our", &ex.mine);
     note("derived the session key with HKDF-SHA256; our private value and the key stay here");
+    /* step 3: our offer goes back with the id the key is kept under; from now
+     * on the client names its session in an X-Session header */
     st = sessions_put(g_sessions, key, id);
     if (st != 0 || !(out = exchange_offer_json(&ex.mine)) ||
         json_object_set_new(out, "session", json_string(id)) != 0) {
@@ -235,15 +231,26 @@ static int post_message(struct mg_connection *conn, void *arg)
     return st;
 }
 
+/* The options chapter 03 adds; chapter 01's come from core/cli. */
+static int option(int c, const char *arg, void *ctx)
+{
+    (void)ctx;
+    switch (c) {
+    case 't':
+        g_ttl = (uint64_t)cli_long("--ttl", arg, 1, 365L * 86400);
+        return 1;
+    case 'S':
+        g_max_sessions = cli_long("--max-sessions", arg, 1, 100000);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"port", required_argument, NULL, 'p'},
-        {"host", required_argument, NULL, 'H'},
-        {"max-body", required_argument, NULL, 'm'},
+    static const struct option own[] = {
         {"ttl", required_argument, NULL, 't'},
         {"max-sessions", required_argument, NULL, 'S'},
-        CLI_COMMON_OPTIONS,
         {0},
     };
     static const web_route routes[] = {
@@ -254,35 +261,20 @@ int main(int argc, char **argv)
         {"POST", "/message", post_message, NULL},
         {0},
     };
-    web_config cfg = web_config_defaults();
-    int c, rc;
+    const cli_program prog = {.synopsis = "[--ttl SECONDS] [--max-sessions N] ",
+                              .about = ABOUT,
+                              .options_help = OPTIONS_HELP,
+                              .options = own,
+                              .short_options = "t:S:",
+                              .option = option};
+    cli_server srv = cli_server_defaults(COURSE_PORT(3));
+    web_config cfg;
+    int rc;
 
     narrate_init("03-server", "server");
-    cfg.port = 8003;
+    cli_parse_server(argc, argv, &prog, &srv);
+    cfg = web_config_for(&srv);
     cfg.routes = routes;
-    while ((c = getopt_long(argc, argv, "p:H:m:t:S:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
-        if (cli_common(c, USAGE))
-            continue;
-        switch (c) {
-        case 'p':
-            cfg.port = cli_port("--port", optarg);
-            break;
-        case 'H':
-            cfg.host = optarg;
-            break;
-        case 'm':
-            cfg.max_body = cli_size("--max-body", optarg, 1, 64 * 1024 * 1024);
-            break;
-        case 't':
-            g_ttl = (uint64_t)cli_long("--ttl", optarg, 1, 365L * 86400);
-            break;
-        case 'S':
-            g_max_sessions = cli_long("--max-sessions", optarg, 1, 100000);
-            break;
-        }
-    }
-    if (optind < argc)
-        cli_usage_error("unexpected argument '%s'", argv[optind]);
     /* at most --max-sessions clients at once, 10 minutes each; the table wipes
      * its keys, and has every thread's Fernet contexts forget them too */
     if (!(g_sessions = sessions_new((size_t)g_max_sessions, 600, EXCHANGE_KEY_LEN))) {

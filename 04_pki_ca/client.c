@@ -31,18 +31,15 @@
 #include "pki/signedkex.h"
 #include "signedkex_flow.h"
 
-static const char USAGE[] =
-    "usage: 04-client [--ca FILE] [--group G] [--url URL] [--send TEXT | --send-file FILE]\n"
-    "                 [--quiet] [--verbose]\n"
-    "       04-client --enrol [--code-file F] [--cn NAME] [--out-dir DIR] [--ca FILE] [--url URL]\n"
-    "\n"
+static const char ABOUT[] =
     "Chapter 04: chapter 03's client that checks who it is talking to. Runs the\n"
     "Diffie-Hellman exchange with 04-server (POST /kex) and, before using the server's\n"
     "public value, verifies its certificate chain up to --ca, the host name of --url in\n"
     "it, and the signature over the whole exchange. Then fetches the secret's token and\n"
     "prints 'The secret message is: ...'. Through 03-mitm it refuses.\n"
-    "With --enrol, makes a key and CSR and asks the server's CA for a client certificate.\n"
-    "\n"
+    "With --enrol [--code-file F] [--cn NAME] [--out-dir DIR], makes a key and CSR and\n"
+    "asks the server's CA for a client certificate instead.\n";
+static const char OPTIONS_HELP[] =
     "  --ca FILE        the root to trust (default build/pki/root.crt): a copy you got\n"
     "                   safely, never one fetched over this connection\n"
     "  --enrol          get a client certificate: key + CSR, POST /enrol, save, verify\n"
@@ -51,17 +48,56 @@ static const char USAGE[] =
     "  --out-dir DIR    where to save client.key, client.crt (default build/04-client)\n"
     "  --group G        x25519 (default), p256, ffdhe2048, modp2048, or toy (p = 23:\n"
     "                   breakable by hand, to teach)\n"
-    "  --url URL        the server (default http://127.0.0.1:8004); --server is an alias\n"
     "  --send TEXT      encrypt TEXT, POST the token to URL/message, decrypt the reply\n"
-    "  --send-file F    the same with the message read from a file (at most 16M)\n"
-    "  -q, --quiet      print only the result and errors\n"
-    "  -v, --verbose    also print the session key, dump bodies in hex, and show\n"
-    "                   libcurl's connection steps\n"
-    "  -h, --help       this text\n"
+    "  --send-file F    the same with the message read from a file (at most 16M)\n";
+static const char EPILOGUE[] =
+    "With --verbose the agreed session key is printed too (it never crosses the wire).\n"
     "\n"
     "Exit status: 0 success, 1 the key exchange or a request failed (the server's\n"
     "certificate or signature did not check out), the server said no or a token was\n"
     "refused, 2 usage.\n";
+
+/* The options of chapters 03 and 04; --url and the rest come from core/cli. */
+typedef struct options {
+    const char *post, *post_file;
+    kex_group group;
+    const char *ca, *code_file, *cn, *out_dir;
+    int enrol;
+} options;
+
+static int option(int c, const char *arg, void *ctx)
+{
+    options *o = ctx;
+    switch (c) {
+    case 'P':
+        o->post = arg;
+        return 1;
+    case 'F':
+        o->post_file = arg;
+        return 1;
+    case 'g':
+        if (kex_group_from_name(arg, &o->group) != 0)
+            cli_usage_error("--group: '%s' is not one of x25519, p256, ffdhe2048, modp2048, toy",
+                            arg);
+        return 1;
+    case 'A':
+        o->ca = arg;
+        return 1;
+    case 'E':
+        o->enrol = 1;
+        return 1;
+    case 'c':
+        o->code_file = arg;
+        return 1;
+    case 'n':
+        o->cn = arg;
+        return 1;
+    case 'o':
+        o->out_dir = arg;
+        return 1;
+    }
+    return 0;
+}
 
 /* Tokens older than this are refused: a recorded token replays only so long. */
 #define TTL_SECONDS 60
@@ -203,9 +239,7 @@ static int read_code(const char *file, char *code, size_t len)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"url", required_argument, NULL, 'u'},
-        {"server", required_argument, NULL, 'u'},
+    static const struct option own[] = {
         {"send", required_argument, NULL, 'P'},
         {"send-file", required_argument, NULL, 'F'},
         {"group", required_argument, NULL, 'g'},
@@ -214,83 +248,56 @@ int main(int argc, char **argv)
         {"code-file", required_argument, NULL, 'c'},
         {"cn", required_argument, NULL, 'n'},
         {"out-dir", required_argument, NULL, 'o'},
-        CLI_COMMON_OPTIONS,
         {0},
     };
-    const char *url = "http://127.0.0.1:8004", *post = NULL, *post_file = NULL;
-    const char *ca = "build/pki/root.crt", *code_file = NULL, *cn = "course-client";
-    const char *out_dir = "build/04-client";
+    options o = {.group = KEX_X25519,
+                 .ca = "build/pki/root.crt",
+                 .cn = "course-client",
+                 .out_dir = "build/04-client"};
+    const cli_program prog = {
+        .synopsis = "[--ca FILE] [--group G] [--send TEXT | --send-file FILE] [--enrol]\n"
+                    "                 ",
+        .about = ABOUT,
+        .options_help = OPTIONS_HELP,
+        .epilogue = EPILOGUE,
+        .options = own,
+        .short_options = "P:F:g:A:Ec:n:o:",
+        .option = option,
+        .ctx = &o};
+    cli_client cl = cli_client_defaults("http://127.0.0.1", COURSE_PORT(4));
     STACK_OF(X509) *trusted = NULL;
-    int enrol = 0;
-    kex_group group = KEX_X25519;
     uint8_t raw[EXCHANGE_KEY_LEN];
     char session[64];
-    int c, rc;
+    int rc;
 
     narrate_init("04-client", "client");
-    while ((c = getopt_long(argc, argv, "u:P:F:g:A:Ec:n:o:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
-        if (cli_common(c, USAGE))
-            continue;
-        switch (c) {
-        case 'u':
-            url = optarg;
-            break;
-        case 'P':
-            post = optarg;
-            break;
-        case 'F':
-            post_file = optarg;
-            break;
-        case 'g':
-            if (kex_group_from_name(optarg, &group) != 0)
-                cli_usage_error("--group: '%s' is not one of x25519, p256, ffdhe2048, modp2048, "
-                                "toy", optarg);
-            break;
-        case 'A':
-            ca = optarg;
-            break;
-        case 'E':
-            enrol = 1;
-            break;
-        case 'c':
-            code_file = optarg;
-            break;
-        case 'n':
-            cn = optarg;
-            break;
-        case 'o':
-            out_dir = optarg;
-            break;
-        }
-    }
-    if (optind < argc)
-        cli_usage_error("unexpected argument '%s'", argv[optind]);
-    if (post && post_file)
+    cli_parse_client(argc, argv, &prog, &cl);
+    if (o.post && o.post_file)
         cli_usage_error("--send and --send-file exclude each other");
-
-    if (enrol && (post || post_file))
+    if (o.enrol && (o.post || o.post_file))
         cli_usage_error("--enrol does not go with --send");
 
     http_client_init();
-    if (enrol) {
+    if (o.enrol) {
         char code[256] = "";
-        rc = read_code(code_file, code, sizeof code)
+        rc = read_code(o.code_file, code, sizeof code)
                  ? EXIT_FAILED
-                 : enrol_client(url, code, cn, out_dir, ca);
+                 : enrol_client(cl.url, code, o.cn, o.out_dir, o.ca);
         OPENSSL_cleanse(code, sizeof code);
         http_client_cleanup();
         return rc;
     }
     /* the root we trust comes from a file we already hold, not from the wire */
-    if (!(trusted = pki_certs_read(ca))) {
+    if (!(trusted = pki_certs_read(o.ca))) {
         errorf("--ca", "%s", pki_last_error());
         hint("run 'make pki' (it makes build/pki/root.crt), or give --ca FILE");
         http_client_cleanup();
         return EXIT_FAILED;
     }
     /* the one new idea: use the server's public value only once its certificate
-     * and signature check out */
-    rc = signedkex_flow_client(url, group, SIGNEDKEX_INFO_04, trusted, raw, session,
+     * and signature check out (signedkex_flow.c: chapter 03's kex_flow.c plus
+     * that check; the server signs in post_kex in server.c) */
+    rc = signedkex_flow_client(cl.url, o.group, SIGNEDKEX_INFO_04, trusted, raw, session,
                                sizeof session);
     sk_X509_pop_free(trusted, X509_free);
     if (rc != 0) {
@@ -300,16 +307,16 @@ int main(int argc, char **argv)
     fernet_key_from_raw(&g_key, raw);
     OPENSSL_cleanse(raw, sizeof raw);
     snprintf(g_session_header, sizeof g_session_header, "%s: %s", EXCHANGE_SESSION_HEADER, session);
-    if (post) {
-        rc = post_message(url, post, strlen(post));
-    } else if (post_file) {
+    if (o.post) {
+        rc = post_message(cl.url, o.post, strlen(o.post));
+    } else if (o.post_file) {
         size_t len;
-        char *body = cli_read_file(post_file, 16 * 1024 * 1024, &len);
-        rc = body ? post_message(url, body, len) : EXIT_FAILED;
+        char *body = cli_read_file(o.post_file, 16 * 1024 * 1024, &len);
+        rc = body ? post_message(cl.url, body, len) : EXIT_FAILED;
         if (body)
             encoding_free_secret(body, len);
     } else {
-        rc = get_secret(url);
+        rc = get_secret(cl.url);
     }
     http_client_cleanup();
     fernet_key_clear(&g_key);

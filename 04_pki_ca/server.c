@@ -37,16 +37,13 @@
 #include "pki/signedkex.h"
 #include "net/webserver.h"
 
-static const char USAGE[] =
-    "usage: 04-server [--pki DIR] [--codes FILE] [--cert-days N] [--ttl SECONDS]\n"
-    "                 [--max-sessions N] [--port N] [--host ADDR] [--max-body SIZE] [--quiet] [--verbose]\n"
-    "\n"
+static const char ABOUT[] =
     "Chapter 04: chapter 03's server with a certificate. Its key-exchange answer on\n"
     "/kex carries its certificate chain and a signature over the whole exchange, made\n"
     "with the certificate's key: a man in the middle cannot forge it. It also serves\n"
     "the root on /ca.crt and the CRL on /crl, and signs client CSRs on /enrol for a\n"
-    "one-time enrolment code. GET / and POST /message work as in chapter 03.\n"
-    "\n"
+    "one-time enrolment code. GET / and POST /message work as in chapter 03.\n";
+static const char OPTIONS_HELP[] =
     "  --pki DIR        the course PKI made by `make pki` (default build/pki): signs\n"
     "                   with server.key, sends server-chain.crt, enrols with intermediate/\n"
     "  --codes FILE     one-time enrolment codes, one per line (16+ characters each);\n"
@@ -54,15 +51,7 @@ static const char USAGE[] =
     "  --cert-days N    validity of enrolled client certificates (default 30)\n"
     "  --ttl SECONDS    refuse tokens older than this on POST /message (default 60)\n"
     "  --max-sessions N clients with a live session at once (default 1024); when all\n"
-    "                   are taken, POST /kex answers 503 with Retry-After\n"
-    "  --port N         port to listen on (default 8004; 0 = any free port)\n"
-    "  --host ADDR      address to listen on (default 127.0.0.1; ::1 for IPv6)\n"
-    "  --max-body SIZE  largest request body accepted (default 1M; K/M suffixes)\n"
-    "  -q, --quiet      print only the 'listening on URL' line and errors\n"
-    "  -v, --verbose    also dump request and response bodies in hex\n"
-    "  -h, --help       this text\n"
-    "\n"
-    "The first line on stdout is 'listening on URL'. Stop with Ctrl-C (exit 0).\n";
+    "                   are taken, POST /kex answers 503 with Retry-After\n";
 
 static const char SECRET[] = "fluffy tail";
 
@@ -137,6 +126,11 @@ static const char *host_name(const char *host, char *buf, size_t len)
     return buf;
 }
 
+/* POST /kex: chapter 03's post_kex (03_diffie_hellman/server.c), plus a
+ * name and a signature. The client's half is chapter 03's kex_flow_client()
+ * with the two hooks of signedkex_flow.c: add_server_name() sends the name
+ * read first here, and check_signed_reply() checks, in step 4, what
+ * signedkex_sign_reply() adds at the end here. */
 static int post_kex(struct mg_connection *conn, void *arg)
 {
     json_t *in = NULL, *out = NULL;
@@ -149,7 +143,8 @@ static int post_kex(struct mg_connection *conn, void *arg)
     (void)arg;
     if ((st = web_read_json(conn, &in)) != 0)
         return st;
-    /* the name the client wants to reach: we sign it, so it cannot be redirected */
+    /* the name the client wants to reach (add_server_name): we sign it, so a
+     * reply for one name cannot be passed off as one for another */
     want = json_get_str(in, "server_name");
     if (!want) /* a chapter 03 client does not say: take the Host header's name */
         want = host_name(web_header(conn, "Host"), host, sizeof host);
@@ -176,6 +171,9 @@ static int post_kex(struct mg_connection *conn, void *arg)
         exchange_clear(&ex);
         return reply_full(conn);
     }
+    /* the new step: sign both offers, the name and the session id with our
+     * certificate's key, and send the chain; the client checks it all before
+     * it uses our public value (signedkex_check_reply in check_signed_reply) */
     if (st != 0 || !(out = exchange_offer_json(&ex.mine)) ||
         signedkex_sign_reply(out, &ex, name, id, g_sign_key, g_chain, err, sizeof err) != 0) {
         json_decref(out);
@@ -284,18 +282,43 @@ static int post_message(struct mg_connection *conn, void *arg)
     return st;
 }
 
+/* The options of chapters 03 and 04; chapter 01's come from core/cli. */
+typedef struct options {
+    const char *pki, *codes;
+    int days;
+} options;
+
+static int option(int c, const char *arg, void *ctx)
+{
+    options *o = ctx;
+    switch (c) {
+    case 't':
+        g_ttl = (uint64_t)cli_long("--ttl", arg, 1, 365L * 86400);
+        return 1;
+    case 'S':
+        g_max_sessions = cli_long("--max-sessions", arg, 1, 100000);
+        return 1;
+    case 'P':
+        o->pki = arg;
+        return 1;
+    case 'C':
+        o->codes = arg;
+        return 1;
+    case 'D':
+        o->days = (int)cli_long("--cert-days", arg, 1, 825);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"port", required_argument, NULL, 'p'},
-        {"host", required_argument, NULL, 'H'},
-        {"max-body", required_argument, NULL, 'm'},
+    static const struct option own[] = {
         {"ttl", required_argument, NULL, 't'},
         {"max-sessions", required_argument, NULL, 'S'},
         {"pki", required_argument, NULL, 'P'},
         {"codes", required_argument, NULL, 'C'},
         {"cert-days", required_argument, NULL, 'D'},
-        CLI_COMMON_OPTIONS,
         {0},
     };
     static const web_route routes[] = {
@@ -309,46 +332,25 @@ int main(int argc, char **argv)
         {"POST", "/message", post_message, NULL},
         {0},
     };
-    web_config cfg = web_config_defaults();
-    const char *pki = "build/pki", *codes = NULL;
+    options o = {.pki = "build/pki", .days = 30};
+    const cli_program prog = {
+        .synopsis = "[--pki DIR] [--codes FILE] [--cert-days N] [--ttl SECONDS]\n"
+                    "                 [--max-sessions N] ",
+        .about = ABOUT,
+        .options_help = OPTIONS_HELP,
+        .options = own,
+        .short_options = "t:S:P:C:D:",
+        .option = option,
+        .ctx = &o};
+    cli_server srv = cli_server_defaults(COURSE_PORT(4));
+    web_config cfg;
     char path[4096];
-    int c, rc = EXIT_FAILED, days = 30;
+    int rc = EXIT_FAILED;
 
     narrate_init("04-server", "server");
-    cfg.port = 8004;
+    cli_parse_server(argc, argv, &prog, &srv);
+    cfg = web_config_for(&srv);
     cfg.routes = routes;
-    while ((c = getopt_long(argc, argv, "p:H:m:t:S:P:C:D:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
-        if (cli_common(c, USAGE))
-            continue;
-        switch (c) {
-        case 'p':
-            cfg.port = cli_port("--port", optarg);
-            break;
-        case 'H':
-            cfg.host = optarg;
-            break;
-        case 'm':
-            cfg.max_body = cli_size("--max-body", optarg, 1, 64 * 1024 * 1024);
-            break;
-        case 't':
-            g_ttl = (uint64_t)cli_long("--ttl", optarg, 1, 365L * 86400);
-            break;
-        case 'S':
-            g_max_sessions = cli_long("--max-sessions", optarg, 1, 100000);
-            break;
-        case 'P':
-            pki = optarg;
-            break;
-        case 'C':
-            codes = optarg;
-            break;
-        case 'D':
-            days = (int)cli_long("--cert-days", optarg, 1, 825);
-            break;
-        }
-    }
-    if (optind < argc)
-        cli_usage_error("unexpected argument '%s'", argv[optind]);
     /* at most --max-sessions clients at once, 10 minutes each; the table wipes
      * its keys, and has every thread's Fernet contexts forget them too */
     if (!(g_sessions = sessions_new((size_t)g_max_sessions, 600, EXCHANGE_KEY_LEN))) {
@@ -356,19 +358,21 @@ int main(int argc, char **argv)
         return EXIT_FAILED;
     }
     sessions_on_drop(g_sessions, forget_session_key);
-    /* the certificate's key signs every answer; the chain goes with it */
-    snprintf(path, sizeof path, "%s/server.key", pki);
+    /* the one new idea: the certificate's key signs every answer on /kex, and
+     * the chain goes with it (post_kex; the client checks both in
+     * signedkex_flow.c) */
+    snprintf(path, sizeof path, "%s/server.key", o.pki);
     if (!(g_sign_key = pki_key_read(path, NULL))) {
         errorf("start", "%s", pki_last_error());
         hint("run 'make pki' first, or point --pki at the folder it made");
         goto end;
     }
-    snprintf(path, sizeof path, "%s/server-chain.crt", pki);
+    snprintf(path, sizeof path, "%s/server-chain.crt", o.pki);
     if (!(g_chain = pki_certs_read(path))) {
         errorf("start", "%s", pki_last_error());
         goto end;
     }
-    if (enrol_setup(pki, codes, days) == 0)
+    if (enrol_setup(o.pki, o.codes, o.days) == 0)
         rc = web_serve(&cfg);
 end:
     enrol_teardown();

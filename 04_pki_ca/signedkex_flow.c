@@ -1,6 +1,9 @@
 /*
  * signedkex_flow.c - see signedkex_flow.h. The whole of chapter 04's new step
- * is check_signed_reply(); the rest is chapter 03's flow.
+ * is check_signed_reply(); the rest is chapter 03's flow (kex_flow_client() in
+ * 03_diffie_hellman/kex_flow.c, steps 1 to 5). Read it beside post_kex() in
+ * server.c, which reads the name add_server_name() sends and makes the
+ * signature check_signed_reply() checks.
  */
 #include "signedkex_flow.h"
 
@@ -39,14 +42,19 @@ typedef struct signed_check {
     STACK_OF(X509) *trusted; /* the root(s) we already hold, never from the wire */
 } signed_check;
 
-/* the server is asked to sign for the name we want */
+/* step 2, added to our offer: the server is asked to sign for the name we
+ * want (post_kex reads "server_name"; signedkex_sign_reply() refuses a name
+ * the server's certificate does not carry) */
 static int add_server_name(json_t *offer, void *arg)
 {
     const signed_check *c = arg;
     return json_object_set_new(offer, "server_name", json_string(c->name));
 }
 
-/* The new step: nothing from the reply is used before these checks pass. */
+/* Step 4, the new one: nothing from the reply is used before these checks
+ * pass. They undo what signedkex_sign_reply() did in post_kex: the chain up
+ * to our own root, the name, then the signature over what WE saw, so a public
+ * value or session id swapped on the way (03-mitm) shows as a bad signature. */
 static int check_signed_reply(const json_t *reply, const exchange *ex, void *arg)
 {
     const signed_check *c = arg;

@@ -91,3 +91,32 @@ if start_server 01-server6 "$BIN/01-server" --host ::1 --port 0 2>/dev/null; the
 else
   t_skip "01: IPv6 loopback" "this machine has no ::1"
 fi
+
+# ---- "Read the code" in the chapter READMEs of 01-04 ------------------------------------
+# Every file a reading list names must exist (in the chapter, at the repository root or in a
+# common/ module), and every function or type it names must be in the chapter's or common/'s
+# sources: a moved file or a renamed function shows up here, not in a confused student.
+# read_the_code_stale DIR: prints the names in DIR/README.md's section that do not resolve
+read_the_code_stale() {
+  local dir=$COURSE_ROOT/$1 tok name
+  sed -n '/^## Read the code/,/^## [^R]/p' "$dir/README.md" | grep -o '`[^`]*`' | tr -d '`' |
+    while IFS= read -r tok; do
+      case $tok in
+        *'*'* | -* | */) ;; # a pattern, an option or a folder: nothing single to check
+        *.c | *.h)
+          [[ -f $dir/$tok || -f $COURSE_ROOT/$tok ]] || compgen -G "$COURSE_ROOT/common/*/$tok" >/dev/null ||
+            echo "$tok" ;;
+        *)
+          name=${tok%'()'}
+          [[ $name =~ ^[a-z_][a-z0-9_]*$ ]] || continue
+          grep -rqw -- "$name" "$dir"/*.[ch] "$COURSE_ROOT"/common/*/*.[ch] || echo "$tok" ;;
+      esac
+    done
+}
+for ch in 01_plain_http 02_symmetric_fernet 03_diffie_hellman 04_pki_ca; do
+  t_true "${ch:0:2}: the README has a 'Read the code' list" "none in $ch/README.md" \
+    grep -q '^## Read the code' "$COURSE_ROOT/$ch/README.md"
+  stale=$(read_the_code_stale "$ch")
+  t_true "${ch:0:2}: every file and function 'Read the code' names exists" "not found: ${stale//$'\n'/, }" \
+    test -z "$stale"
+done

@@ -151,5 +151,15 @@ t_true "02: SIGTERM stops the server with status 0" "status $STOPPED_RC" test "$
 t_expect "02: the server will not start without a key" 1 \
   --err "02-server: error: key: no key: give --key-file FILE or set SECRET_KEY" -- "$BIN/02-server" --port 0
 t_expect "02: --help explains the server" 0 --out "usage: 02-server" -- "$BIN/02-server" --help
-t_expect "02: make diff-02 shows what chapter 02 adds" 0 --out '+#include "fernet.h"' \
+t_expect "02: the server's --help lists its own options, then the shared ones with port 8002" 0 \
+  --out "--key-file F" --out "--ttl SECONDS" --out "--threads N" --out "(default 8002;" -- "$BIN/02-server" --help
+t_expect "02: the client's --help shows its default URL and what its exit statuses mean" 0 \
+  --out "usage: 02-client" --out "--send-file F" --out "(default http://127.0.0.1:8002)" \
+  --out "refused (wrong key, changed on the way, too old)" -- "$BIN/02-client" --help
+t_expect "02: --threads is a shared server option (0 is a usage error)" 2 --err "--threads: '0'" \
+  -- "$BIN/02-server" --threads 0
+t_expect "02: -t is --ttl (--threads has no short form)" 2 --err "--ttl: '0'" -- "$BIN/02-server" -t 0
+t_expect "02: --send and --send-file exclude each other" 2 --err "exclude each other" \
+  -- "$BIN/02-client" --send a --send-file b
+t_expect "02: make diff-02 shows what chapter 02 adds" 0 --out '+#include "fernet/fernet.h"' \
   --out "+static int post_message" -- make -s -C "$COURSE_ROOT" diff-02

@@ -94,6 +94,11 @@ EVE=$("$DH" hkdf -q --ikm "$(printf '%02x' "$S")" --salt "$NC$NS" --info "$INFO_
 t_true "03: toy group: an eavesdropper rebuilds the session key from the wire" \
   "A=$A B=$B x=$X s=$S eve=$EVE key=$KEY" test -n "$KEY" -a "$EVE" = "$KEY"
 t_expect "03: unknown group is a usage error" 2 --err "--group: 'x448'" -- "$BIN/03-client" --group x448
+t_expect "03: the client's --help: --group, port 8003, and what --verbose adds" 0 \
+  --out "--group G" --out "(default http://127.0.0.1:8003)" --out "session key is printed" \
+  -- "$BIN/03-client" --help
+t_expect "03: the server's --help shows port 8003 and the shared --threads" 0 \
+  --out "usage: 03-server" --out "(default 8003;" --out "--threads N" -- "$BIN/03-server" --help
 
 # ---- the server refuses bad offers and unknown sessions ----------------------------
 # kex_refused NAME REASON JSON: POST the offer; pass on a 400 whose error names REASON
@@ -151,6 +156,10 @@ t_true "03: the mitm narrates the rewrite" "mitm log lacks it" \
 t_expect "03: the forged reply echoes whatever the client sent" 0 --out "the server read 5 bytes: hello" \
   -- "$BIN/03-client" -q --url "$MURL" --send hello
 t_expect "03: mitm needs --upstream" 2 --err "--upstream URL is required" -- "$BIN/03-mitm" --port 0
+t_expect "03: the mitm's --help: its own options, and port 8013 beside the server's" 0 \
+  --out "--upstream URL" --out "--rewrite TEXT" --out "(default 8013;" -- "$BIN/03-mitm" --help
+t_expect "03: an empty --rewrite is a usage error" 2 --err "--rewrite: 1 to 200 characters" \
+  -- "$BIN/03-mitm" --upstream "$URL" --rewrite ""
 
 stop_server "$MPID"
 t_true "03: SIGTERM stops the mitm with status 0" "status $STOPPED_RC" test "$STOPPED_RC" = 0

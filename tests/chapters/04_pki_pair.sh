@@ -187,5 +187,12 @@ t_expect "04 pair: no root: the client says what to run" 1 \
   -- "$BIN/04-client" --url "$URL" --ca "$t/nowhere/root.crt"
 t_expect "04 pair: --enrol and --send exclude each other" 2 --err "does not go with --send" \
   -- "$BIN/04-client" --enrol --send x
+t_expect "04 pair: the client's --help: --enrol and its options, port 8004" 0 \
+  --out "usage: 04-client" --out "--enrol" --out "--code-file F" --out "(default http://127.0.0.1:8004)" \
+  --out "certificate or signature did not check out" -- "$BIN/04-client" --help
+t_expect "04 pair: the server's --help: --pki, --codes, --cert-days, port 8004" 0 \
+  --out "usage: 04-server" --out "--pki DIR" --out "--codes FILE" --out "--cert-days N" \
+  --out "(default 8004;" -- "$BIN/04-server" --help
+t_expect "04 pair: --cert-days 0 is a usage error" 2 --err "--cert-days: '0'" -- "$BIN/04-server" --cert-days 0
 stop_server "$MAIN_PID"
 t_true "04 pair: SIGTERM stops the server with status 0" "status $STOPPED_RC" test "${STOPPED_RC:-1}" = 0
