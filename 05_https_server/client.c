@@ -121,7 +121,7 @@ static void report_failure(const char *what, const http_request *req, const http
         step("the certificate chain the server sent");
         narrate_chain(&t->chain);
     }
-    if (!tls_explain_failure(res->error, &t->chain, req->url, reason, sizeof reason, hint_text,
+    if (!tls_explain_failure(res->code, &t->chain, req->url, reason, sizeof reason, hint_text,
                              sizeof hint_text)) {
         http_report_failure(what, req, res);
         return;

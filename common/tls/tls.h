@@ -19,6 +19,7 @@
 #ifndef COURSE_TLS_H
 #define COURSE_TLS_H
 
+#include <curl/curl.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <stddef.h>
@@ -121,6 +122,8 @@ typedef struct tls_chain {
     int first_error; /* X509_V_OK or the first error anywhere */
     int cert_requested;   /* the server asked for a client certificate */
     int have_client_cert; /* set by the caller: we had one to give */
+    int alert;            /* the fatal TLS alert the server sent (SSL_AD_*), -1 for none */
+    unsigned long ssl_error; /* OpenSSL's first error when the handshake failed, 0 for none */
     tls_chain_cert cert[TLS_CHAIN_MAX];
 } tls_chain;
 
@@ -132,10 +135,12 @@ int tls_chain_watch(SSL_CTX *ctx, tls_chain *chain);
 
 /* ---- client: why a handshake failed ---- */
 
-/* From the transfer's error text and the chain as checked, one reason ("the
- * server's certificate has expired") and one hint; url names the server.
- * Returns 1 if it recognised a TLS problem, 0 otherwise. */
-int tls_explain_failure(const char *error_text, const tls_chain *chain, const char *url,
-                        char *reason, size_t reason_len, char *hint_text, size_t hint_len);
+/* From the transfer's result and what the watcher recorded (the X509 verify
+ * codes, the server's alert, OpenSSL's error code), one reason ("the server's
+ * certificate has expired") and one hint; url names the server. No message
+ * text is matched: libcurl's and OpenSSL's words may change, their codes do
+ * not. Returns 1 if it recognised a TLS problem, 0 otherwise. */
+int tls_explain_failure(CURLcode code, const tls_chain *chain, const char *url, char *reason,
+                        size_t reason_len, char *hint_text, size_t hint_len);
 
 #endif
