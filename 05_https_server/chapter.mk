@@ -11,7 +11,7 @@
 # Every target that needs certificates runs `make pki` first (build/pki).
 # chapter 01's modules plus the one this chapter introduces (05 is 01 + TLS)
 MODULES_05 := $(MODULES_01) tls
-$(eval $(call prog,05-server,05_https_server/server.c,$(MODULES_05)))
+$(eval $(call prog,05-server,05_https_server/server.c 05_https_server/policy.c 05_https_server/mtls.c,$(MODULES_05)))
 $(eval $(call prog,05-client,05_https_server/client.c,$(MODULES_05)))
 
 .PHONY: 05 05-server 05-client 05-capture 05-break 05-browser 05-scan diff-05

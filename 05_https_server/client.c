@@ -25,24 +25,19 @@
 /* The course PKI made by `make pki` (chapter 04). */
 #define PKI_CA "build/pki/root.crt"
 
-static const char USAGE[] =
-    "usage: 05-client [--url URL] [--post JSON | --post-file FILE] [--cacert F] [--crl F]\n"
-    "                 [--cert F --key F] [--tls-version 1.1|1.2|1.3] [--quiet] [--verbose]\n"
-    "\n"
+static const char SYNOPSIS[] = "[--post JSON | --post-file FILE] [--cacert F] [--crl F]\n"
+                               "                 [--cert F --key F] [--tls-version 1.1|1.2|1.3] ";
+static const char ABOUT[] =
     "Chapter 05: the chapter 01 client over HTTPS. Verifies the server's certificate\n"
-    "chain and host name, then fetches the secret ('The secret message is: ...').\n"
-    "\n"
-    "  --url URL          the server (default https://localhost:8005); --server is an alias\n"
-    "  --post JSON        POST this JSON text to URL/echo and print the reply\n"
-    "  --post-file F      the same with the body read from a file (at most 16M)\n"
-    "  --cacert F         trust only the CA certificates in F (default " PKI_CA ")\n"
-    "  --crl F            also check the server's certificate against this CRL\n"
-    "  --cert F --key F   present this client certificate (mutual TLS)\n"
-    "  --tls-version V    offer only TLS version V (1.1 shows a server refusing it)\n"
-    "  -q, --quiet        print only the result and errors\n"
-    "  -v, --verbose      also dump bodies in hex and libcurl's connection steps\n"
-    "  -h, --help         this text\n"
-    "\n"
+    "chain and host name, then fetches the secret ('The secret message is: ...').\n";
+static const char OPTIONS_HELP[] =
+    "  --post JSON      POST this JSON text to URL/echo and print the reply\n"
+    "  --post-file F    the same with the body read from a file (at most 16M)\n"
+    "  --cacert F       trust only the CA certificates in F (default " PKI_CA ")\n"
+    "  --crl F          also check the server's certificate against this CRL\n"
+    "  --cert F --key F present this client certificate (mutual TLS)\n"
+    "  --tls-version V  offer only TLS version V (1.1 shows a server refusing it)\n";
+static const char EPILOGUE[] =
     "Environment: SSLKEYLOGFILE=FILE makes libcurl write the TLS secrets there.\n"
     "Exit status: 0 success, 1 the request or the TLS handshake failed, 2 usage.\n";
 
@@ -121,7 +116,7 @@ static void report_failure(const char *what, const http_request *req, const http
         step("the certificate chain the server sent");
         narrate_chain(&t->chain);
     }
-    if (!tls_explain_failure(res->error, &t->chain, req->url, reason, sizeof reason, hint_text,
+    if (!tls_explain_failure(res->code, &t->chain, req->url, reason, sizeof reason, hint_text,
                              sizeof hint_text)) {
         http_report_failure(what, req, res);
         return;
@@ -223,11 +218,45 @@ static long parse_version(const char *s)
     return 0;
 }
 
+/* The command line beyond --url: what to send, and the TLS files. */
+typedef struct options {
+    const char *post, *post_file;
+    const char *files[4]; /* cacert, crl, client certificate, client key */
+    long version;
+} options;
+
+static int option(int c, const char *arg, void *ctx)
+{
+    options *o = ctx;
+    switch (c) {
+    case 'a':
+        o->files[0] = arg;
+        return 1;
+    case 'r':
+        o->files[1] = arg;
+        return 1;
+    case 'c':
+        o->files[2] = arg;
+        return 1;
+    case 'k':
+        o->files[3] = arg;
+        return 1;
+    case 'P':
+        o->post = arg;
+        return 1;
+    case 'F':
+        o->post_file = arg;
+        return 1;
+    case 'T':
+        o->version = parse_version(arg);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"url", required_argument, NULL, 'u'},
-        {"server", required_argument, NULL, 'u'},
+    static const struct option own[] = {
         {"post", required_argument, NULL, 'P'},
         {"post-file", required_argument, NULL, 'F'},
         {"cacert", required_argument, NULL, 'a'},
@@ -235,56 +264,32 @@ int main(int argc, char **argv)
         {"cert", required_argument, NULL, 'c'},
         {"key", required_argument, NULL, 'k'},
         {"tls-version", required_argument, NULL, 'T'},
-        CLI_COMMON_OPTIONS,
         {0},
     };
-    const char *url = "https://localhost:8005", *post = NULL, *post_file = NULL;
-    /* cacert, crl, client certificate, client key */
-    const char *files[4] = {PKI_CA, NULL, NULL, NULL};
+    options o = {.files = {PKI_CA, NULL, NULL, NULL}};
+    const cli_program prog = {.synopsis = SYNOPSIS, .about = ABOUT, .options_help = OPTIONS_HELP,
+                              .epilogue = EPILOGUE, .options = own, .short_options = "P:F:",
+                              .option = option, .ctx = &o};
+    cli_client cl = cli_client_defaults("https://localhost", COURSE_PORT(5));
+    const char *url, *post, *post_file, *const *files = o.files;
     tls_options t;
-    int c, rc;
+    int rc;
 
     memset(&t, 0, sizeof t);
     narrate_init("05-client", "client");
-    while ((c = getopt_long(argc, argv, "u:P:F:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
-        if (cli_common(c, USAGE))
-            continue;
-        switch (c) {
-        case 'u':
-            url = optarg;
-            break;
-        case 'P':
-            post = optarg;
-            break;
-        case 'F':
-            post_file = optarg;
-            break;
-        case 'a':
-            files[0] = optarg;
-            break;
-        case 'r':
-            files[1] = optarg;
-            break;
-        case 'c':
-            files[2] = optarg;
-            break;
-        case 'k':
-            files[3] = optarg;
-            break;
-        case 'T':
-            t.version = parse_version(optarg);
-            break;
-        }
-    }
-    if (optind < argc)
-        cli_usage_error("unexpected argument '%s'", argv[optind]);
+    cli_parse_client(argc, argv, &prog, &cl);
+    url = cl.url;
+    post = o.post;
+    post_file = o.post_file;
+    t.version = o.version;
     if (post && post_file)
         cli_usage_error("--post and --post-file exclude each other");
     if (!files[2] != !files[3])
         cli_usage_error("--cert and --key go together");
     /* an https client that would quietly fall back to http:// teaches the wrong thing */
     if (strncasecmp(url, "https://", 8) != 0)
-        cli_usage_error("05-client speaks HTTPS only: the URL must start with https:// (got %s)", url);
+        cli_usage_error("05-client speaks HTTPS only: the URL must start with https:// (got %s)",
+                        url);
     for (int i = 0; i < 4; i++) {
         if (files[i] && access(files[i], R_OK) != 0) {
             errorf("cannot read", "%s", files[i]);

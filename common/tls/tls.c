@@ -201,25 +201,10 @@ static int on_servername(SSL *ssl, int *alert, void *arg)
 
 int tls_server_configure(SSL_CTX *ctx, const tls_server_policy *pol)
 {
-    /* TLS 1.0 and 1.1 are deprecated (RFC 8996). */
-    if (SSL_CTX_set_min_proto_version(ctx, pol->tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION) !=
-            1 ||
-        SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1 ||
-        SSL_CTX_set1_groups_list(ctx, TLS_GROUPS) != 1) {
-        errorf("TLS", "cannot apply the course's TLS policy");
-        return -1;
-    }
-    /* Our preference order, not the client's; renegotiation is an old attack
-     * surface; a client that drops the connection without close_notify is
-     * normal on the web (its response was complete), so do not log it as an
-     * error. */
-    SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
-                                 SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+    /* A client that drops the connection without close_notify is normal on
+     * the web (its response was complete): not an error to log. */
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_tlsext_servername_callback(ctx, on_servername);
-    /* Resumption: TLS 1.3 tickets (stateless) and a TLS 1.2 session cache. */
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
-    if (pol->num_tickets >= 0)
-        SSL_CTX_set_num_tickets(ctx, (size_t)pol->num_tickets);
     if (load_cert_and_key(ctx, pol))
         return -1;
     tls_keylog_attach(ctx);

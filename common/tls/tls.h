@@ -1,24 +1,28 @@
 /*
- * tls.h - the course's TLS policy and the small TLS helpers that chapter 05
- * (and 06) share: server context settings, the NSS key log, names and dates of
- * certificates, a watcher that records the chain a client checked, and the
- * translation of a failed handshake into one readable reason and a hint.
+ * tls.h - the TLS helpers that chapter 05 (and 06) share: the generic half of
+ * a server context (certificate and key, the NSS key log), names and dates of
+ * certificates, a watcher that records the chain a client checked and how a
+ * handshake ended, and the translation of a failed handshake into one
+ * readable reason and a hint.
  *
- * Policy (one place, so a server and its tests agree):
+ * The TLS policy itself (versions, suites, groups, tickets) is chapter 05's
+ * lesson and sits in the chapter: 05_https_server/policy.c applies it, with
+ * the suites and groups named here so that a server and its tests agree:
  *   - TLS 1.2 minimum; TLS 1.3 only on request.
  *   - TLS 1.2 suites: ECDHE key exchange (forward secrecy) with an AEAD
  *     (AES-GCM or ChaCha20-Poly1305) only; no CBC, no RSA key transport.
  *     TLS 1.3's suites are all AEAD with (EC)DHE already.
- *   - The server's order of preference wins; no renegotiation; no compression.
  *   - Key exchange groups X25519, P-256, P-384.
  *
  *     tls_server_policy pol = {.cert_chain = "...", .key = "...", .num_tickets = -1};
  *     if (tls_check_server_files(&pol)) return 1;       // readable error first
- *     ... in civetweb's init_ssl callback: tls_server_configure(ctx, &pol)
+ *     ... in civetweb's init_ssl callback: policy_apply(ctx, &pol) (the
+ *     chapter's), then tls_server_configure(ctx, &pol)
  */
 #ifndef COURSE_TLS_H
 #define COURSE_TLS_H
 
+#include <curl/curl.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <stddef.h>
@@ -28,6 +32,9 @@
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                               \
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                               \
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+/* OpenSSL's own TLS 1.3 list, named so that it cannot change under us */
+#define TLS13_CIPHERSUITES                                                                     \
+    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"
 
 typedef struct tls_server_policy {
     const char *cert_chain; /* PEM: the server's certificate, then its intermediates */
@@ -62,7 +69,9 @@ void tls_keylog_close(void);
 int tls_check_server_files(const tls_server_policy *pol);
 /* Once listening: warn about an expired certificate, announce the key log. */
 void tls_server_announce(const tls_server_policy *pol);
-/* Apply the policy to ctx and load the certificate chain and key.
+/* What every course server's context needs besides the policy: load the
+ * certificate chain and key, acknowledge SNI on this one context, take a
+ * client's hang-up without close_notify as normal, write the key log.
  * Returns 0 or -1 (reason printed). */
 int tls_server_configure(SSL_CTX *ctx, const tls_server_policy *pol);
 
@@ -121,6 +130,8 @@ typedef struct tls_chain {
     int first_error; /* X509_V_OK or the first error anywhere */
     int cert_requested;   /* the server asked for a client certificate */
     int have_client_cert; /* set by the caller: we had one to give */
+    int alert;            /* the fatal TLS alert the server sent (SSL_AD_*), -1 for none */
+    unsigned long ssl_error; /* OpenSSL's first error when the handshake failed, 0 for none */
     tls_chain_cert cert[TLS_CHAIN_MAX];
 } tls_chain;
 
@@ -132,10 +143,12 @@ int tls_chain_watch(SSL_CTX *ctx, tls_chain *chain);
 
 /* ---- client: why a handshake failed ---- */
 
-/* From the transfer's error text and the chain as checked, one reason ("the
- * server's certificate has expired") and one hint; url names the server.
- * Returns 1 if it recognised a TLS problem, 0 otherwise. */
-int tls_explain_failure(const char *error_text, const tls_chain *chain, const char *url,
-                        char *reason, size_t reason_len, char *hint_text, size_t hint_len);
+/* From the transfer's result and what the watcher recorded (the X509 verify
+ * codes, the server's alert, OpenSSL's error code), one reason ("the server's
+ * certificate has expired") and one hint; url names the server. No message
+ * text is matched: libcurl's and OpenSSL's words may change, their codes do
+ * not. Returns 1 if it recognised a TLS problem, 0 otherwise. */
+int tls_explain_failure(CURLcode code, const tls_chain *chain, const char *url, char *reason,
+                        size_t reason_len, char *hint_text, size_t hint_len);
 
 #endif

@@ -396,6 +396,28 @@ else
   t_fail "05: break-it certificates" "minica failed"
 fi
 
+# The client's refusal of a foreign CA, seen from the server's side: 05-client
+# must abort the handshake with an "unknown CA" alert (48). A verify callback
+# that accepted everything would still fail the transfer (libcurl checks the
+# verify result afterwards), but only after finishing the handshake: the
+# server would never hear the alert, and only this test would notice.
+if [[ -f "$tmp/break/mallory.crt" ]]; then
+  port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  openssl s_server -accept "127.0.0.1:$port" -naccept 1 -cert "$tmp/break/mallory.crt" \
+    -key "$tmp/break/mallory.key" -www >"$tmp/s_server-foreign.log" 2>&1 &
+  spid=$!
+  _COURSE_PIDS+=("$spid")
+  # -naccept 1: a probe would use up its one connection, so wait for its word
+  for ((i = 0; i < 50; i++)); do grep -qs '^ACCEPT' "$tmp/s_server-foreign.log" && break; sleep 0.1; done
+  t_expect "05: the client refuses a server certificate from a foreign CA" 1 --err "unknown CA" \
+    -- "$BIN/05-client" -q --url "https://localhost:$port" --cacert "$tmp/break/lab/ca.crt"
+  for ((i = 0; i < 50; i++)); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+  stop_server "$spid"
+  t_true "05: the server hears the client's 'unknown CA' alert (48): the handshake was aborted" \
+    "s_server log: $(tr '\n' ' ' <"$tmp/s_server-foreign.log" | cut -c 1-400)" \
+    grep -q 'alert unknown ca.*SSL alert number 48' "$tmp/s_server-foreign.log"
+fi
+
 # errors a learner meets first
 t_expect "05: a missing certificate file is one error and a hint" 1 \
   --err "05-server: error: cannot use the server certificate: $tmp/none.crt" --err "hint: \`make pki\`" \
