@@ -113,21 +113,31 @@ open(path, "w").write(s.replace(find, repl, 1))
 PY
   log="$ROOT/build/mutate/$name.log"
   verdict=""
+  bad=""
   if ! make -C "$SCRATCH" -s -j2 all >"$log" 2>&1; then
-    verdict="killed by the compiler (see $log)"
+    # a mutant the compiler refuses proves nothing about the tests
+    bad="does not compile (see $log): make the edit compile"
   else
     for suite in $(field "$m" suites); do
-      (cd "$SCRATCH" && ONLY="$suite" BIN="$SCRATCH/build/bin" UNIT="$SCRATCH/build/tests" \
-        tests/run.sh) >>"$log" 2>&1
-      if grep -q '^failures:' "$log"; then
-        verdict="killed by: $(sed -n '/^failures:/{n;p;q}' "$log" | sed 's/^ *//' | cut -c1-90)"
+      out=$( (cd "$SCRATCH" && ONLY="$suite" BIN="$SCRATCH/build/bin" UNIT="$SCRATCH/build/tests" \
+        tests/run.sh) 2>&1)
+      printf '%s\n' "$out" >>"$log"
+      if grep -q '^failures:' <<<"$out"; then
+        verdict="killed by: $(sed -n '/^failures:/{n;p;q}' <<<"$out" | sed 's/^ *//' | cut -c1-90)"
+        break
+      fi
+      if grep -q '^0 passed, 0 failed' <<<"$out"; then
+        bad="suite pattern '$suite' selects no test"
         break
       fi
     done
   fi
   mv "$SCRATCH/$file.orig" "$SCRATCH/$file"
   touch "$SCRATCH/$file"
-  if [[ -n "$verdict" ]]; then
+  if [[ -n "$bad" ]]; then
+    verdict="BROKEN: $bad"
+    broken=$((broken + 1))
+  elif [[ -n "$verdict" ]]; then
     if [[ -n "$equiv" ]]; then
       verdict="$verdict (listed as equivalent: remove that line)"
       broken=$((broken + 1))
@@ -150,5 +160,5 @@ echo
 printf '%-28s %-44s %s\n' "mutant" "check" "verdict"
 printf '%s\n' "${rows[@]}"
 echo
-echo "$killed killed, $survived survived, $expected equivalent, $broken stale or mislabelled"
+echo "$killed killed, $survived survived, $expected equivalent, $broken stale, broken or mislabelled"
 ((survived == 0 && broken == 0))
