@@ -113,10 +113,21 @@ typedef struct pki_sign_report {
     int capped;         /* 1 if the validity was cut to the issuer's notAfter */
 } pki_sign_report;
 
+/* What the policy signs at most: names are the requester's bytes, and every
+ * program that shows them (logs, inspect, a web page) must not be made to
+ * show 5,000 characters, 2,000 CNs or a 175 KB list of names. */
+#define PKI_MAX_NAME_CHARS 64  /* per subject field: RFC 5280's ub-common-name */
+#define PKI_MAX_NAME_FIELDS 16 /* fields in a subject */
+#define PKI_MAX_SANS 100       /* subject alternative names in one certificate */
+
 /* Sign a CSR with the policy: verify its self-signature first; take subject
  * and SANs from it and nothing else; BasicConstraints, KU and EKU come from the
  * profile; AKI/SKI; a random 128-bit positive serial; validity capped by the
- * issuer's. A server certificate needs at least one SAN. report may be NULL. */
+ * issuer's. The subject must hold exactly one CN and at most
+ * PKI_MAX_NAME_FIELDS fields of at most PKI_MAX_NAME_CHARS characters each,
+ * with no control characters and no '<' or '>'; at most PKI_MAX_SANS names,
+ * each well formed. A server certificate needs at least one SAN. Each refusal
+ * has its own reason in pki_last_error(). report may be NULL. */
 X509 *pki_sign_csr(X509_REQ *csr, X509 *issuer, EVP_PKEY *issuer_key, const pki_sign_opts *opts,
                    pki_sign_report *report);
 
