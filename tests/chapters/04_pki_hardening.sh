@@ -91,3 +91,74 @@ t_expect "04 hardening: a damaged record stops the server" 1 --err "the record o
 cp codes codes-cut && head -c 100 codes.spent >codes-cut.spent
 t_expect "04 hardening: a record with a line cut short stops the server" 1 --err "cut short" \
   --not "listening on" -- "$BIN/04-server" --port 0 --pki "$t/pki" --codes codes-cut
+
+# ---- the signing policy refuses absurd names --------------------------------------
+# Python's cryptography builds the requests a hostile client would send
+# (_validate=False: it would refuse some of them itself)
+cat >mkcsr.py <<'PYEOF'
+import sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+out, kind, nsans = sys.argv[1], sys.argv[2], int(sys.argv[3])
+CN = lambda v: x509.NameAttribute(NameOID.COMMON_NAME, v, _validate=False)
+subjects = {
+    "cn5000": [CN("a" * 5000)], "cn65": [CN("b" * 65)], "cn64": [CN("c" * 64)],
+    "cn2000": [CN("x%d" % i) for i in range(2000)], "twocn": [CN("alice"), CN("root")],
+    "empty": [], "nocn": [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Course")],
+    "nul": [CN("good\0evil")], "crlf": [CN("alice\r\nInjected: yes")],
+    "script": [CN("<script>alert(1)</script>")], "ok": [CN("plain")],
+}
+b = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(subjects[kind]))
+if nsans:
+    b = b.add_extension(x509.SubjectAlternativeName(
+        [x509.DNSName("n%d.example" % i) for i in range(nsans)]), critical=False)
+csr = b.sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())
+open(out, "wb").write(csr.public_bytes(Encoding.PEM))
+PYEOF
+sign() { # sign KIND NSANS PROFILE -> minica sign's result in T_*
+  rm -f "p-$1.crt"
+  "$PY" mkcsr.py "p-$1.csr" "$1" "$2" &&
+    t_run "$M" sign --dir "$t/pki/intermediate" --pass-file "$pass" --csr "p-$1.csr" \
+      --profile "$3" --out "p-$1.crt"
+}
+refused() { # refused NAME KIND NSANS PROFILE REASON
+  sign "$2" "$3" "$4"
+  t_true "04 hardening: policy refuses $1 ($4 profile)" "rc $T_RC: $T_ERR" \
+    eval '[[ $T_RC == 1 && "$T_ERR" == *"$5"* && ! -e p-$2.crt ]]'
+}
+refused "a 5,000-character CN" cn5000 0 client "CN has 5000 characters; at most 64"
+refused "a 65-character CN" cn65 0 client "CN has 65 characters; at most 64"
+refused "2,000 CN entries" cn2000 0 client "has 2000 fields; this CA signs at most 16"
+refused "two CNs" twocn 0 client "has 2 CNs; exactly one is signed"
+refused "an empty subject" empty 1 client "subject is empty"
+refused "an empty subject" empty 1 server "subject is empty"
+refused "a subject without CN" nocn 0 client "subject has no CN"
+refused "a NUL in the CN" nul 0 client "CN holds a control character"
+refused "CR LF in the CN" crlf 0 client "CN holds a control character"
+refused "markup in the CN" script 0 client "CN holds '<' or '>' (markup)"
+refused "10,000 SANs" ok 10000 client "asks for 10000 subject alternative names; this CA signs at most 100"
+refused "10,000 SANs" ok 10000 server "asks for 10000 subject alternative names"
+refused "101 SANs" ok 101 server "asks for 101 subject alternative names"
+sign cn64 100 server
+t_true "04 hardening: ... while a 64-character CN with 100 SANs is signed" "rc $T_RC: $T_ERR" \
+  eval '[[ $T_RC == 0 && -s p-cn64.crt ]]'
+# the same policy behind /enrol: the refusal reaches the client and costs no code
+(umask 077 && echo "policy-code-0123456789abcdef" >codes-policy)
+if start_server 04-server "$BIN/04-server" --port 0 --pki "$t/pki" --codes codes-policy; then
+  for kind in empty cn5000; do
+    "$PY" mkcsr.py "e-$kind.csr" "$kind" 1
+    body=$(sed 's/$/\\n/' "e-$kind.csr" | tr -d '\n')
+    t_run curl -s -w '\n%{http_code}' -H 'Content-Type: application/json' \
+      -d "{\"code\":\"policy-code-0123456789abcdef\",\"csr\":\"$body\"}" "$SERVER_URL/enrol"
+    t_true "04 hardening: /enrol refuses a CSR with $kind subject (400, with the reason)" "$T_OUT" \
+      eval 'grep -q "^400$" <<<"$T_OUT" && grep -q "not signed: the request.s subject\|not signed: the subject" <<<"$T_OUT"'
+  done
+  t_true "04 hardening: ... and the code is not spent" "$(cat codes-policy.spent 2>&1)" \
+    test ! -s codes-policy.spent
+  stop_server "$SERVER_PID"
+else
+  t_fail "04 hardening: 04-server starts for the policy checks" "see above"
+fi
