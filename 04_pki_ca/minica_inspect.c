@@ -145,29 +145,67 @@ static void show_crl(X509_CRL *crl)
     ASN1_INTEGER_free(num);
 }
 
+/* An encrypted PKCS#8 key cannot be opened without its passphrase, but its
+ * outer structure (algorithm, salt, ciphertext) can be parsed: junk between
+ * the BEGIN and END lines is caught either way. */
+static int encrypted_structure_ok(const char *pem)
+{
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    X509_SIG *p8 = bio ? PEM_read_bio_PKCS8(bio, NULL, NULL, NULL) : NULL;
+    int ok = p8 != NULL;
+    X509_SIG_free(p8);
+    BIO_free(bio);
+    return ok;
+}
+
 static int show_key(const char *path, const char *pem, const char *pass_file)
 {
     struct stat st;
     char desc[64];
     int enc = strstr(pem, "-----BEGIN " PEM_STRING_PKCS8 "-----") != NULL;
-    char *pass = enc && pass_file ? mc_passphrase(pass_file, 0) : NULL;
-    EVP_PKEY *key = !enc || pass ? pki_key_read(path, pass) : NULL;
+    int pkcs8 = enc || strstr(pem, "-----BEGIN " PEM_STRING_PKCS8INF "-----") != NULL;
+    char *pass = NULL;
+    EVP_PKEY *key = NULL;
+    int rc = EXIT_FAILED;
 
+    /* read it before saying anything about it: a BEGIN line around junk is
+     * not a key, encrypted or not */
+    if (enc && pass_file && !(pass = mc_passphrase(pass_file, 0))) {
+        printf("?\n");
+        goto end;
+    }
+    if (enc && !pass) {
+        if (!encrypted_structure_ok(pem)) {
+            printf("?\n");
+            errorf(path, "not an encrypted private key: the text between the PEM lines does not "
+                   "parse");
+            goto end;
+        }
+    } else if (!(key = pki_key_read(path, pass))) {
+        printf("?\n");
+        errorf("private key", "%s", pki_last_error()); /* it names the file */
+        if (!enc)
+            hint("the text between the BEGIN and END lines must be a key, in base64");
+        goto end;
+    }
     printf("private key (contents not shown)\n");
-    printf("  format:        PKCS#8 PEM%s\n",
-           enc ? ", encrypted (PBES2: AES-256-CBC, key from the passphrase by PBKDF2)" : ", NOT encrypted");
+    printf("  format:        %s%s\n", pkcs8 ? "PKCS#8 PEM" : "traditional PEM (not PKCS#8)",
+           enc ? ", encrypted (PBES2: AES-256-CBC, key from the passphrase by PBKDF2)"
+               : strstr(pem, "ENCRYPTED") ? ", encrypted" : ", NOT encrypted");
     if (key) {
         pki_key_describe(key, desc, sizeof desc);
         printf("  key:           %s\n", desc);
-    } else if (enc) {
+    } else {
         printf("  key:           (give --pass-file to see its type)\n");
     }
     if (stat(path, &st) == 0)
         printf("  file mode:     %04o%s\n", (unsigned)st.st_mode & 07777,
                (st.st_mode & 077) ? "  WARNING: others can read it; chmod 600" : " (only the owner)");
+    rc = EXIT_OK;
+end:
     mc_free_pass(pass);
     EVP_PKEY_free(key);
-    return EXIT_OK;
+    return rc;
 }
 
 int mc_inspect(mc_opts *o)
@@ -203,7 +241,8 @@ int mc_inspect(mc_opts *o)
             X509_CRL_free(crl);
             rc = crl ? rc : mc_fail(path);
         } else if (strstr(pem, "PRIVATE KEY-----")) {
-            show_key(path, pem, o->pass_file);
+            if (show_key(path, pem, o->pass_file) != EXIT_OK)
+                rc = EXIT_FAILED;
         } else {
             printf("?\n");
             errorf(path, "not a PEM certificate, request, CRL or private key");

@@ -162,3 +162,44 @@ if start_server 04-server "$BIN/04-server" --port 0 --pki "$t/pki" --codes codes
 else
   t_fail "04 hardening: 04-server starts for the policy checks" "see above"
 fi
+
+# ---- inspect reads a key before it describes one ------------------------------------
+# built here, at run time: a BEGIN/END pair around junk, and around an ASN.1
+# bomb (SEQUENCEs nested 10,000 deep), in every key armour inspect knows
+"$PY" - <<'PYEOF'
+import base64
+def pem(label, der):
+    b = base64.b64encode(der).decode()
+    return "-----BEGIN %s-----\n%s\n-----END %s-----\n" % (
+        label, "\n".join(b[i:i + 64] for i in range(0, len(b), 64)), label)
+def seq(body):
+    n = len(body)
+    ln = bytes([n]) if n < 128 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return b"\x30" + ln + body
+bomb = b""
+for _ in range(10000):
+    bomb = seq(bomb)
+for label in ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "EC PRIVATE KEY"):
+    name = label.lower().replace(" ", "-")
+    open("junk-%s.key" % name, "w").write(pem(label, b"AAA"))
+    open("bomb-%s.key" % name, "w").write(pem(label, bomb))
+PYEOF
+for f in junk-private-key junk-encrypted-private-key junk-ec-private-key \
+  bomb-private-key bomb-encrypted-private-key bomb-ec-private-key; do
+  t_expect "04 hardening: inspect refuses $f (exit 1, not described as a key)" 1 \
+    --err "error:" --not "NOT encrypted" --not "contents not shown" -- "$M" inspect "$f.key"
+done
+"$M" key -q --encrypt --pass-file "$pass" --out enc.key >/dev/null
+echo "not the passphrase at all" >wrong-pass
+t_expect "04 hardening: inspect with a wrong passphrase fails" 1 --err "wrong or missing passphrase" \
+  -- "$M" inspect --pass-file wrong-pass enc.key
+t_expect "04 hardening: ... with the right one it describes the key" 0 --out "EC P-256" \
+  --out "encrypted (PBES2" -- "$M" inspect --pass-file "$pass" enc.key
+t_expect "04 hardening: ... and without one it still describes an encrypted key" 0 \
+  --out "give --pass-file to see its type" -- "$M" inspect enc.key
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out p8.key 2>/dev/null &&
+  openssl pkey -in p8.key -traditional -out trad.key 2>/dev/null
+t_expect "04 hardening: inspect names a traditional (not PKCS#8) key for what it is" 0 \
+  --out "traditional PEM (not PKCS#8), NOT encrypted" -- "$M" inspect trad.key
+t_expect "04 hardening: one bad file among good ones: exit 1, the good ones described" 1 \
+  --out "EC P-256" --err "junk-private-key.key" -- "$M" inspect enc.key junk-private-key.key trad.key
