@@ -203,3 +203,31 @@ t_expect "04 hardening: inspect names a traditional (not PKCS#8) key for what it
   --out "traditional PEM (not PKCS#8), NOT encrypted" -- "$M" inspect trad.key
 t_expect "04 hardening: one bad file among good ones: exit 1, the good ones described" 1 \
   --out "EC P-256" --err "junk-private-key.key" -- "$M" inspect enc.key junk-private-key.key trad.key
+
+# ---- key files hold a key and nothing after it (chapters 02 and 03) -----------------
+"$BIN/fernet" genkey --out fk >/dev/null 2>&1
+chmod 600 fk
+{ cat fk; printf '\0ignored until now'; } >fk-nul
+{ cat fk; echo "a second line"; } >fk-two
+chmod 600 fk-nul fk-two
+t_expect "04 hardening: a Fernet key file works as made" 0 -- \
+  bash -c "printf hi | '$BIN/fernet' encrypt --key-file fk"
+t_expect "04 hardening: a Fernet key file with bytes after a NUL is refused" 1 \
+  --err "holds a NUL byte" -- bash -c "printf hi | '$BIN/fernet' encrypt --key-file fk-nul"
+t_expect "04 hardening: ... as a second line already was" 1 --err "does not hold a Fernet key" \
+  -- bash -c "printf hi | '$BIN/fernet' encrypt --key-file fk-two"
+openssl genpkey -algorithm X25519 -out xa.pem 2>/dev/null
+openssl genpkey -algorithm X25519 -out xb.pem 2>/dev/null
+openssl pkey -in xb.pem -pubout -out xb.pub 2>/dev/null
+{ cat xa.pem; printf '\0ignored until now'; } >xa-nul.pem
+{ cat xa.pem; echo "ignored until now"; } >xa-text.pem
+{ cat xb.pub; cat xa.pem; } >xb-two.pub
+chmod 600 xa-nul.pem xa-text.pem
+t_expect "04 hardening: a kex key file works as made" 0 --out "shared: " \
+  -- "$BIN/dh" x25519 -q --key xa.pem --peer-key xb.pub
+t_expect "04 hardening: a kex key file with bytes after a NUL is refused" 1 --err "holds a NUL byte" \
+  -- "$BIN/dh" x25519 -q --key xa-nul.pem --peer-key xb.pub
+t_expect "04 hardening: a kex key file with text after its END line is refused" 1 \
+  --err "there is more after its END line" -- "$BIN/dh" x25519 -q --key xa-text.pem --peer-key xb.pub
+t_expect "04 hardening: a peer key file with a second PEM block is refused" 1 \
+  --err "more than one PEM block" -- "$BIN/dh" x25519 -q --key xa.pem --peer-key xb-two.pub
