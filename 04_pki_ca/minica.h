@@ -49,6 +49,12 @@ typedef struct mc_ca {
 int mc_ca_open(const char *dir, const char *pass_file, mc_ca *ca);
 void mc_ca_close(mc_ca *ca);
 
+/* The plural ending of a count: "1 day", "2 days", "1 certificate". */
+static inline const char *mc_s(long n)
+{
+    return n == 1 || n == -1 ? "" : "s";
+}
+
 /* "DIR/NAME" into out (exits 2 when too long). */
 void mc_path(char *out, size_t n, const char *dir, const char *name);
 /* "2029-02-24 19:40 UTC" */

@@ -94,7 +94,8 @@ int mc_init(mc_opts *o)
         rc = mc_fail("key");
         goto end;
     }
-    step("self-signing the root: CA:TRUE (critical), keyCertSign + cRLSign, %d days", so.days);
+    step("self-signing the root: CA:TRUE (critical), keyCertSign + cRLSign, %d day%s", so.days,
+         mc_s(so.days));
     if (!(cert = pki_root_create(key, &subj, &so))) {
         rc = mc_fail("root certificate");
         goto end;

@@ -55,11 +55,11 @@ static void show_cert(X509 *cert, int index)
     mc_time_str(X509_get0_notAfter(cert), b, sizeof b);
     printf("  valid:         %s .. %s\n", a, b);
     if (start > 0 || (start == 0 && X509_cmp_current_time(X509_get0_notBefore(cert)) > 0))
-        printf("  status:        NOT YET VALID (starts in %ld days)\n", start);
+        printf("  status:        NOT YET VALID (starts in %ld day%s)\n", start, mc_s(start));
     else if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0)
-        printf("  status:        EXPIRED %ld days ago\n", -days);
+        printf("  status:        EXPIRED %ld day%s ago\n", -days, mc_s(days));
     else
-        printf("  status:        expires in %ld days\n", days);
+        printf("  status:        expires in %ld day%s\n", days, mc_s(days));
     if (pub)
         pki_key_describe(pub, buf, sizeof buf);
     printf("  key:           %s\n", pub ? buf : "(unreadable)");
@@ -125,10 +125,11 @@ static void show_crl(X509_CRL *crl)
     printf("  issued by:     %s\n", buf);
     mc_time_str(X509_CRL_get0_lastUpdate(crl), a, sizeof a);
     mc_time_str(X509_CRL_get0_nextUpdate(crl), b, sizeof b);
-    printf("  this update:   %s\n  next update:   %s (%s %ld days)\n", a, b,
-           left >= 0 ? "in" : "OVERDUE by", left >= 0 ? left : -left);
+    printf("  this update:   %s\n  next update:   %s (%s %ld day%s)\n", a, b,
+           left >= 0 ? "in" : "OVERDUE by", left >= 0 ? left : -left, mc_s(left));
     printf("  CRL number:    %ld\n", num ? ASN1_INTEGER_get(num) : -1L);
-    printf("  revoked:       %d certificate(s)\n", revs ? sk_X509_REVOKED_num(revs) : 0);
+    printf("  revoked:       %d certificate%s\n", revs ? sk_X509_REVOKED_num(revs) : 0,
+           mc_s(revs ? sk_X509_REVOKED_num(revs) : 0));
     for (int i = 0; revs && i < sk_X509_REVOKED_num(revs); i++) {
         X509_REVOKED *r = sk_X509_REVOKED_value(revs, i);
         ASN1_ENUMERATED *why = X509_REVOKED_get_ext_d2i(r, NID_crl_reason, NULL, NULL);

@@ -157,7 +157,8 @@ void mc_report_cert(const char *path, X509 *cert, const char *what)
     long days = pki_days_until(X509_get0_notAfter(cert));
     mc_time_str(X509_get0_notAfter(cert), when, sizeof when);
     if (days >= 0)
-        result("wrote %s  (%s; expires %s, in %ld days)", path, what, when, days);
+        result("wrote %s  (%s; expires %s, in %ld day%s)", path, what, when, days, mc_s(days));
     else
-        result("wrote %s  (%s; EXPIRED on %s, %ld days ago)", path, what, when, -days);
+        result("wrote %s  (%s; EXPIRED on %s, %ld day%s ago)", path, what, when, -days,
+               mc_s(days));
 }

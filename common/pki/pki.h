@@ -207,6 +207,10 @@ int pki_index_revoke(const char *dir, const char *serial_hex, const char *reason
 /* A CRL signed by the CA listing every revoked entry of the index, valid for
  * days, with the next CRL number and the issuer's AKI. */
 X509_CRL *pki_crl_create(const char *dir, X509 *ca_cert, EVP_PKEY *ca_key, int days);
+/* The same with a chosen window (lab option: a CRL that is already out of
+ * date, or nearly so): thisUpdate and nextUpdate, at most 3650 days apart. */
+X509_CRL *pki_crl_create_at(const char *dir, X509 *ca_cert, EVP_PKEY *ca_key, time_t this_update,
+                            time_t next_update);
 /* 1 if the reason name is a CRL reason we accept. */
 int pki_crl_reason_valid(const char *reason);
 

@@ -231,3 +231,47 @@ t_expect "04 hardening: a kex key file with text after its END line is refused" 
   --err "there is more after its END line" -- "$BIN/dh" x25519 -q --key xa-text.pem --peer-key xb.pub
 t_expect "04 hardening: a peer key file with a second PEM block is refused" 1 \
   --err "more than one PEM block" -- "$BIN/dh" x25519 -q --key xa.pem --peer-key xb-two.pub
+
+# ---- make-pki.sh renews a CRL that is out of date or nearly (issue 15) -------------
+mkpki() { t_run "$COURSE_ROOT/04_pki_ca/make-pki.sh" "$BIN" "$t/pki"; }
+crl_days() { "$M" inspect "$t/pki/crl.pem" | sed -n 's/.*next update:.*(in \([0-9]*\) days*)/\1/p'; }
+"$M" crl -q --dir "$t/pki/intermediate" --pass-file "$pass" --not-before -40d --not-after -10d \
+  --out "$t/pki/crl.pem" >/dev/null 2>&1
+t_expect "04 hardening: (an out-of-date CRL fails verification, as it should)" 1 --err "verify" \
+  -- "$M" verify --ca "$t/pki/root.crt" --ip 127.0.0.1 --crl "$t/pki/crl.pem" "$t/pki/server-chain.crt"
+mkpki
+t_true "04 hardening: make-pki.sh renews a CRL whose next update is past" "rc $T_RC: $T_OUT $T_ERR" \
+  eval '[[ $T_RC == 0 && "$T_OUT" == *"wrote $t/pki/crl.pem"* && $(crl_days) -ge 29 ]]'
+t_expect "04 hardening: ... and the chain verifies with it again" 0 --out "OK" \
+  -- "$M" verify --ca "$t/pki/root.crt" --ip 127.0.0.1 --crl "$t/pki/crl.pem" "$t/pki/server-chain.crt"
+"$M" crl -q --dir "$t/pki/intermediate" --pass-file "$pass" --days 3 --out "$t/pki/crl.pem" >/dev/null 2>&1
+mkpki
+t_true "04 hardening: make-pki.sh renews a CRL due within 7 days" "rc $T_RC: $T_OUT $T_ERR" \
+  eval '[[ $T_RC == 0 && "$T_OUT" == *"wrote $t/pki/crl.pem"* && $(crl_days) -ge 29 ]]'
+"$M" crl -q --dir "$t/pki/intermediate" --pass-file "$pass" --days 10 --out "$t/pki/crl.pem" >/dev/null 2>&1
+mkpki
+t_true "04 hardening: ... and keeps one with more than a week left" "rc $T_RC: $T_OUT" \
+  eval '[[ $T_RC == 0 && "$T_OUT" != *"wrote"* && $(crl_days) == 10 ]]'
+"$M" init -q --dir other --pass-file "$pass" --cn "Someone Else" >/dev/null 2>&1
+"$M" crl -q --dir other --pass-file "$pass" --days 30 --out "$t/pki/crl.pem" >/dev/null 2>&1
+mkpki
+t_true "04 hardening: make-pki.sh replaces a CRL the intermediate did not sign" "rc $T_RC: $T_OUT" \
+  eval '[[ $T_RC == 0 && "$T_OUT" == *"wrote $t/pki/crl.pem"* ]] &&
+    openssl crl -in "$t/pki/crl.pem" -CAfile "$t/pki/intermediate.crt" -noout 2>/dev/null'
+t_expect "04 hardening: minica crl --not-after in the past says the CRL is out of date" 0 \
+  --out "OUT OF DATE since" --err "warning: lab option" \
+  -- "$M" crl --dir "$t/pki/intermediate" --pass-file "$pass" --not-before -3d --not-after -1d --out late.pem
+t_expect "04 hardening: a CRL window that ends before it starts is refused" 1 --err "next update comes after" \
+  -- "$M" crl --dir "$t/pki/intermediate" --pass-file "$pass" --not-before -1d --not-after -3d --out bad.pem
+
+# ---- minica's words -------------------------------------------------------------------
+t_expect "04 hardening: one day is '1 day'" 0 --out "in 1 day)" --not "1 days" \
+  -- "$M" crl --dir "$t/pki/intermediate" --pass-file "$pass" --days 1 --out one.pem
+t_expect "04 hardening: no 'a ec' key, one name is '1 name'" 0 \
+  --out "generating the key (ec) and a request for 1 name" --out "in 1 day)" --not "a ec" --not "1 days" \
+  -- "$M" issue --dir "$t/pki/intermediate" --pass-file "$pass" --profile server --key-type ec \
+  --name words --not-after +1d words.example
+t_expect "04 hardening: inspect says 'expires in 1 day'" 0 --out "expires in 1 day" --not "1 days" \
+  -- "$M" inspect words.crt
+t_expect "04 hardening: a root for one day says '1 day'" 0 --out ", 1 day" --not "1 days" \
+  -- "$M" init --dir oneday --pass-file "$pass" --days 1
