@@ -7,9 +7,11 @@
  * one (chain, names, validity, purpose, revocation). Says what it wrote,
  * where, and when it expires, in the style of mkcert; keys are written 0600.
  *
- * This file: the command line and what the subcommands share. The work is in
- * minica_ca.c (init, intermediate, sign, issue, revoke, crl), minica_req.c
- * (key, csr) and minica_inspect.c (inspect, verify), all on common/pki.
+ * This file: the command line. The subcommands are in minica_ca.c (init,
+ * intermediate, sign), minica_issue.c (issue, revoke, crl), minica_req.c
+ * (key, csr), minica_inspect.c (inspect) and minica_verify.c (verify); what
+ * they share (the passphrase, opening a CA folder, reports) in minica_util.c
+ * and minica.h. All of it stands on common/pki/ (pki/pki.h).
  *
  * Needs: OpenSSL 3.
  */

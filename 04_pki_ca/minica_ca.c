@@ -1,6 +1,6 @@
 /*
- * minica_ca.c - the subcommands that act as the CA: init, intermediate,
- * sign, issue, revoke, crl.
+ * minica_ca.c - the subcommands that make a CA and sign with it: init,
+ * intermediate, sign (issue, revoke and crl: minica_issue.c).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -125,7 +125,7 @@ static X509 *sign_recorded(const char *dir, mc_ca *ca, X509_REQ *csr, const pki_
         hint("the request was altered after it was signed, or made without its key; make a new one");
         return NULL;
     }
-    mc_name_str(X509_REQ_get_subject_name(csr), subj, sizeof subj);
+    pki_name_text(X509_REQ_get_subject_name(csr), subj, sizeof subj);
     sans = pki_csr_sans(csr);
     pki_sans_describe(sans, names, sizeof names);
     GENERAL_NAMES_free(sans);

@@ -1,6 +1,7 @@
 /*
- * minica_inspect.c - inspect (a certificate, CSR, CRL or key in words; never
- * private material) and verify (the client's decision, with the reason).
+ * minica_inspect.c - inspect: a certificate, CSR, CRL or key in words, never
+ * private material, and never a description of something it could not read
+ * (verify, the client's decision: minica_verify.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,9 +46,9 @@ static void show_cert(X509 *cert, int index)
     int ca = X509_check_ca(cert);
 
     printf("certificate%s\n", index ? " (next in the file)" : "");
-    mc_name_str(X509_get_subject_name(cert), buf, sizeof buf);
+    pki_name_text(X509_get_subject_name(cert), buf, sizeof buf);
     printf("  issued to:     %s\n", buf);
-    mc_name_str(X509_get_issuer_name(cert), buf, sizeof buf);
+    pki_name_text(X509_get_issuer_name(cert), buf, sizeof buf);
     printf("  issued by:     %s%s\n", buf, X509_check_issued(cert, cert) == X509_V_OK ? " (itself: a root)" : "");
     pki_sans_describe(sans, buf, sizeof buf);
     printf("  names (SAN):   %s\n", buf[0] ? buf : "(none)");
@@ -93,7 +94,7 @@ static void show_csr(X509_REQ *csr)
     int ok = pki_csr_verify(csr) == 0;
 
     printf("certificate signing request\n");
-    mc_name_str(X509_REQ_get_subject_name(csr), buf, sizeof buf);
+    pki_name_text(X509_REQ_get_subject_name(csr), buf, sizeof buf);
     printf("  subject:       %s\n", buf);
     pki_sans_describe(sans, buf, sizeof buf);
     printf("  names (SAN):   %s\n", buf[0] ? buf : "(none)");
@@ -121,7 +122,7 @@ static void show_crl(X509_CRL *crl)
     long left = X509_CRL_get0_nextUpdate(crl) ? pki_days_until(X509_CRL_get0_nextUpdate(crl)) : 0;
 
     printf("certificate revocation list\n");
-    mc_name_str(X509_CRL_get_issuer(crl), buf, sizeof buf);
+    pki_name_text(X509_CRL_get_issuer(crl), buf, sizeof buf);
     printf("  issued by:     %s\n", buf);
     mc_time_str(X509_CRL_get0_lastUpdate(crl), a, sizeof a);
     mc_time_str(X509_CRL_get0_nextUpdate(crl), b, sizeof b);

@@ -2,8 +2,17 @@
  * pki.h - a small certificate authority: keys, CSRs, signing with a policy,
  * verification with plain-word reasons, revocation lists.
  *
- * Chapter 04 builds `minica` on it; chapters 05 and 06 use it to load and
- * check the course PKI (`make pki`, files under build/pki/).
+ * Chapter 04 introduces it: `minica` and 04-server's enrolment are built on
+ * it, and `make pki` uses minica to make the course PKI under build/pki/
+ * that chapter 05 serves (05 reads those files with common/tls/, not with
+ * this module).
+ *
+ * Files: pki.c (keys, files, serials, fingerprints), pki_csr.c (subject
+ * names, CSRs, the subject checks), pki_san.c (SANs), pki_sign.c (the root,
+ * the signing policy), pki_pem.c (reading PEM), pki_out.c (writing PEM,
+ * names as text), pki_verify.c (verification), pki_index.c (the CA's index,
+ * its lock, revocation), pki_crl.c (CRLs), pki_internal.h (what they share);
+ * signedkex.h/.c (the signed key exchange of chapter 04, on this module).
  *
  * Every function that can fail returns NULL or -1 and records one readable
  * sentence, kept per thread, in pki_last_error(); OpenSSL's own error queue is
@@ -148,6 +157,12 @@ int pki_certs_write(const char *path, X509 *const *certs, size_t n);
 int pki_csr_write(const char *path, X509_REQ *csr);
 int pki_crl_write(const char *path, X509_CRL *crl);
 
+/* A subject or issuer name as one line: "O=HTTPS from the ground up,
+ * CN=localhost" (the certificate's order, most significant first; RFC 2253
+ * escapes for control characters and separators; UTF-8 kept). "(empty)" for
+ * a name without fields or NULL; cut with "..." if out is too small. The one
+ * formatter for names: minica uses it, and so should every chapter. */
+void pki_name_text(const X509_NAME *name, char *out, size_t out_len);
 /* "3a:..." serial in hex (lower case, no colons) into out. */
 int pki_serial_hex(const ASN1_INTEGER *serial, char *out, size_t out_len);
 /* SHA-256 fingerprint "AB:CD:..." of a certificate's DER. */

@@ -532,6 +532,46 @@ static void policy_limits_names(void **state)
     }
 }
 
+/* The one name formatter (minica's inspect, and what 05 should show too). */
+static void name_text(void **state)
+{
+    X509_NAME *n = X509_NAME_new();
+    char out[64], tiny[12];
+    static char longcn[200];
+    (void)state;
+    pki_name_text(n, out, sizeof out);
+    assert_string_equal(out, "(empty)");
+    pki_name_text(NULL, out, sizeof out);
+    assert_string_equal(out, "(empty)");
+    X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)"Course", -1, -1, 0);
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)"caf\xc3\xa9teria", -1,
+                               -1, 0);
+    pki_name_text(n, out, sizeof out);
+    assert_string_equal(out, "O=Course, CN=caf\xc3\xa9teria"); /* UTF-8 kept, certificate order */
+    /* cut short with "...", never inside the two bytes of the e-acute */
+    pki_name_text(n, tiny, sizeof tiny);
+    assert_string_equal(tiny, "O=Course...");
+    pki_name_text(n, out, 21); /* 17 bytes would end inside the e-acute */
+    assert_string_equal(out, "O=Course, CN=caf...");
+    X509_NAME_free(n);
+    /* a CN cannot forge a second field or a new line */
+    n = X509_NAME_new();
+    X509_NAME_add_entry_by_NID(n, NID_commonName, V_ASN1_UTF8STRING,
+                               (const unsigned char *)"a, CN=root\nX", -1, -1, 0);
+    pki_name_text(n, out, sizeof out);
+    assert_null(strchr(out, '\n'));
+    assert_non_null(strstr(out, "a\\, CN=root"));
+    X509_NAME_free(n);
+    memset(longcn, 'z', sizeof longcn - 1);
+    n = X509_NAME_new();
+    X509_NAME_add_entry_by_NID(n, NID_commonName, V_ASN1_UTF8STRING, (const unsigned char *)longcn,
+                               -1, -1, 0);
+    pki_name_text(n, out, sizeof out);
+    assert_int_equal(strlen(out), sizeof out - 1);
+    assert_string_equal(out + sizeof out - 4, "...");
+    X509_NAME_free(n);
+}
+
 static void san_parse_null(void **state)
 {
     (void)state;
@@ -557,6 +597,7 @@ int main(void)
         cmocka_unit_test(verify_refuses_partial_wildcard),
         cmocka_unit_test(san_parse_null),
         cmocka_unit_test(policy_limits_names),
+        cmocka_unit_test(name_text),
     };
     return cmocka_run_group_tests_name("pki", tests, setup, teardown);
 }
