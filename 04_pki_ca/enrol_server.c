@@ -180,8 +180,10 @@ static int open_spent(const char *pki_dir, const char *codes_file)
         errorf(g.spent_path, "chmod 600: %s", strerror(errno));
         return -1;
     }
-    if (!(text = malloc((size_t)st.st_size + 1)))
+    if (!(text = malloc((size_t)st.st_size + 1))) {
+        errorf(g.spent_path, "out of memory");
         return -1;
+    }
     while (got < (size_t)st.st_size) {
         ssize_t n = pread(g.spent_fd, text + got, (size_t)st.st_size - got, (off_t)got);
         if (n < 0 && errno == EINTR)
@@ -213,9 +215,11 @@ static int record_spent(int slot)
     char line[SPENT_LINE + 1];
     size_t done = 0;
     int rc = 0;
+    off_t before;
 
     hash_hex(g.hash[slot], line);
     pthread_mutex_lock(&g.lock);
+    before = lseek(g.spent_fd, 0, SEEK_END);
     while (done < SPENT_LINE && rc == 0) {
         ssize_t n = write(g.spent_fd, line + done, SPENT_LINE - done);
         if (n < 0 && errno == EINTR)
@@ -227,9 +231,13 @@ static int record_spent(int slot)
     }
     if (rc == 0 && fsync(g.spent_fd) != 0)
         rc = -1;
-    pthread_mutex_unlock(&g.lock);
     if (rc)
         errorf(g.spent_path, "cannot record a spent enrolment code: %s", strerror(errno));
+    /* half a line would make the record unreadable at the next start: cut it
+     * off (if this fails too, the next start refuses the damaged record) */
+    if (rc && before >= 0 && done > 0 && ftruncate(g.spent_fd, before) != 0)
+        errorf(g.spent_path, "cannot cut off half a line: %s", strerror(errno));
+    pthread_mutex_unlock(&g.lock);
     return rc;
 }
 
