@@ -10,6 +10,9 @@
  *
  * Codes: one per line in a file (or one in $ENROL_CODE), at least 16
  * characters, each good for one certificate; compared in constant time.
+ * Spent codes are recorded, as SHA-256 hashes, in FILE.spent beside the
+ * codes file (PKI/enrol.spent for $ENROL_CODE), so a code stays spent after
+ * a restart.
  */
 #ifndef ENROL_H
 #define ENROL_H
@@ -18,7 +21,10 @@
 
 /* Server side. pki_dir: the folder `make pki` made (intermediate/ signs,
  * ca-pass opens its key, root.crt and crl.pem are served). codes_file may be
- * NULL: then $ENROL_CODE, else enrolment is closed (503). 0 or -1. */
+ * NULL: then $ENROL_CODE, else enrolment is closed (503). Opens and locks the
+ * record of spent codes and says on stderr how many are spent and left.
+ * 0, or -1 after an error (the record cannot be written, is damaged, or
+ * another server holds it). */
 int enrol_setup(const char *pki_dir, const char *codes_file, int days);
 void enrol_teardown(void);
 int enrol_get_ca(struct mg_connection *conn, void *arg);

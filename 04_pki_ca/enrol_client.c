@@ -81,6 +81,7 @@ static int save(const char *dir, EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chai
     char path[4096];
     X509 *all[8];
     size_t n = 0;
+    long days;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         errorf(dir, "cannot create the folder: %s", strerror(errno));
         return -1;
@@ -95,8 +96,9 @@ static int save(const char *dir, EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chai
     snprintf(path, sizeof path, "%s/client.crt", dir);
     if (pki_cert_write(path, cert))
         goto fail;
-    result("wrote %s  (client certificate; expires in %ld days)", path,
-           pki_days_until(X509_get0_notAfter(cert)));
+    days = pki_days_until(X509_get0_notAfter(cert));
+    result("wrote %s  (client certificate; expires in %ld day%s)", path, days,
+           days == 1 ? "" : "s");
     snprintf(path, sizeof path, "%s/client-chain.crt", dir);
     if (pki_certs_write(path, all, n))
         goto fail;

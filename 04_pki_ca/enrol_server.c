@@ -7,12 +7,25 @@
  * asked for. The code is spent only when a certificate goes back: if the
  * policy refuses the CSR (RSA under 2048 bits, a name it does not sign) or
  * anything fails, the code is given back and works for a better CSR.
+ *
+ * "Good once" must survive a restart: a code spent only in memory works
+ * again when the server is started again with the same codes file. So the
+ * SHA-256 of each spent code (never the code) is appended to a record beside
+ * the codes file, FILE.spent (for $ENROL_CODE: PKI/enrol.spent), and fsync'ed
+ * before the certificate is sent. The server refuses to start when it cannot
+ * write that record, when the record is damaged, or when another 04-server
+ * holds it (two servers with one codes file would each spend a code once).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -26,6 +39,9 @@
 #define MAX_CODES 256
 #define MIN_CODE 16
 #define MAX_CODE 128
+/* lines in the spent record: it also keeps the codes of older codes files */
+#define MAX_SPENT_LINES 65536
+#define SPENT_LINE 65 /* 64 hex digits and a newline */
 
 /* A code is free, held by one request while the CA signs (no other request
  * may take it meanwhile), or spent once a certificate was made with it. */
@@ -40,8 +56,10 @@ static struct {
     unsigned char hash[MAX_CODES][32]; /* SHA-256 of each code: the codes themselves are not kept */
     int state[MAX_CODES];              /* CODE_FREE, CODE_HELD or CODE_SPENT, under lock */
     int n_codes;
+    char spent_path[4200]; /* the record of spent codes */
+    int spent_fd;          /* open O_APPEND, flock()ed for as long as we run */
     pthread_mutex_t lock;
-} g = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} g = {.spent_fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER};
 
 static int add_code(const char *code, size_t len)
 {
@@ -81,6 +99,148 @@ static int load_codes(const char *file)
     return rc;
 }
 
+static void hash_hex(const unsigned char h[32], char out[SPENT_LINE + 1])
+{
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+    out[64] = '\n';
+    out[65] = '\0';
+}
+
+/* Mark every code whose hash the record lists as spent. 0, or -1 after an
+ * error: a damaged record is not guessed at, it stops the server. */
+static int read_spent(const char *text, size_t len)
+{
+    size_t lines = len / SPENT_LINE;
+    if (len % SPENT_LINE != 0 || lines > MAX_SPENT_LINES) {
+        errorf(g.spent_path, "%s", len % SPENT_LINE
+                   ? "the record of spent codes is damaged (a line is cut short or too long)"
+                   : "the record of spent codes is too long");
+        hint("each line is the SHA-256 of a spent code in hex; 04-server will not guess which "
+             "codes were spent: restore the file, or remove only a line you know is bad");
+        return -1;
+    }
+    for (size_t l = 0; l < lines; l++) {
+        const char *line = text + l * SPENT_LINE;
+        unsigned char h[32];
+        if (line[64] != '\n' || strspn(line, "0123456789abcdef") != 64) {
+            errorf(g.spent_path, "line %zu is not the SHA-256 of a spent code (64 hex digits): "
+                   "the record is damaged", l + 1);
+            hint("04-server will not guess which codes were spent: restore the file, or remove "
+                 "only a line you know is bad");
+            return -1;
+        }
+        for (int i = 0; i < 32; i++) {
+            unsigned v = 0;
+            sscanf(line + 2 * i, "%2x", &v);
+            h[i] = (unsigned char)v;
+        }
+        for (int i = 0; i < g.n_codes; i++)
+            if (CRYPTO_memcmp(h, g.hash[i], sizeof h) == 0)
+                g.state[i] = CODE_SPENT;
+    }
+    return 0;
+}
+
+/* Open (or create, 0600) the record of spent codes beside the codes file,
+ * lock it, and mark the codes it lists as spent. */
+static int open_spent(const char *pki_dir, const char *codes_file)
+{
+    struct stat st;
+    char *text = NULL;
+    size_t got = 0;
+    int rc = -1, spent = 0;
+
+    if (snprintf(g.spent_path, sizeof g.spent_path, "%s%s", codes_file ? codes_file : pki_dir,
+                 codes_file ? ".spent" : "/enrol.spent") >= (int)sizeof g.spent_path) {
+        errorf("enrolment codes", "the path of the codes file is too long");
+        return -1;
+    }
+    g.spent_fd = open(g.spent_path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (g.spent_fd < 0) {
+        errorf(g.spent_path, "cannot open the record of spent enrolment codes: %s",
+               strerror(errno));
+        hint("04-server records each spent code there, so that a code works once even after a "
+             "restart; it does not start without it (make the folder writable)");
+        return -1;
+    }
+    if (flock(g.spent_fd, LOCK_EX | LOCK_NB) != 0) {
+        errorf(g.spent_path, "another 04-server is using these enrolment codes (%s)",
+               errno == EWOULDBLOCK ? "it holds the lock on this record" : strerror(errno));
+        hint("run one server per codes file: two would each accept a code once");
+        return -1;
+    }
+    if (fstat(g.spent_fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_size > (off_t)MAX_SPENT_LINES * SPENT_LINE + 1) {
+        errorf(g.spent_path, "not a regular file of at most %d lines", MAX_SPENT_LINES);
+        return -1;
+    }
+    /* hashes of spent codes are not secret, but nobody else needs them */
+    if ((st.st_mode & 077) && fchmod(g.spent_fd, 0600) != 0) {
+        errorf(g.spent_path, "chmod 600: %s", strerror(errno));
+        return -1;
+    }
+    if (!(text = malloc((size_t)st.st_size + 1))) {
+        errorf(g.spent_path, "out of memory");
+        return -1;
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t n = pread(g.spent_fd, text + got, (size_t)st.st_size - got, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            errorf(g.spent_path, "read: %s", n < 0 ? strerror(errno) : "the file got shorter");
+            goto end;
+        }
+        got += (size_t)n;
+    }
+    text[got] = '\0';
+    if (read_spent(text, got))
+        goto end;
+    for (int i = 0; i < g.n_codes; i++)
+        spent += g.state[i] == CODE_SPENT;
+    /* on stderr: the first line on stdout must be "listening on URL" */
+    notice("enrolment: %d code%s, %d spent, %d left (spent codes are recorded in %s)",
+           g.n_codes, g.n_codes == 1 ? "" : "s", spent, g.n_codes - spent, g.spent_path);
+    rc = 0;
+end:
+    free(text);
+    return rc;
+}
+
+/* Append the hash of a held code to the record and fsync it: after this, the
+ * code stays spent whatever happens to this process. 0 or -1. */
+static int record_spent(int slot)
+{
+    char line[SPENT_LINE + 1];
+    size_t done = 0;
+    int rc = 0;
+    off_t before;
+
+    hash_hex(g.hash[slot], line);
+    pthread_mutex_lock(&g.lock);
+    before = lseek(g.spent_fd, 0, SEEK_END);
+    while (done < SPENT_LINE && rc == 0) {
+        ssize_t n = write(g.spent_fd, line + done, SPENT_LINE - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            rc = -1;
+        else
+            done += (size_t)n;
+    }
+    if (rc == 0 && fsync(g.spent_fd) != 0)
+        rc = -1;
+    if (rc)
+        errorf(g.spent_path, "cannot record a spent enrolment code: %s", strerror(errno));
+    /* half a line would make the record unreadable at the next start: cut it
+     * off (if this fails too, the next start refuses the damaged record) */
+    if (rc && before >= 0 && done > 0 && ftruncate(g.spent_fd, before) != 0)
+        errorf(g.spent_path, "cannot cut off half a line: %s", strerror(errno));
+    pthread_mutex_unlock(&g.lock);
+    return rc;
+}
+
 int enrol_setup(const char *pki_dir, const char *codes_file, int days)
 {
     char path[4200], pass[1025] = "";
@@ -109,6 +269,8 @@ int enrol_setup(const char *pki_dir, const char *codes_file, int days)
         goto end;
     /* nothing printed here: the first line out must be "listening on URL" */
     rc = load_codes(codes_file);
+    if (rc == 0 && g.n_codes > 0)
+        rc = open_spent(pki_dir, codes_file);
     OPENSSL_cleanse(pass, sizeof pass);
     return rc;
 end:
@@ -123,6 +285,9 @@ void enrol_teardown(void)
     EVP_PKEY_free(g.key);
     sk_X509_pop_free(g.chain, X509_free);
     OPENSSL_cleanse(g.hash, sizeof g.hash);
+    if (g.spent_fd >= 0)
+        close(g.spent_fd); /* and with it the lock */
+    g.spent_fd = -1;
 }
 
 static int serve_file(struct mg_connection *conn, const char *path, const char *type)
@@ -236,6 +401,15 @@ int enrol_post(struct mg_connection *conn, void *arg)
         char *c = pki_cert_to_pem(sk_X509_value(g.chain, i), NULL);
         json_array_append_new(chain, json_string(c ? c : ""));
         free(c);
+    }
+    /* on disk before the certificate goes out: a crash or a restart after
+     * this point cannot make the code good again. If the record cannot be
+     * written, no certificate leaves (the one made stays in the index,
+     * unsent) and the code is given back. */
+    if (record_spent(slot)) {
+        st = web_reply_error(conn, 500, "the CA could not record that the code is spent, so it "
+                                        "sends no certificate; try again later");
+        goto end;
     }
     spent = 1; /* the certificate goes out now: the code is used up */
     note("enrolment code spent; signed a client certificate, serial %s, valid until %s", serial,

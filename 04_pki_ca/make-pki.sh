@@ -43,7 +43,19 @@ if ! fresh "$D/client.crt" client; then
   "$MINICA" issue -q --dir "$D/intermediate" --pass-file "$pass" --profile client \
     --name "$D/client" course-client
 fi
-if [[ ! -f $D/crl.pem ]] || ! openssl crl -in "$D/crl.pem" -noout -nextupdate >/dev/null 2>&1; then
+# the CRL is kept while the intermediate's signature on it verifies and its
+# next update is more than a week away. Past its next update, every client
+# that checks revocation (05-server, curl --crlfile) refuses every
+# certificate: a time bomb that went off a month after `make pki` (issue 15).
+crl_fresh() {
+  local next
+  [[ -f $D/crl.pem ]] &&
+    openssl crl -in "$D/crl.pem" -CAfile "$D/intermediate.crt" -noout >/dev/null 2>&1 &&
+    next=$(openssl crl -in "$D/crl.pem" -noout -nextupdate 2>/dev/null) &&
+    next=$(date -u -d "${next#nextUpdate=}" +%s 2>/dev/null) &&
+    ((next - $(date -u +%s) > 7 * 86400))
+}
+if ! crl_fresh; then
   "$MINICA" crl -q --dir "$D/intermediate" --pass-file "$pass" --days 30 --out "$D/crl.pem"
 fi
 echo "pki: ready in $D (root.crt, intermediate.crt, server.{key,crt}, server-chain.crt, client.{key,crt}, crl.pem)"

@@ -7,9 +7,11 @@
  * one (chain, names, validity, purpose, revocation). Says what it wrote,
  * where, and when it expires, in the style of mkcert; keys are written 0600.
  *
- * This file: the command line and what the subcommands share. The work is in
- * minica_ca.c (init, intermediate, sign, issue, revoke, crl), minica_req.c
- * (key, csr) and minica_inspect.c (inspect, verify), all on common/pki.
+ * This file: the command line. The subcommands are in minica_ca.c (init,
+ * intermediate, sign), minica_issue.c (issue, revoke, crl), minica_req.c
+ * (key, csr), minica_inspect.c (inspect) and minica_verify.c (verify); what
+ * they share (the passphrase, opening a CA folder, reports) in minica_util.c
+ * and minica.h. All of it stands on common/pki/ (pki/pki.h).
  *
  * Needs: OpenSSL 3.
  */
@@ -49,9 +51,10 @@ static const char USAGE[] =
     "The CA passphrase comes from --pass-file F (its first line), else the\n"
     "environment variable MINICA_PASSPHRASE, else a prompt when stdin is a terminal.\n"
     "\n"
-    "Lab options (sign, issue), to make certificates that fail on purpose:\n"
+    "Lab options (sign, issue, crl), to make certificates and CRLs that fail on purpose:\n"
     "  --not-before T --not-after T   T = now, +3d, -2d, +12h, -30m or 2030-01-31\n"
     "                                 e.g. --not-before -10d --not-after -1d: expired\n"
+    "                                 (for crl: its this update and next update)\n"
     "\n"
     "  -q, --quiet    print only what was written and errors\n"
     "  -v, --verbose  more detail\n"
@@ -84,7 +87,7 @@ static const command COMMANDS[] = {
     {"inspect", mc_inspect, "P"},
     {"verify", mc_verify, "AuHIRC"},
     {"revoke", mc_revoke, "dr"},
-    {"crl", mc_crl, "dPDo"},
+    {"crl", mc_crl, "dPDoba"},
     {0},
 };
 
@@ -201,7 +204,7 @@ int main(int argc, char **argv)
     o.args = argv + optind;
     o.n_args = argc - optind;
     if (o.not_before || o.not_after)
-        warning("lab option: --not-before/--not-after make a certificate with a chosen "
+        warning("lab option: --not-before/--not-after make a certificate or CRL with a chosen "
                 "validity window (for expiry exercises); never use it for a real service");
     return cmd->fn(&o);
 }

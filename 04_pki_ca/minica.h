@@ -49,12 +49,16 @@ typedef struct mc_ca {
 int mc_ca_open(const char *dir, const char *pass_file, mc_ca *ca);
 void mc_ca_close(mc_ca *ca);
 
+/* The plural ending of a count: "1 day", "2 days", "1 certificate". */
+static inline const char *mc_s(long n)
+{
+    return n == 1 || n == -1 ? "" : "s";
+}
+
 /* "DIR/NAME" into out (exits 2 when too long). */
 void mc_path(char *out, size_t n, const char *dir, const char *name);
 /* "2029-02-24 19:40 UTC" */
 void mc_time_str(const ASN1_TIME *t, char *out, size_t n);
-/* One-line subject or issuer: "CN=localhost, O=Course". */
-void mc_name_str(const X509_NAME *name, char *out, size_t n);
 /* "wrote FILE (WHAT, expires DATE: in N days)" for a certificate. */
 void mc_report_cert(const char *path, X509 *cert, const char *what);
 /* Print pki_last_error() as an error about `what`. Returns EXIT_FAILED. */

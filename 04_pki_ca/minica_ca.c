@@ -1,6 +1,6 @@
 /*
- * minica_ca.c - the subcommands that act as the CA: init, intermediate,
- * sign, issue, revoke, crl.
+ * minica_ca.c - the subcommands that make a CA and sign with it: init,
+ * intermediate, sign (issue, revoke and crl: minica_issue.c).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -94,7 +94,8 @@ int mc_init(mc_opts *o)
         rc = mc_fail("key");
         goto end;
     }
-    step("self-signing the root: CA:TRUE (critical), keyCertSign + cRLSign, %d days", so.days);
+    step("self-signing the root: CA:TRUE (critical), keyCertSign + cRLSign, %d day%s", so.days,
+         mc_s(so.days));
     if (!(cert = pki_root_create(key, &subj, &so))) {
         rc = mc_fail("root certificate");
         goto end;
@@ -124,7 +125,7 @@ static X509 *sign_recorded(const char *dir, mc_ca *ca, X509_REQ *csr, const pki_
         hint("the request was altered after it was signed, or made without its key; make a new one");
         return NULL;
     }
-    mc_name_str(X509_REQ_get_subject_name(csr), subj, sizeof subj);
+    pki_name_text(X509_REQ_get_subject_name(csr), subj, sizeof subj);
     sans = pki_csr_sans(csr);
     pki_sans_describe(sans, names, sizeof names);
     GENERAL_NAMES_free(sans);

@@ -1,6 +1,7 @@
 /*
- * minica_inspect.c - inspect (a certificate, CSR, CRL or key in words; never
- * private material) and verify (the client's decision, with the reason).
+ * minica_inspect.c - inspect: a certificate, CSR, CRL or key in words, never
+ * private material, and never a description of something it could not read
+ * (verify, the client's decision: minica_verify.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,9 +46,9 @@ static void show_cert(X509 *cert, int index)
     int ca = X509_check_ca(cert);
 
     printf("certificate%s\n", index ? " (next in the file)" : "");
-    mc_name_str(X509_get_subject_name(cert), buf, sizeof buf);
+    pki_name_text(X509_get_subject_name(cert), buf, sizeof buf);
     printf("  issued to:     %s\n", buf);
-    mc_name_str(X509_get_issuer_name(cert), buf, sizeof buf);
+    pki_name_text(X509_get_issuer_name(cert), buf, sizeof buf);
     printf("  issued by:     %s%s\n", buf, X509_check_issued(cert, cert) == X509_V_OK ? " (itself: a root)" : "");
     pki_sans_describe(sans, buf, sizeof buf);
     printf("  names (SAN):   %s\n", buf[0] ? buf : "(none)");
@@ -55,11 +56,11 @@ static void show_cert(X509 *cert, int index)
     mc_time_str(X509_get0_notAfter(cert), b, sizeof b);
     printf("  valid:         %s .. %s\n", a, b);
     if (start > 0 || (start == 0 && X509_cmp_current_time(X509_get0_notBefore(cert)) > 0))
-        printf("  status:        NOT YET VALID (starts in %ld days)\n", start);
+        printf("  status:        NOT YET VALID (starts in %ld day%s)\n", start, mc_s(start));
     else if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0)
-        printf("  status:        EXPIRED %ld days ago\n", -days);
+        printf("  status:        EXPIRED %ld day%s ago\n", -days, mc_s(days));
     else
-        printf("  status:        expires in %ld days\n", days);
+        printf("  status:        expires in %ld day%s\n", days, mc_s(days));
     if (pub)
         pki_key_describe(pub, buf, sizeof buf);
     printf("  key:           %s\n", pub ? buf : "(unreadable)");
@@ -93,7 +94,7 @@ static void show_csr(X509_REQ *csr)
     int ok = pki_csr_verify(csr) == 0;
 
     printf("certificate signing request\n");
-    mc_name_str(X509_REQ_get_subject_name(csr), buf, sizeof buf);
+    pki_name_text(X509_REQ_get_subject_name(csr), buf, sizeof buf);
     printf("  subject:       %s\n", buf);
     pki_sans_describe(sans, buf, sizeof buf);
     printf("  names (SAN):   %s\n", buf[0] ? buf : "(none)");
@@ -121,14 +122,15 @@ static void show_crl(X509_CRL *crl)
     long left = X509_CRL_get0_nextUpdate(crl) ? pki_days_until(X509_CRL_get0_nextUpdate(crl)) : 0;
 
     printf("certificate revocation list\n");
-    mc_name_str(X509_CRL_get_issuer(crl), buf, sizeof buf);
+    pki_name_text(X509_CRL_get_issuer(crl), buf, sizeof buf);
     printf("  issued by:     %s\n", buf);
     mc_time_str(X509_CRL_get0_lastUpdate(crl), a, sizeof a);
     mc_time_str(X509_CRL_get0_nextUpdate(crl), b, sizeof b);
-    printf("  this update:   %s\n  next update:   %s (%s %ld days)\n", a, b,
-           left >= 0 ? "in" : "OVERDUE by", left >= 0 ? left : -left);
+    printf("  this update:   %s\n  next update:   %s (%s %ld day%s)\n", a, b,
+           left >= 0 ? "in" : "OVERDUE by", left >= 0 ? left : -left, mc_s(left));
     printf("  CRL number:    %ld\n", num ? ASN1_INTEGER_get(num) : -1L);
-    printf("  revoked:       %d certificate(s)\n", revs ? sk_X509_REVOKED_num(revs) : 0);
+    printf("  revoked:       %d certificate%s\n", revs ? sk_X509_REVOKED_num(revs) : 0,
+           mc_s(revs ? sk_X509_REVOKED_num(revs) : 0));
     for (int i = 0; revs && i < sk_X509_REVOKED_num(revs); i++) {
         X509_REVOKED *r = sk_X509_REVOKED_value(revs, i);
         ASN1_ENUMERATED *why = X509_REVOKED_get_ext_d2i(r, NID_crl_reason, NULL, NULL);
@@ -145,29 +147,67 @@ static void show_crl(X509_CRL *crl)
     ASN1_INTEGER_free(num);
 }
 
+/* An encrypted PKCS#8 key cannot be opened without its passphrase, but its
+ * outer structure (algorithm, salt, ciphertext) can be parsed: junk between
+ * the BEGIN and END lines is caught either way. */
+static int encrypted_structure_ok(const char *pem)
+{
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    X509_SIG *p8 = bio ? PEM_read_bio_PKCS8(bio, NULL, NULL, NULL) : NULL;
+    int ok = p8 != NULL;
+    X509_SIG_free(p8);
+    BIO_free(bio);
+    return ok;
+}
+
 static int show_key(const char *path, const char *pem, const char *pass_file)
 {
     struct stat st;
     char desc[64];
     int enc = strstr(pem, "-----BEGIN " PEM_STRING_PKCS8 "-----") != NULL;
-    char *pass = enc && pass_file ? mc_passphrase(pass_file, 0) : NULL;
-    EVP_PKEY *key = !enc || pass ? pki_key_read(path, pass) : NULL;
+    int pkcs8 = enc || strstr(pem, "-----BEGIN " PEM_STRING_PKCS8INF "-----") != NULL;
+    char *pass = NULL;
+    EVP_PKEY *key = NULL;
+    int rc = EXIT_FAILED;
 
+    /* read it before saying anything about it: a BEGIN line around junk is
+     * not a key, encrypted or not */
+    if (enc && pass_file && !(pass = mc_passphrase(pass_file, 0))) {
+        printf("?\n");
+        goto end;
+    }
+    if (enc && !pass) {
+        if (!encrypted_structure_ok(pem)) {
+            printf("?\n");
+            errorf(path, "not an encrypted private key: the text between the PEM lines does not "
+                   "parse");
+            goto end;
+        }
+    } else if (!(key = pki_key_read(path, pass))) {
+        printf("?\n");
+        errorf("private key", "%s", pki_last_error()); /* it names the file */
+        if (!enc)
+            hint("the text between the BEGIN and END lines must be a key, in base64");
+        goto end;
+    }
     printf("private key (contents not shown)\n");
-    printf("  format:        PKCS#8 PEM%s\n",
-           enc ? ", encrypted (PBES2: AES-256-CBC, key from the passphrase by PBKDF2)" : ", NOT encrypted");
+    printf("  format:        %s%s\n", pkcs8 ? "PKCS#8 PEM" : "traditional PEM (not PKCS#8)",
+           enc ? ", encrypted (PBES2: AES-256-CBC, key from the passphrase by PBKDF2)"
+               : strstr(pem, "ENCRYPTED") ? ", encrypted" : ", NOT encrypted");
     if (key) {
         pki_key_describe(key, desc, sizeof desc);
         printf("  key:           %s\n", desc);
-    } else if (enc) {
+    } else {
         printf("  key:           (give --pass-file to see its type)\n");
     }
     if (stat(path, &st) == 0)
         printf("  file mode:     %04o%s\n", (unsigned)st.st_mode & 07777,
                (st.st_mode & 077) ? "  WARNING: others can read it; chmod 600" : " (only the owner)");
+    rc = EXIT_OK;
+end:
     mc_free_pass(pass);
     EVP_PKEY_free(key);
-    return EXIT_OK;
+    return rc;
 }
 
 int mc_inspect(mc_opts *o)
@@ -203,7 +243,8 @@ int mc_inspect(mc_opts *o)
             X509_CRL_free(crl);
             rc = crl ? rc : mc_fail(path);
         } else if (strstr(pem, "PRIVATE KEY-----")) {
-            show_key(path, pem, o->pass_file);
+            if (show_key(path, pem, o->pass_file) != EXIT_OK)
+                rc = EXIT_FAILED;
         } else {
             printf("?\n");
             errorf(path, "not a PEM certificate, request, CRL or private key");

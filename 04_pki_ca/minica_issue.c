@@ -39,8 +39,8 @@ static int write_issued(const char *base, EVP_PKEY *key, X509 *cert, const mc_ca
         return EXIT_FAILED;
     if (pki_certs_write(path, chain, n))
         return mc_fail("chain");
-    result("wrote %s  (the certificate followed by %zu CA certificate(s) below the root)", path,
-           n - 1);
+    result("wrote %s  (the certificate followed by %zu CA certificate%s below the root)", path,
+           n - 1, mc_s((long)n - 1));
     return EXIT_OK;
 }
 
@@ -78,8 +78,9 @@ int mc_issue(mc_opts *o)
                 *c = '_';
     if (mc_ca_open(o->dir, o->pass_file, &ca))
         goto end;
-    step("generating a %s key and a request for %d name(s)", o->type ? o->type : "EC P-256",
-         o->n_args);
+    /* no article before the type: "a ec", "a rsa2048" read wrong */
+    step("generating the key (%s) and a request for %d name%s", o->type ? o->type : "EC P-256",
+         o->n_args, mc_s(o->n_args));
     if (!(key = pki_key_generate(o->type)) ||
         !(csr = pki_csr_create(key, &subj, (const char *const *)o->args, (size_t)o->n_args))) {
         rc = mc_fail("request");
@@ -151,8 +152,11 @@ int mc_crl(mc_opts *o)
     char path[4096], next[40];
     mc_ca ca = {0};
     X509_CRL *crl = NULL;
-    int rc = EXIT_FAILED, days = o->days ? o->days : 30;
+    int rc = EXIT_FAILED, days = o->days ? o->days : 30, n_revoked;
+    time_t this_update = o->not_before ? o->not_before : time(NULL);
+    time_t next_update = o->not_after ? o->not_after : this_update + (time_t)days * 86400;
     STACK_OF(X509_REVOKED) *revs = NULL;
+    long left;
 
     if (o->n_args)
         cli_usage_error("unexpected argument '%s'", o->args[0]);
@@ -162,14 +166,26 @@ int mc_crl(mc_opts *o)
         snprintf(path, sizeof path, "%s", o->out);
     else
         mc_path(path, sizeof path, o->dir, "crl.pem");
-    if (!(crl = pki_crl_create(o->dir, ca.cert, ca.key, days)) || pki_crl_write(path, crl)) {
+    /* --not-before/--not-after (lab options) choose thisUpdate/nextUpdate:
+     * a CRL that is out of date, or nearly, for make-pki.sh's renewal */
+    crl = o->not_before || o->not_after
+              ? pki_crl_create_at(o->dir, ca.cert, ca.key, this_update, next_update)
+              : pki_crl_create(o->dir, ca.cert, ca.key, days);
+    if (!crl || pki_crl_write(path, crl)) {
         rc = mc_fail("CRL");
         goto end;
     }
     revs = X509_CRL_get_REVOKED(crl);
+    n_revoked = revs ? sk_X509_REVOKED_num(revs) : 0;
     mc_time_str(X509_CRL_get0_nextUpdate(crl), next, sizeof next);
-    result("wrote %s  (CRL listing %d revoked certificate(s); next update due %s, in %d days)",
-           path, revs ? sk_X509_REVOKED_num(revs) : 0, next, days);
+    left = pki_days_until(X509_CRL_get0_nextUpdate(crl));
+    if (next_update > time(NULL))
+        result("wrote %s  (CRL listing %d revoked certificate%s; next update due %s, in %ld day%s)",
+               path, n_revoked, mc_s(n_revoked), next, left, mc_s(left));
+    else
+        result("wrote %s  (CRL listing %d revoked certificate%s; OUT OF DATE since %s, %ld day%s "
+               "ago: clients that check revocation refuse it)",
+               path, n_revoked, mc_s(n_revoked), next, -left, mc_s(left));
     rc = EXIT_OK;
 end:
     mc_ca_close(&ca);

@@ -69,7 +69,7 @@ int mc_csr(mc_opts *o)
         rc = mc_fail("CSR");
         goto end;
     }
-    mc_name_str(X509_REQ_get_subject_name(csr), subj, sizeof subj);
+    pki_name_text(X509_REQ_get_subject_name(csr), subj, sizeof subj);
     sans = pki_csr_sans(csr);
     pki_sans_describe(sans, names, sizeof names);
     note("subject %s; names %s; signed with the key to prove possession", subj,

@@ -136,28 +136,14 @@ void mc_time_str(const ASN1_TIME *t, char *out, size_t n)
         snprintf(out, n, "?");
 }
 
-void mc_name_str(const X509_NAME *name, char *out, size_t n)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data = NULL;
-    long len = 0;
-    /* RFC 2253 style, most significant first, UTF-8 kept readable */
-    unsigned long flags = XN_FLAG_SEP_CPLUS_SPC | XN_FLAG_FN_SN | ASN1_STRFLGS_RFC2253;
-    flags &= ~(unsigned long)ASN1_STRFLGS_ESC_MSB;
-    snprintf(out, n, "(empty)");
-    if (bio && X509_NAME_print_ex(bio, name, 0, flags) >= 0 &&
-        (len = BIO_get_mem_data(bio, &data)) > 0)
-        snprintf(out, n, "%.*s", (int)len, data);
-    BIO_free(bio);
-}
-
 void mc_report_cert(const char *path, X509 *cert, const char *what)
 {
     char when[40];
     long days = pki_days_until(X509_get0_notAfter(cert));
     mc_time_str(X509_get0_notAfter(cert), when, sizeof when);
     if (days >= 0)
-        result("wrote %s  (%s; expires %s, in %ld days)", path, what, when, days);
+        result("wrote %s  (%s; expires %s, in %ld day%s)", path, what, when, days, mc_s(days));
     else
-        result("wrote %s  (%s; EXPIRED on %s, %ld days ago)", path, what, when, -days);
+        result("wrote %s  (%s; EXPIRED on %s, %ld day%s ago)", path, what, when, -days,
+               mc_s(days));
 }

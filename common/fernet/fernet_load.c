@@ -23,6 +23,14 @@ static int load_file(const char *path, fernet_key *k)
 
     if ((text = cli_read_file(path, 1024, &len)) == NULL)
         goto end;
+    /* the key is read as a C string: a NUL would end it early and hide
+     * whatever follows, while a second line is refused; refuse both */
+    if (memchr(text, '\0', len)) {
+        errorf("key", "%s holds a NUL byte: a key file holds the key (44 base64url characters) "
+               "and a line end, nothing else", path);
+        key_hint();
+        goto end;
+    }
     if (fernet_key_from_b64(k, text) != 0) {
         errorf("key", "%s does not hold a Fernet key (44 base64url characters, ending in '=')",
                path);

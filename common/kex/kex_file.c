@@ -224,6 +224,43 @@ static kex_status classify(const EVP_PKEY *pk, kex_group *g)
     return KEX_OK;
 }
 
+/* Where needle first occurs in the n bytes at p (not NUL-terminated), or NULL. */
+static const char *find_in(const char *p, size_t n, const char *needle)
+{
+    size_t m = strlen(needle);
+    for (size_t i = 0; n >= m && i <= n - m; i++)
+        if (memcmp(p + i, needle, m) == 0)
+            return p + i;
+    return NULL;
+}
+
+/* A key file holds one PEM block and, after its END line, nothing but white
+ * space. The PEM readers stop at the END line and never look further, so a
+ * NUL byte, a second key or any text after it would be silently ignored:
+ * what is in a key file is what is used, or it is an error. 0, or -1 with
+ * the reason on OpenSSL's error queue (the caller's errorf prints it). */
+static int pem_alone(const char *pem, size_t len)
+{
+    const char *why = NULL, *begin = find_in(pem, len, "-----BEGIN "), *end = NULL, *p;
+    const char *stop = pem + len;
+
+    if (memchr(pem, '\0', len))
+        why = "it holds a NUL byte";
+    else if (begin && find_in(begin + 1, (size_t)(stop - begin - 1), "-----BEGIN "))
+        why = "it holds more than one PEM block";
+    else if (begin && (end = find_in(begin, (size_t)(stop - begin), "-----END ")) != NULL &&
+             (p = find_in(end + 9, (size_t)(stop - end - 9), "-----")) != NULL)
+        for (p += 5; p < stop && !why; p++)
+            if (!strchr(" \t\r\n", *p))
+                why = "there is more after its END line";
+    /* no BEGIN or END line: the PEM reader says so in its own words */
+    if (!why)
+        return 0;
+    ERR_raise_data(ERR_LIB_PEM, PEM_R_BAD_END_LINE,
+                   "a key file holds one PEM block and nothing after it, and %s", why);
+    return -1;
+}
+
 static kex_status read_pem(const char *pem, size_t len, int public_ok, kex_key **out)
 {
     kex_status st = KEX_ERR_CRYPTO;
@@ -232,7 +269,7 @@ static kex_status read_pem(const char *pem, size_t len, int public_ok, kex_key *
     kex_group g = KEX_TOY;
 
     *out = NULL;
-    if (len > 64 * 1024 || !(bio = BIO_new_mem_buf(pem, (int)len)))
+    if (len > 64 * 1024 || pem_alone(pem, len) || !(bio = BIO_new_mem_buf(pem, (int)len)))
         goto end;
     if (public_ok) {
         pk = PEM_read_bio_PUBKEY(bio, NULL, no_passphrase, NULL);

@@ -1,9 +1,6 @@
 /*
- * pki.c - keys, files and the small helpers of common/pki/pki.h.
- * The rest: pki_csr.c (names, CSRs), pki_sign.c (root, signing policy),
- * pki_san.c (SANs), pki_pem.c (reading PEM), pki_out.c (writing PEM),
- * pki_verify.c (verification), pki_index.c (index, its lock, revocation),
- * pki_crl.c (CRLs).
+ * pki.c - keys, files and the small helpers of common/pki/pki.h (serials,
+ * fingerprints, days left). The other files of the module: see pki.h.
  */
 #include "pki/pki.h"
 

@@ -2,8 +2,17 @@
  * pki.h - a small certificate authority: keys, CSRs, signing with a policy,
  * verification with plain-word reasons, revocation lists.
  *
- * Chapter 04 builds `minica` on it; chapters 05 and 06 use it to load and
- * check the course PKI (`make pki`, files under build/pki/).
+ * Chapter 04 introduces it: `minica` and 04-server's enrolment are built on
+ * it, and `make pki` uses minica to make the course PKI under build/pki/
+ * that chapter 05 serves (05 reads those files with common/tls/, not with
+ * this module).
+ *
+ * Files: pki.c (keys, files, serials, fingerprints), pki_csr.c (subject
+ * names, CSRs, the subject checks), pki_san.c (SANs), pki_sign.c (the root,
+ * the signing policy), pki_pem.c (reading PEM), pki_out.c (writing PEM,
+ * names as text), pki_verify.c (verification), pki_index.c (the CA's index,
+ * its lock, revocation), pki_crl.c (CRLs), pki_internal.h (what they share);
+ * signedkex.h/.c (the signed key exchange of chapter 04, on this module).
  *
  * Every function that can fail returns NULL or -1 and records one readable
  * sentence, kept per thread, in pki_last_error(); OpenSSL's own error queue is
@@ -113,10 +122,21 @@ typedef struct pki_sign_report {
     int capped;         /* 1 if the validity was cut to the issuer's notAfter */
 } pki_sign_report;
 
+/* What the policy signs at most: names are the requester's bytes, and every
+ * program that shows them (logs, inspect, a web page) must not be made to
+ * show 5,000 characters, 2,000 CNs or a 175 KB list of names. */
+#define PKI_MAX_NAME_CHARS 64  /* per subject field: RFC 5280's ub-common-name */
+#define PKI_MAX_NAME_FIELDS 16 /* fields in a subject */
+#define PKI_MAX_SANS 100       /* subject alternative names in one certificate */
+
 /* Sign a CSR with the policy: verify its self-signature first; take subject
  * and SANs from it and nothing else; BasicConstraints, KU and EKU come from the
  * profile; AKI/SKI; a random 128-bit positive serial; validity capped by the
- * issuer's. A server certificate needs at least one SAN. report may be NULL. */
+ * issuer's. The subject must hold exactly one CN and at most
+ * PKI_MAX_NAME_FIELDS fields of at most PKI_MAX_NAME_CHARS characters each,
+ * with no control characters and no '<' or '>'; at most PKI_MAX_SANS names,
+ * each well formed. A server certificate needs at least one SAN. Each refusal
+ * has its own reason in pki_last_error(). report may be NULL. */
 X509 *pki_sign_csr(X509_REQ *csr, X509 *issuer, EVP_PKEY *issuer_key, const pki_sign_opts *opts,
                    pki_sign_report *report);
 
@@ -137,6 +157,12 @@ int pki_certs_write(const char *path, X509 *const *certs, size_t n);
 int pki_csr_write(const char *path, X509_REQ *csr);
 int pki_crl_write(const char *path, X509_CRL *crl);
 
+/* A subject or issuer name as one line: "O=HTTPS from the ground up,
+ * CN=localhost" (the certificate's order, most significant first; RFC 2253
+ * escapes for control characters and separators; UTF-8 kept). "(empty)" for
+ * a name without fields or NULL; cut with "..." if out is too small. The one
+ * formatter for names: minica uses it, and so should every chapter. */
+void pki_name_text(const X509_NAME *name, char *out, size_t out_len);
 /* "3a:..." serial in hex (lower case, no colons) into out. */
 int pki_serial_hex(const ASN1_INTEGER *serial, char *out, size_t out_len);
 /* SHA-256 fingerprint "AB:CD:..." of a certificate's DER. */
@@ -196,6 +222,10 @@ int pki_index_revoke(const char *dir, const char *serial_hex, const char *reason
 /* A CRL signed by the CA listing every revoked entry of the index, valid for
  * days, with the next CRL number and the issuer's AKI. */
 X509_CRL *pki_crl_create(const char *dir, X509 *ca_cert, EVP_PKEY *ca_key, int days);
+/* The same with a chosen window (lab option: a CRL that is already out of
+ * date, or nearly so): thisUpdate and nextUpdate, at most 3650 days apart. */
+X509_CRL *pki_crl_create_at(const char *dir, X509 *ca_cert, EVP_PKEY *ca_key, time_t this_update,
+                            time_t next_update);
 /* 1 if the reason name is a CRL reason we accept. */
 int pki_crl_reason_valid(const char *reason);
 

@@ -75,6 +75,17 @@ end:
 
 X509_CRL *pki_crl_create(const char *dir, X509 *ca_cert, EVP_PKEY *ca_key, int days)
 {
+    time_t now = time(NULL);
+    if (days < 1 || days > 3650) {
+        pki_fail("a CRL is valid for 1 to 3650 days");
+        return NULL;
+    }
+    return pki_crl_create_at(dir, ca_cert, ca_key, now, now + (time_t)days * 86400);
+}
+
+X509_CRL *pki_crl_create_at(const char *dir, X509 *ca_cert, EVP_PKEY *ca_key, time_t this_update,
+                            time_t next_update)
+{
     char path[4096];
     char *text = NULL, *line, *save = NULL;
     size_t len = 0;
@@ -84,13 +95,12 @@ X509_CRL *pki_crl_create(const char *dir, X509 *ca_cert, EVP_PKEY *ca_key, int d
     X509_EXTENSION *aki = NULL;
     X509V3_CTX ctx;
     long number;
-    time_t now = time(NULL);
     FILE *f;
     int lock = -1;
 
     pki_fail("%s", "");
-    if (days < 1 || days > 3650) {
-        pki_fail("a CRL is valid for 1 to 3650 days");
+    if (next_update <= this_update || next_update - this_update > (time_t)3650 * 86400) {
+        pki_fail("a CRL's next update comes after its this update, within 3650 days");
         goto end;
     }
     if (snprintf(path, sizeof path, "%s/index.txt", dir) >= (int)sizeof path)
@@ -105,8 +115,8 @@ X509_CRL *pki_crl_create(const char *dir, X509 *ca_cert, EVP_PKEY *ca_key, int d
     }
     if (!crl || !X509_CRL_set_version(crl, X509_CRL_VERSION_2) ||
         !X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca_cert)) ||
-        !(t = ASN1_TIME_set(NULL, now)) || !X509_CRL_set1_lastUpdate(crl, t) ||
-        !ASN1_TIME_set(t, now + (time_t)days * 86400) || !X509_CRL_set1_nextUpdate(crl, t))
+        !(t = ASN1_TIME_set(NULL, this_update)) || !X509_CRL_set1_lastUpdate(crl, t) ||
+        !ASN1_TIME_set(t, next_update) || !X509_CRL_set1_nextUpdate(crl, t))
         goto end;
     for (line = text ? strtok_r(text, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
         char *fld[4] = {line}, *p = line;

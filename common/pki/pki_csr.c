@@ -39,6 +39,82 @@ X509_NAME *pki_build_name(const pki_name *n)
     return name;
 }
 
+/* 1 if the UTF-8 text holds a character that does not belong in a name:
+ * a C0 control (NUL cuts the name short in C, CR/LF forge log lines), DEL,
+ * a C1 control (U+0080..U+009F, two bytes in UTF-8), or '<' / '>', which turn
+ * a name into markup wherever it is shown in a web page. */
+static int name_char_bad(const unsigned char *s, int len, const char **what)
+{
+    for (int i = 0; i < len; i++) {
+        if (s[i] < 0x20 || s[i] == 0x7f || (s[i] == 0xc2 && i + 1 < len && s[i + 1] < 0xa0)) {
+            *what = "a control character (NUL, CR, LF, ...)";
+            return 1;
+        }
+        if (s[i] == '<' || s[i] == '>') {
+            *what = "'<' or '>' (markup)";
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int pki_subject_check(const X509_NAME *name)
+{
+    int n = X509_NAME_entry_count(name), cns = 0;
+
+    /* an empty subject is legal for a leaf whose names are all in the SANs,
+     * but whoever shows "who is this" (a log line, 05-server's greeting) then
+     * has nothing to show, and some take it for "no certificate at all" */
+    if (n <= 0) {
+        pki_fail("the request's subject is empty: a certificate must name its holder "
+                 "(one CN, for example CN=alice)");
+        return -1;
+    }
+    if (n > PKI_MAX_NAME_FIELDS) {
+        pki_fail("the request's subject has %d fields; this CA signs at most %d", n,
+                 PKI_MAX_NAME_FIELDS);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
+        int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+        const char *field = nid == NID_undef ? "(unknown field)" : OBJ_nid2sn(nid);
+        unsigned char *utf8 = NULL;
+        const char *what = NULL;
+        int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e)), chars = 0;
+
+        if (len < 0) {
+            pki_fail("the subject's %s is not readable text", field);
+            return -1;
+        }
+        /* characters, not bytes: a UTF-8 continuation byte starts none */
+        for (int j = 0; j < len; j++)
+            chars += (utf8[j] & 0xc0) != 0x80;
+        if (name_char_bad(utf8, len, &what))
+            pki_fail("the subject's %s holds %s", field, what);
+        else if (chars == 0)
+            pki_fail("the subject's %s is empty", field);
+        else if (chars > PKI_MAX_NAME_CHARS)
+            pki_fail("the subject's %s has %d characters; at most %d (RFC 5280's upper bound "
+                     "for a CN)", field, chars, PKI_MAX_NAME_CHARS);
+        OPENSSL_free(utf8);
+        if (what || chars == 0 || chars > PKI_MAX_NAME_CHARS)
+            return -1;
+        cns += nid == NID_commonName;
+    }
+    /* exactly one CN: with two, one program shows the first and another the
+     * last, and "who is this" has two answers */
+    if (cns != 1) {
+        if (cns == 0)
+            pki_fail("the request's subject has no CN: a certificate must name its holder "
+                     "(one CN, for example CN=alice)");
+        else
+            pki_fail("the request's subject has %d CNs; exactly one is signed", cns);
+        return -1;
+    }
+    return 0;
+}
+
 X509_REQ *pki_csr_create(EVP_PKEY *key, const pki_name *subject, const char *const *sans,
                          size_t n_sans)
 {

@@ -23,6 +23,12 @@ char *pki_read_all(const char *path, size_t *len);
  * name may only have a leftmost "*." wildcard label). Else -1 and the reason. */
 int pki_san_check(const GENERAL_NAME *gn);
 
+/* 0 if a CSR's subject (anybody's bytes) is one the CA signs: 1 to
+ * PKI_MAX_NAME_FIELDS fields, exactly one CN, each value 1 to
+ * PKI_MAX_NAME_CHARS characters of readable text with no control character
+ * and no '<' or '>'. Else -1 and the reason. */
+int pki_subject_check(const X509_NAME *name);
+
 /* Hold the CA folder's index lock (DIR/index.lock, flock, plus a mutex for
  * this process's threads) around a read-modify-write of index.txt or
  * crlnumber. Returns a descriptor for pki_index_unlock, or -1. */

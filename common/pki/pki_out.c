@@ -1,6 +1,7 @@
 /*
- * pki_out.c - writing certificates, chains, CSRs and CRLs as PEM, each file
- * written atomically (pki_write_file) so a reader never sees half of one.
+ * pki_out.c - what leaves the module: certificates, chains, CSRs and CRLs as
+ * PEM, each file written atomically (pki_write_file) so a reader never sees
+ * half of one; and a certificate's names as one line of text.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,41 @@ int pki_certs_write(const char *path, X509 *const *certs, size_t n)
 end:
     BIO_free(bio);
     return rc;
+}
+
+void pki_name_text(const X509_NAME *name, char *out, size_t out_len)
+{
+    BIO *bio = NULL;
+    char *data = NULL;
+    long len = 0;
+    /* RFC 2253 escaping (control characters as \XX, the separators behind a
+     * backslash: a CN cannot pose as two fields or start a new log line), but
+     * in the certificate's own order (most significant first, as OpenSSL's
+     * own `-subject` shows it), ", " between fields, and UTF-8 kept readable */
+    unsigned long flags = XN_FLAG_SEP_CPLUS_SPC | XN_FLAG_FN_SN | ASN1_STRFLGS_RFC2253;
+    flags &= ~(unsigned long)ASN1_STRFLGS_ESC_MSB;
+
+    if (out_len == 0)
+        return;
+    snprintf(out, out_len, "(empty)");
+    if (!name || X509_NAME_entry_count(name) == 0 || !(bio = BIO_new(BIO_s_mem())))
+        goto end;
+    if (X509_NAME_print_ex(bio, name, 0, flags) < 0 || (len = BIO_get_mem_data(bio, &data)) <= 0)
+        goto end;
+    if ((size_t)len < out_len) {
+        memcpy(out, data, (size_t)len);
+        out[len] = '\0';
+    } else if (out_len > 4) {
+        /* too long for the caller: cut it, say so, and never in the middle
+         * of a UTF-8 character */
+        size_t keep = out_len - 4;
+        while (keep > 0 && ((unsigned char)data[keep] & 0xc0) == 0x80)
+            keep--;
+        memcpy(out, data, keep);
+        memcpy(out + keep, "...", 4);
+    }
+end:
+    BIO_free(bio);
 }
 
 char *pki_cert_to_pem(X509 *cert, size_t *len)

@@ -1,5 +1,5 @@
 /*
- * pki_pem.c - reading PEM files (writing: pki_out.c; names: pki_san.c).
+ * pki_pem.c - reading PEM files (writing them: pki_out.c).
  *
  * Loaders read the whole file under a size limit first, then parse from
  * memory: a learner pointing --ca at /dev/zero gets an error, not a hang.

@@ -4,8 +4,10 @@
  * The policy is the lesson: a CA signs what it decided, not what it was asked.
  * From a CSR we take the subject and the subject alternative names, after
  * checking the CSR's self-signature (proof that the requester holds the
- * private key). Every other requested extension (BasicConstraints CA:TRUE
- * first of all) is ignored and reported; the profile decides the rest.
+ * private key) and that both are of a size and shape every program that shows
+ * them can show (pki_subject_check in pki_csr.c, PKI_MAX_SANS, pki_san_check).
+ * Every other requested extension (BasicConstraints CA:TRUE first of all) is
+ * ignored and reported; the profile decides the rest.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,7 +226,7 @@ X509 *pki_sign_csr(X509_REQ *csr, X509 *issuer, EVP_PKEY *issuer_key, const pki_
         pki_fail("a root is self-signed; it is never made from a CSR");
         return NULL;
     }
-    if (pki_csr_verify(csr))
+    if (pki_csr_verify(csr) || pki_subject_check(X509_REQ_get_subject_name(csr)))
         return NULL;
     pub = X509_REQ_get0_pubkey(csr);
     if (EVP_PKEY_is_a(pub, "RSA") && EVP_PKEY_get_bits(pub) < 2048) {
@@ -236,6 +238,11 @@ X509 *pki_sign_csr(X509_REQ *csr, X509 *issuer, EVP_PKEY *issuer_key, const pki_
         return NULL;
     }
     sans = pki_csr_sans(csr);
+    if (sans && sk_GENERAL_NAME_num(sans) > PKI_MAX_SANS) {
+        pki_fail("the request asks for %d subject alternative names; this CA signs at most %d",
+                 sk_GENERAL_NAME_num(sans), PKI_MAX_SANS);
+        goto end;
+    }
     /* the CSR's names are the requester's bytes: the same kind and syntax
      * checks as minica's own (no "*", "*.*.com" or "f*o.example") */
     for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans); i++)

@@ -1,7 +1,7 @@
 /*
  * signedkex.c - the transcript signature of common/pki/signedkex.h: what the
- * server signs, how the client checks it. The HTTP client half is in
- * signedkex_http.c.
+ * server signs, how the client checks it. The client's narrated HTTP flow
+ * is in 04_pki_ca/signedkex_flow.c.
  */
 #include "pki/signedkex.h"
 

@@ -148,6 +148,10 @@ static void policy_ignores_requested_ca(void **state)
     X509V3_add1_i2d(&exts, NID_basic_constraints, bc, 1, X509V3_ADD_DEFAULT);
     X509V3_add1_i2d(&exts, NID_subject_alt_name, sans, 0, X509V3_ADD_DEFAULT);
     X509_REQ_add_extensions(csr, exts);
+    /* a subject the policy signs (one CN): the request is refused for its
+     * extensions or not at all */
+    X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(csr), "CN", MBSTRING_ASC,
+                               (const unsigned char *)"evil.example", -1, -1, 0);
     X509_REQ_set_pubkey(csr, f->leaf_key);
     X509_REQ_sign(csr, f->leaf_key, EVP_sha256());
     cert = pki_sign_csr(csr, f->ca, f->ca_key, &o, &rep);
@@ -351,6 +355,9 @@ static X509_REQ *raw_csr(EVP_PKEY *key, int type, const char *value)
     sk_GENERAL_NAME_push(sans, gn);
     X509V3_add1_i2d(&exts, NID_subject_alt_name, sans, 0, X509V3_ADD_DEFAULT);
     X509_REQ_add_extensions(csr, exts);
+    /* one CN, which the policy signs: only the SAN is on trial */
+    X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(csr), "CN", MBSTRING_ASC,
+                               (const unsigned char *)"san-test", -1, -1, 0);
     X509_REQ_set_pubkey(csr, key);
     X509_REQ_sign(csr, key, EVP_sha256());
     GENERAL_NAMES_free(sans);
@@ -425,6 +432,146 @@ static void verify_refuses_partial_wildcard(void **state)
     X509_free(cert);
 }
 
+/* A CSR with exactly the subject fields given (nid, bytes, length) and n_sans
+ * DNS names, built by hand: X509_NAME_add_entry_by_txt would enforce
+ * OpenSSL's own length table, and a hostile requester does not use it. */
+typedef struct field {
+    int nid;
+    const char *v;
+    int len; /* -1: strlen */
+} field;
+
+static X509_REQ *csr_with_subject(EVP_PKEY *key, const field *fs, int n, int n_sans)
+{
+    X509_REQ *req = X509_REQ_new();
+    X509_NAME *name = X509_NAME_new();
+    for (int i = 0; i < n; i++)
+        assert_int_equal(X509_NAME_add_entry_by_NID(name, fs[i].nid, V_ASN1_UTF8STRING,
+                                                    (const unsigned char *)fs[i].v, fs[i].len,
+                                                    -1, 0), 1);
+    assert_int_equal(X509_REQ_set_subject_name(req, name), 1);
+    assert_int_equal(X509_REQ_set_pubkey(req, key), 1);
+    if (n_sans > 0) {
+        GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+        STACK_OF(X509_EXTENSION) *exts = NULL;
+        for (int i = 0; i < n_sans; i++) {
+            char dns[32];
+            snprintf(dns, sizeof dns, "DNS:n%d.example", i);
+            sk_GENERAL_NAME_push(gens, pki_san_parse(dns));
+        }
+        assert_int_equal(X509V3_add1_i2d(&exts, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT), 1);
+        assert_int_equal(X509_REQ_add_extensions(req, exts), 1);
+        sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+        GENERAL_NAMES_free(gens);
+    }
+    assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
+    X509_NAME_free(name);
+    return req;
+}
+
+/* Regression: the client profile signed a 5,000-character CN, 2,000 CNs, an
+ * empty subject, control characters, and 10,000 SANs (the server profile
+ * too). Each limit refuses with its own reason; the limits themselves pass. */
+static void policy_limits_names(void **state)
+{
+    fixture *f = *state;
+    static char longcn[5001], cn64[65], cn65[66];
+    static field many[2000];
+    const field two_cns[] = {{NID_commonName, "a", -1}, {NID_commonName, "b", -1}};
+    const field no_cn[] = {{NID_organizationName, "Course", -1}};
+    const field nul[] = {{NID_commonName, "good\0evil", 9}};
+    const field crlf[] = {{NID_commonName, "a\r\nInjected: line", -1}};
+    const field c1[] = {{NID_commonName, "a\xc2\x85" "b", -1}};
+    const field script[] = {{NID_commonName, "<script>alert(1)</script>", -1}};
+    const field long_o[] = {{NID_commonName, "ok", -1}, {NID_organizationName, longcn, -1}};
+    const field utf8_64[] = {{NID_commonName, "\xc3\xa9\xc3\xa9\xc3\xa9", -1}};
+    field ok64[] = {{NID_commonName, cn64, -1}}, bad65[] = {{NID_commonName, cn65, -1}};
+    field huge[] = {{NID_commonName, longcn, -1}};
+    const struct {
+        const char *what;
+        const field *fs;
+        int n, sans, profile;
+        const char *why; /* NULL: signed */
+    } cases[] = {
+        {"5,000-character CN", huge, 1, 0, PKI_PROFILE_CLIENT, "has 5000 characters; at most 64"},
+        {"65-character CN", bad65, 1, 0, PKI_PROFILE_CLIENT, "has 65 characters; at most 64"},
+        {"64-character CN", ok64, 1, 0, PKI_PROFILE_CLIENT, NULL},
+        {"3 two-byte characters", utf8_64, 1, 0, PKI_PROFILE_CLIENT, NULL},
+        {"long O", long_o, 2, 0, PKI_PROFILE_CLIENT, "subject's O has 5000 characters"},
+        {"2,000 CNs", many, 2000, 0, PKI_PROFILE_CLIENT, "has 2000 fields; this CA signs at most 16"},
+        {"two CNs", two_cns, 2, 0, PKI_PROFILE_CLIENT, "has 2 CNs; exactly one"},
+        {"empty subject", NULL, 0, 1, PKI_PROFILE_CLIENT, "subject is empty"},
+        {"empty subject, server", NULL, 0, 1, PKI_PROFILE_SERVER, "subject is empty"},
+        {"no CN", no_cn, 1, 0, PKI_PROFILE_CLIENT, "has no CN"},
+        {"NUL in CN", nul, 1, 0, PKI_PROFILE_CLIENT, "holds a control character"},
+        {"CR LF in CN", crlf, 1, 0, PKI_PROFILE_CLIENT, "holds a control character"},
+        {"C1 control in CN", c1, 1, 0, PKI_PROFILE_CLIENT, "holds a control character"},
+        {"markup in CN", script, 1, 0, PKI_PROFILE_CLIENT, "holds '<' or '>'"},
+        {"100 SANs", ok64, 1, 100, PKI_PROFILE_SERVER, NULL},
+        {"101 SANs", ok64, 1, 101, PKI_PROFILE_SERVER, "asks for 101 subject alternative names; this CA signs at most 100"},
+        {"10,000 SANs, server", ok64, 1, 10000, PKI_PROFILE_SERVER, "asks for 10000 subject"},
+        {"10,000 SANs, client", ok64, 1, 10000, PKI_PROFILE_CLIENT, "asks for 10000 subject"},
+    };
+    memset(longcn, 'a', 5000);
+    memset(cn64, 'b', 64);
+    memset(cn65, 'c', 65);
+    for (int i = 0; i < 2000; i++)
+        many[i] = (field){NID_commonName, "x", -1};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pki_sign_opts o = pki_sign_defaults(cases[i].profile);
+        X509_REQ *csr = csr_with_subject(f->leaf_key, cases[i].fs, cases[i].n, cases[i].sans);
+        X509 *cert = pki_sign_csr(csr, f->ca, f->ca_key, &o, NULL);
+        if (cases[i].why) {
+            if (cert || !strstr(pki_last_error(), cases[i].why))
+                fail_msg("%s: signed or wrong reason: '%s'", cases[i].what, pki_last_error());
+        } else if (!cert) {
+            fail_msg("%s: refused: %s", cases[i].what, pki_last_error());
+        }
+        X509_free(cert);
+        X509_REQ_free(csr);
+    }
+}
+
+/* The one name formatter (minica's inspect, and what 05 should show too). */
+static void name_text(void **state)
+{
+    X509_NAME *n = X509_NAME_new();
+    char out[64], tiny[12];
+    static char longcn[200];
+    (void)state;
+    pki_name_text(n, out, sizeof out);
+    assert_string_equal(out, "(empty)");
+    pki_name_text(NULL, out, sizeof out);
+    assert_string_equal(out, "(empty)");
+    X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)"Course", -1, -1, 0);
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)"caf\xc3\xa9teria", -1,
+                               -1, 0);
+    pki_name_text(n, out, sizeof out);
+    assert_string_equal(out, "O=Course, CN=caf\xc3\xa9teria"); /* UTF-8 kept, certificate order */
+    /* cut short with "...", never inside the two bytes of the e-acute */
+    pki_name_text(n, tiny, sizeof tiny);
+    assert_string_equal(tiny, "O=Course...");
+    pki_name_text(n, out, 21); /* 17 bytes would end inside the e-acute */
+    assert_string_equal(out, "O=Course, CN=caf...");
+    X509_NAME_free(n);
+    /* a CN cannot forge a second field or a new line */
+    n = X509_NAME_new();
+    X509_NAME_add_entry_by_NID(n, NID_commonName, V_ASN1_UTF8STRING,
+                               (const unsigned char *)"a, CN=root\nX", -1, -1, 0);
+    pki_name_text(n, out, sizeof out);
+    assert_null(strchr(out, '\n'));
+    assert_non_null(strstr(out, "a\\, CN=root"));
+    X509_NAME_free(n);
+    memset(longcn, 'z', sizeof longcn - 1);
+    n = X509_NAME_new();
+    X509_NAME_add_entry_by_NID(n, NID_commonName, V_ASN1_UTF8STRING, (const unsigned char *)longcn,
+                               -1, -1, 0);
+    pki_name_text(n, out, sizeof out);
+    assert_int_equal(strlen(out), sizeof out - 1);
+    assert_string_equal(out + sizeof out - 4, "...");
+    X509_NAME_free(n);
+}
+
 static void san_parse_null(void **state)
 {
     (void)state;
@@ -449,6 +596,8 @@ int main(void)
         cmocka_unit_test(policy_checks_csr_san_syntax),
         cmocka_unit_test(verify_refuses_partial_wildcard),
         cmocka_unit_test(san_parse_null),
+        cmocka_unit_test(policy_limits_names),
+        cmocka_unit_test(name_text),
     };
     return cmocka_run_group_tests_name("pki", tests, setup, teardown);
 }
