@@ -96,7 +96,7 @@ for prefix in "02-client: error: decrypt the secret: MAC mismatch" \
   core=${core#*: error: }
   core=${core#*: } # the reason, without the step it failed in
   core=${core%% }
-  if [[ -n "$line" ]] && grep -rqF -- "$core" "$COURSE_ROOT"/tests/chapters/0*.sh "$COURSE_ROOT"/tests/chapters/*.py \
+  if [[ -n "$line" ]] && grep -rqF -- "$core" "$COURSE_ROOT"/tests/chapters/0*.sh "$COURSE_ROOT"/tests/helpers/*.py \
     "$COURSE_ROOT"/05_https_server/break.sh; then
     t_pass "readme: '$prefix' is asserted by a chapter suite"
   else
