@@ -134,7 +134,9 @@ $(OBJ)/%.o: %.c $(CIVETWEB)/include/civetweb.h
 # one archive per module; rm first so a deleted source leaves the archive too
 $(foreach m,$(MODULES),$(eval $(call module_lib,$(m)): $$(MODULE_OBJ_$(m)) | $(BUILD)/lib ; $$(call quiet,AR)rm -f $$@ && ar rcs $$@ $$^))
 
-# unit tests see every module
+# unit tests see every module; their objects are kept (make deletes the
+# objects of a chained rule otherwise, and prints a line saying so)
+.SECONDARY: $(UNIT_SRC:%.c=$(OBJ)/%.o)
 $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(call module_libs,$(MODULES)) $(CIVETWEB)/libcivetweb.a | $(BUILD)/tests
 	$(call quiet,LD)$(CC) $(LDFLAGS) -o $@ $< $(call module_libs,$(MODULES)) $(SYSLIBS) -lcmocka
 
