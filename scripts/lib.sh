@@ -6,7 +6,8 @@
 #                              for its "listening on URL" line, and set
 #                              SERVER_URL, SERVER_PORT, SERVER_PID and
 #                              SERVER_LOG, and append the port to COURSE_PORTS
-#                              (what a capture listens to). Every server started this way is
+#                              (what a capture listens to), the log to
+#                              COURSE_LOGS and the pid to COURSE_SERVER_PIDS. Every server started this way is
 #                              stopped when the shell exits (stop_servers).
 #   stop_server PID            SIGTERM, wait (at most 5 s, scaled), then SIGKILL;
 #                              sets STOPPED_RC to the server's exit status
@@ -29,6 +30,7 @@ _COURSE_PIDS=()
 _COURSE_TMP=()
 COURSE_PORTS=()
 COURSE_LOGS=()
+COURSE_SERVER_PIDS=()
 
 if [[ ! "${COURSE_TIME_SCALE:-}" =~ ^[1-9][0-9]*$ ]]; then
   COURSE_TIME_SCALE=$(awk -v cpus="$(nproc 2>/dev/null || echo 1)" \
@@ -78,6 +80,7 @@ start_server() {
       SERVER_PORT=${SERVER_URL##*:}
       COURSE_PORTS+=("$SERVER_PORT")
       COURSE_LOGS+=("$SERVER_LOG")
+      COURSE_SERVER_PIDS+=("$SERVER_PID")
       return 0
     fi
     if ! kill -0 "$SERVER_PID" 2>/dev/null; then

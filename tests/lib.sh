@@ -87,7 +87,8 @@ t_expect() {
 t_true() {
   local name=$1 why=$2
   shift 2
-  if "$@"; then t_pass "$name"; else t_fail "$name" "$why"; fi
+  # T_RC cleared: the details t_fail prints belong to t_run, not to CMD
+  if "$@"; then t_pass "$name"; else T_RC= t_fail "$name" "$why"; fi
 }
 
 t_world_dir() {
