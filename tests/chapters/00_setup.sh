@@ -25,30 +25,32 @@ t_true "setup: civetweb's deb-src lists live in the private APT_CONFIG under bui
 
 # ---- the build and the harness ------------------------------------------------
 tmp=$(course_tmpdir)
+# a make of its own: not the SAN=1, -j or ONLY= of the make test that runs this
+mk=(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u SAN make --no-print-directory)
 # make -jN: civetweb's two files come from one recipe (a grouped target), so a
 # build that needs both runs it once; as two rules, -j2 ran two apt downloads
 # at once and one failed on the other's lock
 t_true "setup: civetweb's two files are made by one run of its recipe (make -j)" \
-  "make -n printed build-civetweb.sh other than once: $(make -n -j2 --no-print-directory CIVETWEB="$tmp/cw" \
+  "make -n printed build-civetweb.sh other than once: $("${mk[@]}" -n -j2 CIVETWEB="$tmp/cw" \
     "$tmp/cw/libcivetweb.a" "$tmp/cw/include/civetweb.h" 2>&1 | grep -c build-civetweb.sh)" \
-  bash -c 'test "$(make -n -j2 --no-print-directory CIVETWEB="$1/cw" "$1/cw/libcivetweb.a" \
-    "$1/cw/include/civetweb.h" 2>&1 | grep -c build-civetweb.sh)" = 1' _ "$tmp"
+  bash -c 'test "$("${@:2}" -n -j2 CIVETWEB="$1/cw" "$1/cw/libcivetweb.a" \
+    "$1/cw/include/civetweb.h" 2>&1 | grep -c build-civetweb.sh)" = 1' _ "$tmp" "${mk[@]}"
 # a pkg-config module that is missing stops the build with its name and the
 # Debian package, not with a compiler error about a header far from the cause
 mkdir -p "$tmp/no-pc"
 t_expect "setup: a missing pkg-config module stops the build naming it and its Debian package" 2 \
   --err "pkg-config module 'openssl' not found: the Debian package libssl-dev is not installed" \
   --err "make deps" --err "scripts/deps.sh" \
-  -- env PKG_CONFIG_LIBDIR="$tmp/no-pc" make -n --no-print-directory BUILD="$tmp/b" "$tmp/b/bin/01-server"
+  -- env PKG_CONFIG_LIBDIR="$tmp/no-pc" "${mk[@]}" -n BUILD="$tmp/b" "$tmp/b/bin/01-server"
 # make diff-NN: one rule for every chapter, from the chapter.mk's PREV_NN, NEW_NN
 t_expect "setup: make diff-05 exits 0, names the tls module and shows its header and the diff" 0 \
   --out "== chapter 05 (05_https_server), after 01_plain_http, introduces the module(s): tls" \
   --out "== common/tls/tls.h (public header of module tls)" \
   --out "+++ 05_https_server/server.c" --out "+++ 05_https_server/client.c" \
-  -- make -s --no-print-directory diff-05
+  -- "${mk[@]}" -s diff-05
 t_expect "setup: make diff-NN fails on diff's real error (status 2), not on a difference" 2 \
   --err "diff-05: error: diff no_such_chapter/server.c 05_https_server/server.c failed (exit status 2)" \
-  -- make -s --no-print-directory diff-05 PREV_05=no_such_chapter
+  -- "${mk[@]}" -s diff-05 PREV_05=no_such_chapter
 # ONLY= picks unit tests by the name of their source (tests/unit/test_NAME)
 t_expect "setup: make test ONLY=unit/test_narrate runs that unit test and nothing else" 0 \
   --out "test_narrate" --out " passed, 0 failed, 0 skipped" --not "test_fernet" --not "== chapters" \
