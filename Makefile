@@ -3,6 +3,10 @@
 #   make              build everything (binaries in build/bin/)
 #   make test         install what is missing, build, run every test suite
 #   make test SAN=1   the same with AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test ONLY=P  only the suites whose path contains P (05_https, capture),
+#                     or the unit tests named so (ONLY=unit: all of them, only them)
+#                     COURSE_TIME_SCALE=N multiplies every time limit of the tests
+#                     (default: from the machine's load; tests/run.sh says more)
 #   make demo         the course tour: every chapter, in order, narrated
 #   make NN           run chapter NN's server/client pair (e.g. make 01)
 #   make NN-server    run chapter NN's server on its own port (8001..8006)
