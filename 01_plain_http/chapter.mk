@@ -17,3 +17,7 @@ $(eval $(call prog,01-client,01_plain_http/client.c,$(MODULES_01)))
 	$(BIN)/01-client --url http://127.0.0.1:8001 $(ARGS)
 01-capture: all
 	@scripts/run-chapter.sh --capture 01
+# make diff-01 (the Makefile's generic rule): the chapter before this one,
+# and the common/ module(s) this chapter introduces
+PREV_01 :=
+NEW_01 := core net

@@ -37,20 +37,20 @@ fi
 echo "== chapter $dir"
 servers || { echo "run-chapter: error: chapter $nn: a server did not start" >&2; exit 1; }
 tails=()
-for log in "${COURSE_LOGS[@]}"; do
-  # live server narration, after the 'listening on' line already shown
-  sed -n 1p "$log"
-  tail -n +2 -f "$log" &
+for i in "${!COURSE_LOGS[@]}"; do
+  # live server narration, after the 'listening on' line already shown; each
+  # tail ends by itself once its server has exited, after its last lines (a
+  # fixed pause and a kill lost them when the machine was slow)
+  sed -n 1p "${COURSE_LOGS[$i]}"
+  tail -n +2 -s 0.1 --pid="${COURSE_SERVER_PIDS[$i]}" -f "${COURSE_LOGS[$i]}" &
   tails+=($!)
-  _COURSE_PIDS+=($!)
 done
 ((capture)) && { capture_start "$pcap" "${COURSE_PORTS[@]}" || exit 1; }
 clients
 rc=$?
-sleep 0.2
 ((capture)) && capture_stop
 stop_servers
-for t in "${tails[@]}"; do kill "$t" 2>/dev/null; done
+for t in "${tails[@]}"; do wait "$t"; done
 if ((capture)); then
   echo
   echo "== what an eavesdropper on the loopback interface reads"

@@ -8,7 +8,11 @@
 # Exit status 0 only when nothing failed.
 #
 # Environment: BIN (binaries), UNIT (unit test binaries), SAN=1 for the
-# sanitizer lane, ONLY=PATTERN to run only suites whose path contains it.
+# sanitizer lane, ONLY=PATTERN to run only what PATTERN names: a suite whose
+# path contains it (tests/chapters/05_https_server.sh), or a unit test, named
+# tests/unit/test_NAME after its source (ONLY=unit runs the unit tests only).
+# COURSE_TIME_SCALE=N multiplies every time limit (scripts/lib.sh); it is
+# chosen once here, from the load, and every suite gets the same.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -21,13 +25,15 @@ export NO_COLOR=1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=99}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp:print_suppressions=0}
+# course_limit and COURSE_TIME_SCALE (exported); this shell starts no server
+source "$ROOT/scripts/lib.sh"
 
 passed=0
 failed=0
 skipped=0
 failures=()
 LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/course-tests.XXXXXX")
-trap 'rm -rf "$LOGDIR"' EXIT
+trap 'course_cleanup; rm -rf "$LOGDIR"' EXIT
 
 count() { # count SUITE LOGFILE
   local suite=$1 log=$2 p f s
@@ -45,16 +51,20 @@ wanted() { [[ -z "${ONLY:-}" || "$1" == *"$ONLY"* ]]; }
 echo "== unit tests (cmocka)"
 for t in "$UNIT"/test_*; do
   [[ -x "$t" ]] || continue
-  wanted "$t" || continue
   name=$(basename "$t")
+  # matched by the name of its source, not by where the build put the binary
+  wanted "tests/unit/$name" || continue
   log="$LOGDIR/$name.log"
   # TAP: "ok N - name", "not ok N - name", "ok N # SKIP name"
-  (cd "$ROOT" && CMOCKA_MESSAGE_OUTPUT=TAP timeout 600 "$t") >"$log.raw" 2>&1
+  limit=$(course_limit 600)
+  (cd "$ROOT" && CMOCKA_MESSAGE_OUTPUT=TAP timeout "$limit" "$t") >"$log.raw" 2>&1
   rc=$?
   sed -n -e 's/^ok [0-9]* # SKIP[ -]*\(.*\)/SKIP: \1: skipped/p' \
     -e '/# SKIP/!s/^ok [0-9]* - \(.*\)/PASS: \1/p' \
     -e 's/^not ok [0-9]* - \(.*\)/FAIL: \1: see the cmocka output above/p' "$log.raw" >"$log"
-  if [[ $rc -ne 0 ]] && ! grep -q '^FAIL: ' "$log"; then
+  if [[ $rc -eq 124 ]]; then
+    echo "FAIL: $name: timed out after $limit s" >>"$log"
+  elif [[ $rc -ne 0 ]] && ! grep -q '^FAIL: ' "$log"; then
     echo "FAIL: $name: exited with status $rc" >>"$log"
   fi
   if grep -q '^FAIL: ' "$log"; then cat "$log.raw"; fi
@@ -66,14 +76,18 @@ for group in chapters interop capture; do
   shopt -s nullglob
   suites=(tests/$group/*.sh)
   shopt -u nullglob
-  [[ ${#suites[@]} -gt 0 ]] || continue
+  chosen=()
+  for s in "${suites[@]}"; do wanted "$s" && chosen+=("$s"); done
+  [[ ${#chosen[@]} -gt 0 ]] || continue
   echo "== $group"
-  for s in "${suites[@]}"; do
-    wanted "$s" || continue
+  for s in "${chosen[@]}"; do
     log="$LOGDIR/$(basename "$s").log"
-    timeout 900 bash "$s" >"$log" 2>&1
+    limit=$(course_limit 900)
+    timeout "$limit" bash "$s" >"$log" 2>&1
     rc=$?
-    if [[ $rc -ne 0 ]] && ! grep -q '^FAIL: ' "$log"; then
+    if [[ $rc -eq 124 ]]; then
+      echo "FAIL: $(basename "$s"): the suite timed out after $limit s" >>"$log"
+    elif [[ $rc -ne 0 ]] && ! grep -q '^FAIL: ' "$log"; then
       echo "FAIL: $(basename "$s"): the suite itself exited with status $rc" >>"$log"
     fi
     # show each suite's lines, so a CI log says what ran

@@ -2,7 +2,7 @@
 # Chapter 04, the CA: minica against openssl and Python's cryptography as
 # independent judges. Every claim of 04_pki_ca/README.md about minica is
 # checked here; the enrolment service and the signed exchange are in
-# tests/chapters/04_pki_pair.sh.
+# tests/chapters/04_pki_ca_pair.sh.
 source "$(dirname "$0")/../lib.sh"
 t=$(course_tmpdir)
 M=$BIN/minica
@@ -234,7 +234,7 @@ t_expect "04: a CRL from another CA does not count" 1 --err "doomed.crt: no CRL 
 
 # ---- Python's cryptography parses every file ----------------------------------
 t_expect "04: Python cryptography parses every file and sees the extensions" 0 --out "all checks passed" \
-  -- "$PY" "$COURSE_ROOT/tests/chapters/04_pki_check.py" "$t"
+  -- "$PY" "$COURSE_ROOT/tests/helpers/04_pki_check.py" "$t"
 
 # ---- inspect ----------------------------------------------------------------------
 t_expect "04: inspect a certificate in words" 0 --out "issued to:     O=HTTPS from the ground up, CN=localhost" \

@@ -36,11 +36,14 @@ check() {
     t_fail "readme: $name" "the program printed: $(head -n 3 <<<"$out")"; fi
 }
 
-# deps: as a user who cannot install
+# deps: as a user who cannot install. nobody runs copies of the scripts in a
+# folder every user may enter: the checkout may sit where only we can (a 0700
+# home, a mktemp -d folder), and then nobody could not even read deps.sh.
 if [[ $(id -u) -eq 0 ]]; then
-  out=$(runuser -u nobody -- env COURSE_EXTRA_PACKAGES=course-no-such-package "$COURSE_ROOT/scripts/deps.sh" 2>&1)
+  w=$(t_world_dir "$COURSE_ROOT/scripts/deps.sh" "$COURSE_ROOT/scripts/lib.sh" "$COURSE_ROOT/scripts/capture.sh")
+  out=$(cd "$w" && runuser -u nobody -- env COURSE_EXTRA_PACKAGES=course-no-such-package "$w/deps.sh" 2>&1)
   check "deps line" "deps: missing Debian packages" "$out"
-  out=$(cd "$tmp" && runuser -u nobody -- bash -c "source '$COURSE_ROOT/scripts/lib.sh'; source '$COURSE_ROOT/scripts/capture.sh'; capture_check" 2>&1)
+  out=$(cd "$w" && runuser -u nobody -- bash -c "source '$w/lib.sh'; source '$w/capture.sh'; capture_check" 2>&1)
   check "capture permission line" "capture: dumpcap may not capture" "$out"
 else
   t_skip "readme: deps line" "needs root to run as another user"
@@ -96,7 +99,7 @@ for prefix in "02-client: error: decrypt the secret: MAC mismatch" \
   core=${core#*: error: }
   core=${core#*: } # the reason, without the step it failed in
   core=${core%% }
-  if [[ -n "$line" ]] && grep -rqF -- "$core" "$COURSE_ROOT"/tests/chapters/0*.sh "$COURSE_ROOT"/tests/chapters/*.py \
+  if [[ -n "$line" ]] && grep -rqF -- "$core" "$COURSE_ROOT"/tests/chapters/0*.sh "$COURSE_ROOT"/tests/helpers/*.py \
     "$COURSE_ROOT"/05_https_server/break.sh; then
     t_pass "readme: '$prefix' is asserted by a chapter suite"
   else

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Chapter 02 interop: our Fernet against Python's cryptography.fernet, both
 # ways, over many random messages (empty, binary, 1 MiB); flipped bits refused
-# by both. The checks live in 02_fernet_python.py; this wrapper finds Python.
+# by both. The checks live in tests/helpers/02_fernet_python.py; this wrapper finds Python.
 source "$(dirname "$0")/../lib.sh"
 
 PY=/usr/bin/python3
@@ -11,4 +11,4 @@ if ! "$PY" -c 'import cryptography.fernet' 2>/dev/null; then
   exit 0
 fi
 ROUNDS=${FERNET_INTEROP_ROUNDS:-40}
-"$PY" "$(dirname "$0")/02_fernet_python.py" "$BIN" "$ROUNDS" || t_fail "02 interop: driver" "exited with $?"
+"$PY" "$COURSE_ROOT/tests/helpers/02_fernet_python.py" "$BIN" "$ROUNDS" || t_fail "02 interop: driver" "exited with $?"

@@ -144,7 +144,7 @@ if start_server 03-mitm "$BIN/03-mitm" --port 0 --upstream "$URL"; then
 else
   t_fail "04 pair: 03-mitm starts" "see above"
 fi
-if start_server 04-mitm-swap "$PY" "$COURSE_ROOT/tests/chapters/04_mitm.py" --upstream "$URL" --mode swap; then
+if start_server 04-mitm-swap "$PY" "$COURSE_ROOT/tests/helpers/04_mitm.py" --upstream "$URL" --mode swap; then
   t_expect "04 pair: an attacker who keeps the signature but swaps the public value is caught" 1 \
     --err "the signature does not match: someone is in the middle" \
     --err "hint: the public value that arrived is not the one the server signed" \
@@ -152,7 +152,7 @@ if start_server 04-mitm-swap "$PY" "$COURSE_ROOT/tests/chapters/04_mitm.py" --up
 else
   t_fail "04 pair: the swapping attacker starts" "see above"
 fi
-if start_server 04-mitm-rename "$PY" "$COURSE_ROOT/tests/chapters/04_mitm.py" --upstream "$URL" --mode rename --name localhost; then
+if start_server 04-mitm-rename "$PY" "$COURSE_ROOT/tests/helpers/04_mitm.py" --upstream "$URL" --mode rename --name localhost; then
   t_expect "04 pair: an attacker who asks for a signature on another name is caught" 1 \
     --err "the signature does not match" -- "$BIN/04-client" --url "$SERVER_URL" --ca "$CA"
 else
@@ -167,7 +167,7 @@ if start_server 04-server-lh "$BIN/04-server" --port 0 --pki "$t/pki-lh"; then
   LH=$SERVER_URL
   t_expect "04 pair: asking by IP for a localhost-only server: the server says so" 1 \
     --err "this server's certificate is not for" -- "$BIN/04-client" --url "$LH" --ca "$CA"
-  start_server 04-mitm-lh "$PY" "$COURSE_ROOT/tests/chapters/04_mitm.py" --upstream "$LH" \
+  start_server 04-mitm-lh "$PY" "$COURSE_ROOT/tests/helpers/04_mitm.py" --upstream "$LH" \
     --mode rename --name localhost
   t_expect "04 pair: a certificate without the wanted name is refused by the client" 1 \
     --err "not trusted for 127.0.0.1: name mismatch" -- "$BIN/04-client" --url "$SERVER_URL" --ca "$CA"

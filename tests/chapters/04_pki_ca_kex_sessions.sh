@@ -61,7 +61,7 @@ t_expect "04 sessions: direct, the signed session id is accepted" 0 \
   --out "The secret message is: fluffy tail" -- "$BIN/04-client" --url "$URL" --ca "$CA"
 t_true "04 sessions: the server says it signed the session id" "log lacks it" \
   grep -q "and the session id with our certificate's key" "$SERVER_LOG"
-if start_server 04-mitm-session "$PY" "$COURSE_ROOT/tests/chapters/04_mitm.py" --upstream "$URL" \
+if start_server 04-mitm-session "$PY" "$COURSE_ROOT/tests/helpers/04_mitm.py" --upstream "$URL" \
   --mode session; then
   t_expect "04 sessions: an attacker who swaps the session id in the signed answer is caught" 1 \
     --err "the signature does not match: someone is in the middle" \
