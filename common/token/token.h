@@ -30,8 +30,8 @@
  *   5. the header has exactly alg, kid and typ:"JWT" (RFC 8725 section 3.11)
  *   6. kid names one of the keys we hold (rotation: two keys at once); kid is
  *      only compared with our own kids, never used as a name (RFC 8725 3.10)
- *   7. a 32-byte signature, then jwt_decode() with that key: the HMAC
- *      (compared in constant time since 1.10.2-1+deb12u1, CVE-2024-25189)
+ *   7. jwt_decode() with that key: the HMAC (compared in constant time
+ *      since libjwt 1.10.2-1+deb12u1, CVE-2024-25189)
  *   8. the claims set has exactly the members above, each of its type
  *   9. iss, aud (RFC 8725 3.8, 3.9), token_use (3.12), sid when the caller
  *      names one

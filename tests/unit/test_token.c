@@ -285,7 +285,8 @@ static void every_status_has_its_own_reason(void **state)
 static void over_long_token_is_refused_before_libjwt(void **state)
 {
     /* a correctly signed token whose payload is 12 MiB: without the length
-     * check first, libjwt's alloca(strlen(payload)) runs off the stack */
+     * check first it overruns the copy made for libjwt, and libjwt's own
+     * alloca(strlen(payload)) would run off the 8 MiB stack */
     size_t pad = (size_t)12 * 1024 * 1024;
     char *payload = malloc(pad + 32), *tok;
     (void)state;
@@ -387,6 +388,14 @@ static void not_json(void **state)
     assert_int_equal(with_payload_text("\"alice\""), TOKEN_BAD_JSON);
     /* "\u0000": jansson refuses it; libjwt would cut the text there */
     assert_int_equal(with_payload_text("{\"sub\":\"al\\u0000ice\"}"), TOKEN_BAD_JSON);
+    /* nested too deep is bad JSON, not a repeated member */
+    char deep[200] = "{\"x\":";
+    for (int i = 0; i < 40; i++)
+        strcat(deep, "[");
+    for (int i = 0; i < 40; i++)
+        strcat(deep, "]");
+    strcat(deep, "}");
+    assert_int_equal(with_payload_text(deep), TOKEN_BAD_JSON);
 }
 
 static void duplicate_members(void **state)
@@ -820,12 +829,19 @@ static void key_files(void **state)
     assert_int_equal(truncate(path, TOKEN_SECRET_LEN - 1), 0);
     assert_int_equal(token_key_load(&back, path, err, sizeof err), -1);
     assert_non_null(strstr(err, "holds 31 bytes"));
-    /* a symlink to a key, a directory, nothing */
+    /* a symlink to a good key file: not followed (whoever can swap the link
+     * chooses the key), neither to read nor to write through */
     assert_int_equal(truncate(path, 0), 0);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(k.secret, 1, TOKEN_SECRET_LEN, f), TOKEN_SECRET_LEN);
+    fclose(f);
+    assert_int_equal(token_key_load(&back, path, err, sizeof err), 0);
     snprintf(other, sizeof other, "%s/link.key", dir);
     assert_int_equal(symlink(path, other), 0);
     assert_int_equal(token_key_load(&back, other, err, sizeof err), -1);
     assert_int_equal(token_key_write(&k, other, err, sizeof err), -1);
+    /* a directory, nothing */
     assert_int_equal(token_key_load(&back, dir, err, sizeof err), -1);
     assert_non_null(strstr(err, "not a regular file"));
     unlink(other);
