@@ -323,7 +323,8 @@ static token_status parse_object(const uint8_t *buf, size_t len, json_t **out)
     *out = NULL;
     if (!v) {
         json_error_t je;
-        json_t *lax = strstr(err, "nesting deeper") ? NULL : json_loadb((const char *)buf, len, 0, &je);
+        json_t *lax = strstr(err, "nesting deeper") ? NULL
+                                                    : json_loadb((const char *)buf, len, 0, &je);
         json_decref(lax);
         return lax ? TOKEN_DUPLICATE : TOKEN_BAD_JSON;
     }

@@ -7,7 +7,7 @@
         PyJWT's strict decode of our token; prints "ok sub=..." or "refused: Error: why"
     06_pyjwt_peer.py make KIND KEYFILE ISS AUD CERT NOW
         prints a token made by PyJWT; KIND is good, none, hs512, hs256lower,
-        unbound, expired, nbf_future, iat_future, long_lived, wrong_aud, typ_at_jwt,
+        unbound, expired, nbf_future, iat_future, long_lived, wrong_aud, wrong_iss, typ_at_jwt,
         no_kid, extra_claim, over_long, tampered
 
 Nothing here imports the course's code: the kid, the certificate hash and every
@@ -121,6 +121,8 @@ def make(kind, key_path, iss, aud, cert_path, now):
         claims.update(exp=now + 86400)
     elif kind == "wrong_aud":
         claims["aud"] = aud + "/other"
+    elif kind == "wrong_iss":
+        claims["iss"] = "https://issuer.example"
     elif kind == "typ_at_jwt":
         headers["typ"] = "at+jwt"
     elif kind == "no_kid":

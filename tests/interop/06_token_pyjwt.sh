@@ -51,30 +51,34 @@ t_expect "06 token: a key file others can read is refused" 1 --err "other users"
   "$TOOL" issue --key open.bin --iss $URL --aud $URL --sub alice --sid $SID --cert a.pem
 
 # ---- our token, read by PyJWT ------------------------------------------------------------
-if ! "$TOOL" issue --key k1.bin --iss $URL --aud $URL --sub alice --sid $SID --cert a.pem >ours.jwt; then
+if ! "$TOOL" issue --key k1.bin --iss $URL --aud $URL --sub alice --sid $SID --cert a.pem \
+  >ours.jwt; then
   t_fail "06 token: token-tool issues a token" "exit status $?"
   exit 0
 fi
 tok=$(cat ours.jwt)
-t_expect "06 token: PyJWT decodes our token (HS256 only, aud, iss, required claims, cnf, header)" 0 \
-  --out "ok sub=alice sid=$SID kid=$("$PY" "$PEER" kid k1.bin)" -- \
+t_expect "06 token: PyJWT decodes our token (HS256 only, aud, iss, required claims, cnf, header)" \
+  0 --out "ok sub=alice sid=$SID kid=$("$PY" "$PEER" kid k1.bin)" -- \
   "$PY" "$PEER" decode k1.bin $URL $URL a.pem "$tok"
 t_expect "06 token: PyJWT refuses our token with another key" 1 --out "InvalidSignatureError" -- \
   "$PY" "$PEER" decode k2.bin $URL $URL a.pem "$tok"
-t_expect "06 token: PyJWT refuses our token for another audience" 1 --out "InvalidAudienceError" -- \
+t_expect "06 token: PyJWT refuses our token for another audience" 1 \
+  --out "InvalidAudienceError" -- \
   "$PY" "$PEER" decode k1.bin $URL https://other.example a.pem "$tok"
 
 # verify NAME RC REASON TOKENFILE [TOOL OPTIONS...]: token-tool verify, token on stdin
 verify() {
   local name=$1 rc=$2 reason=$3 file=$4
   shift 4
-  local args=(--key k1.bin --iss $URL --aud $URL --cert a.pem "$@")
+  local args=(--key k1.bin --iss "$URL" --aud "$URL" --cert a.pem "$@")
   # keys given: those only (a later --cert or --sid simply wins)
-  [[ " $* " == *" --key "* ]] && args=(--iss $URL --aud $URL --cert a.pem "$@")
+  [[ " $* " == *" --key "* ]] && args=(--iss "$URL" --aud "$URL" --cert a.pem "$@")
+  # shellcheck disable=SC2016 # the inner script expands its own arguments
   if [[ $rc == 0 ]]; then
-    t_expect "$name" 0 --out "ok: sub=alice" -- bash -c 'f=$1; shift; exec "$@" <"$f"' _ "$file" \
-      "$TOOL" verify "${args[@]}"
+    t_expect "$name" 0 --out "ok: sub=alice" -- \
+      bash -c 'f=$1; shift; exec "$@" <"$f"' _ "$file" "$TOOL" verify "${args[@]}"
   else
+    # shellcheck disable=SC2016
     t_expect "$name" "$rc" --err "token-tool: error: token: $reason" --not "ok: " -- \
       bash -c 'f=$1; shift; exec "$@" <"$f"' _ "$file" "$TOOL" verify "${args[@]}"
   fi
@@ -98,7 +102,7 @@ make_token() {
     t_fail "06 token: PyJWT makes a '$kind' token" "exit status $?"
 }
 for kind in good none hs512 hs256lower unbound expired nbf_future iat_future long_lived wrong_aud \
-  typ_at_jwt no_kid extra_claim over_long tampered; do
+  wrong_iss typ_at_jwt no_kid extra_claim over_long tampered; do
   make_token $kind
 done
 make_token good wrongcert.jwt b.pem
@@ -110,7 +114,8 @@ verify "06 token: PyJWT HS512 with our key is refused" 1 "alg is not exactly HS2
   --now "$NOW"
 verify "06 token: a lower-case \"hs256\" token is refused" 1 "alg is not exactly HS256" \
   hs256lower.jwt --now "$NOW"
-verify "06 token: an unbound PyJWT token is refused" 1 "token carries no certificate binding (cnf)" \
+verify "06 token: an unbound PyJWT token is refused" 1 \
+  "token carries no certificate binding (cnf)" \
   unbound.jwt --now "$NOW"
 verify "06 token: a PyJWT token bound to another certificate is refused" 1 \
   "token bound to another certificate" wrongcert.jwt --now "$NOW"
@@ -123,6 +128,8 @@ verify "06 token: a PyJWT token valid for a day is refused" 1 \
   "token lives longer than 1800 seconds" long_lived.jwt --now "$NOW"
 verify "06 token: a PyJWT token for another audience is refused" 1 \
   "token meant for another audience" wrong_aud.jwt --now "$NOW"
+verify "06 token: a PyJWT token from another issuer is refused" 1 \
+  "token issued by another issuer" wrong_iss.jwt --now "$NOW"
 verify "06 token: a PyJWT token with typ at+jwt is refused" 1 \
   "header is not exactly {alg, kid, typ:JWT}" typ_at_jwt.jwt --now "$NOW"
 verify "06 token: a PyJWT token without kid is refused" 1 \

@@ -26,6 +26,8 @@
 #define URL "https://localhost:8006"
 #define SID "c2Vzc2lvbi1pZC0xMjM0NQ"
 #define JTI "AAECAwQFBgcICQoLDA0ODw"
+/* 65 bytes: one more than sub and sid may have */
+#define A65 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
 static token_key K1, K2;
 static uint8_t X5T_A[TOKEN_X5T_LEN], X5T_B[TOKEN_X5T_LEN];
@@ -71,8 +73,9 @@ static char *craft_md(const token_key *k, const char *header, const char *payloa
     uint8_t mac[64];
     assert_non_null(input);
     snprintf(input, n, "%s.%s", h, p);
-    assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL, md, NULL, k->secret, TOKEN_SECRET_LEN, (const unsigned char *)input,
-                              strlen(input), mac, sizeof mac, &mac_len));
+    assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL, md, NULL, k->secret, TOKEN_SECRET_LEN,
+                              (const unsigned char *)input, strlen(input), mac, sizeof mac,
+                              &mac_len));
     sig = b64(mac, mac_len);
     out = malloc(n + strlen(sig) + 1);
     assert_non_null(out);
@@ -374,7 +377,7 @@ static void bad_base64url(void **state)
     token_free(tok);
 }
 
-/* ---- JSON and the header ----------------------------------------------------------------------- */
+/* ---- JSON and the header --------------------------------------------------------------------- */
 
 static void not_json(void **state)
 {
@@ -466,8 +469,8 @@ static void header_exact(void **state)
              "{\"alg\":\"HS256\",\"jku\":\"https://evil/\",\"kid\":\"%s\",\"typ\":\"JWT\"}",
              K1.kid);
     assert_int_equal(with_header(hdr, "SHA256"), TOKEN_BAD_HEADER);
-    snprintf(hdr, sizeof hdr, "{\"alg\":\"HS256\",\"crit\":[\"b64\"],\"kid\":\"%s\",\"typ\":\"JWT\"}",
-             K1.kid);
+    snprintf(hdr, sizeof hdr,
+             "{\"alg\":\"HS256\",\"crit\":[\"b64\"],\"kid\":\"%s\",\"typ\":\"JWT\"}", K1.kid);
     assert_int_equal(with_header(hdr, "SHA256"), TOKEN_BAD_HEADER);
     /* typ missing, other, lower case (libjwt compares it with strcasecmp) */
     snprintf(hdr, sizeof hdr, "{\"alg\":\"HS256\",\"kid\":\"%s\"}", K1.kid);
@@ -511,7 +514,7 @@ static void unknown_kid(void **state)
     json_decref(p);
 }
 
-/* ---- the signature ------------------------------------------------------------------------------ */
+/* ---- the signature --------------------------------------------------------------------------- */
 
 static void tampered(void **state)
 {
@@ -553,7 +556,7 @@ static void tampered(void **state)
     token_free(tok);
 }
 
-/* ---- the claims --------------------------------------------------------------------------------- */
+/* ---- the claims ------------------------------------------------------------------------------ */
 
 static void claims_closed_and_typed(void **state)
 {
@@ -589,14 +592,24 @@ static void claims_closed_and_typed(void **state)
     json_object_set_new(p, "aud", json_pack("[s]", URL));
     assert_int_equal(with_claims(p), TOKEN_BAD_CLAIMS);
     /* sub empty, with a space, 65 bytes */
-    const char *subs[] = {"", "al ice", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    const char *subs[] = {"", "al ice", A65};
     for (size_t i = 0; i < 3; i++) {
         p = std_claims();
         json_object_set_new(p, "sub", json_string(subs[i]));
         assert_int_equal(with_claims(p), TOKEN_BAD_CLAIMS);
     }
+    /* iss, aud and sid of the wrong shape are refused as such, before any
+     * comparison (sid is copied out even when the caller names no session) */
+    const char *shapes[][2] = {{"iss", ""}, {"aud", "https://x /"}, {"sid", "a b"},
+                               {"sid", A65}};
+    for (size_t i = 0; i < 4; i++) {
+        p = std_claims();
+        json_object_set_new(p, shapes[i][0], json_string(shapes[i][1]));
+        assert_int_equal(with_claims(p), TOKEN_BAD_CLAIMS);
+    }
     /* jti: 21 characters, 22 that are not base64url, non-canonical */
-    const char *jtis[] = {"AAECAwQFBgcICQoLDA0OD", "AAECAwQFBgcICQoLDA0OD+", "AAECAwQFBgcICQoLDA0ODx"};
+    const char *jtis[] = {"AAECAwQFBgcICQoLDA0OD", "AAECAwQFBgcICQoLDA0OD+",
+                          "AAECAwQFBgcICQoLDA0ODx"};
     for (size_t i = 0; i < 3; i++) {
         p = std_claims();
         json_object_set_new(p, "jti", json_string(jtis[i]));
@@ -672,7 +685,7 @@ static void clock_edges(void **state)
     token_free(tok);
 }
 
-/* ---- the binding ------------------------------------------------------------------------------- */
+/* ---- the binding ----------------------------------------------------------------------------- */
 
 static void binding(void **state)
 {
@@ -740,7 +753,7 @@ static void binding_helper_hashes_der(void **state)
     EVP_PKEY_free(pk);
 }
 
-/* ---- rotation ---------------------------------------------------------------------------------- */
+/* ---- rotation -------------------------------------------------------------------------------- */
 
 static void rotation(void **state)
 {
@@ -759,7 +772,7 @@ static void rotation(void **state)
     token_free(neu);
 }
 
-/* ---- issuing ----------------------------------------------------------------------------------- */
+/* ---- issuing --------------------------------------------------------------------------------- */
 
 static void issue_refuses_what_verify_would(void **state)
 {
@@ -788,7 +801,7 @@ static void issue_refuses_what_verify_would(void **state)
     assert_int_equal(token_issue(&K1, &good, TOKEN_MAX_TIME, NULL, &tok), TOKEN_BAD_INPUT);
 }
 
-/* ---- key files --------------------------------------------------------------------------------- */
+/* ---- key files ------------------------------------------------------------------------------- */
 
 static void key_files(void **state)
 {
