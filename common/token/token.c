@@ -295,7 +295,9 @@ token_status token_issue(const token_key *key, const token_request *req, int64_t
     *out = tok;
     st = TOKEN_OK;
 end:
-    jwt_free(jwt); /* wipes libjwt's copy of the key */
+    /* libjwt memsets its copy of the key before freeing it (a plain memset
+     * a compiler may drop; nothing better can be done from outside) */
+    jwt_free(jwt);
     json_decref(cnf);
     free(cnf_text);
     free(x5t);
@@ -325,8 +327,9 @@ static token_status parse_object(const uint8_t *buf, size_t len, json_t **out)
         json_error_t je;
         json_t *lax = strstr(err, "nesting deeper") ? NULL
                                                     : json_loadb((const char *)buf, len, 0, &je);
+        int lenient_takes_it = lax != NULL;
         json_decref(lax);
-        return lax ? TOKEN_DUPLICATE : TOKEN_BAD_JSON;
+        return lenient_takes_it ? TOKEN_DUPLICATE : TOKEN_BAD_JSON;
     }
     if (!json_is_object(v)) {
         json_decref(v);

@@ -61,6 +61,13 @@
  *  - The reason is token_status_str(status), one fixed sentence per status,
  *    rather than a separate out-parameter.
  *
+ *  - A token that is never valid (nbf or iat not before exp) is refused as
+ *    such (TOKEN_BAD_TIMES), whatever the clock says.
+ *
+ * What a token alone cannot tell, the server checks with the claims returned:
+ * the account (sub) is active and iat >= its tokens_valid_after, the session
+ * (sid) is live and the envelope's, the jti is not revoked (06-design.md 3.7).
+ *
  * The functions print nothing (the server decides what a client hears: one
  * 401 for every failure, the reason in its own log) and are thread-safe.
  * Chapter 06 is the chapter that introduces this module (README.md).
