@@ -80,7 +80,7 @@ SYSLIBS = $(CIVETWEB)/libcivetweb.a $(PKG_LIBS) -lpthread -ldl -lm
 # the layering down: a module may use only those after it, and a program links
 # only the modules it names, so the link step enforces the layering (chapter 01
 # names core and net, and cannot reach pki).
-MODULES := tls pki kex fernet net core
+MODULES := token tls pki kex fernet net core
 module_lib = $(BUILD)/lib/libcourse-$(1).a
 # the archives for a list of modules, in link order
 module_libs = $(foreach m,$(filter $(1),$(MODULES)),$(call module_lib,$(m)))
@@ -106,6 +106,8 @@ $(foreach mk,$(CHAPTER_MK),$(eval CHAPTER_DIR_$(firstword $(subst _, ,$(mk))) :=
 include $(CHAPTER_MK)
 # make doctor's proof that civetweb serves TLS
 $(eval $(call prog,tls-selftest,scripts/tls-selftest.c,core net))
+# the token module's command-line driver, for the PyJWT interop suite
+$(eval $(call prog,token-tool,tests/helpers/token_tool.c,core token))
 
 .PHONY: all deps civetweb test demo doctor bench clean pki unit-tests
 all: $(PROGRAMS) $(UNIT_BIN)
