@@ -386,6 +386,9 @@ static envelope_status keys_for(const envelope_dir *d, uint32_t epoch, epoch_key
 {
     envelope_status st = ENVELOPE_OK;
 
+    /* keys only go forward: an earlier epoch's secret is gone for good */
+    if (epoch < d->epoch)
+        return ENVELOPE_ERR_REORDER;
     k->epoch = epoch;
     memcpy(k->secret, d->secret, sizeof k->secret);
     if (epoch == d->epoch) {

@@ -35,7 +35,8 @@
  * the type belongs to this direction (else reflected), seq in range, seq >
  * last (== last: replayed, unless it is a byte-identical resend of the last
  * request, which gets the cached answer back; < last: reordered), seq - last
- * <= ENVELOPE_MAX_GAP, then the tag. Nothing inside a ciphertext is looked
+ * <= ENVELOPE_MAX_GAP, for an answer that it answers the outstanding request
+ * (its seq and type), then the tag. Nothing inside a ciphertext is looked
  * at before its tag checks; a ciphertext that is too short is an
  * authentication failure, never a parse error. 'last' and the ratchet move
  * only after a successful open: a forged envelope with a far seq changes
@@ -82,6 +83,8 @@
  *
  * Every function is silent: it returns a status, and envelope_status_str()
  * says why in one line. Secrets are wiped (OPENSSL_cleanse) before free.
+ * A direction is not thread-safe: chapter 06 serves one request per session
+ * at a time, under the session's lock, from the seq check to the answer.
  */
 #ifndef COURSE_ENVELOPE_H
 #define COURSE_ENVELOPE_H
@@ -101,7 +104,7 @@
 #define ENVELOPE_MAX_GAP 1000u            /* seq may skip at most this far ahead */
 #define ENVELOPE_SEQ_MAX 2147483648u      /* 2^31: then the session must end */
 #define ENVELOPE_SESSION_MAX 64           /* bytes of session id in the AAD */
-#define ENVELOPE_MAX_PLAINTEXT (1u << 20) /* the server's --max-body, 1 MiB */
+#define ENVELOPE_MAX_PLAINTEXT (1u << 20) /* 1 MiB; --max-body caps the JSON */
 #define ENVELOPE_AAD_MAX (sizeof ENVELOPE_AAD_PREFIX - 1 + 2 + ENVELOPE_SESSION_MAX + 8 + 4 + 32)
 
 typedef enum envelope_status {
@@ -110,7 +113,7 @@ typedef enum envelope_status {
     ENVELOPE_ERR_ARG,        /* a bad argument (NULL, length, rotate_every) */
     ENVELOPE_ERR_REFLECTED,  /* the type travels the other way */
     ENVELOPE_ERR_SEQ_RANGE,  /* seq before the first or beyond ENVELOPE_SEQ_MAX */
-    ENVELOPE_ERR_REPLAY,     /* seq == last with other bytes */
+    ENVELOPE_ERR_REPLAY,     /* seq == last, not an identical resend */
     ENVELOPE_ERR_REORDER,    /* seq < last */
     ENVELOPE_ERR_GAP,        /* seq - last > ENVELOPE_MAX_GAP */
     ENVELOPE_ERR_NOT_ANSWER, /* answer: no request, or not the request's seq */
