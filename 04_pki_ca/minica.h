@@ -57,8 +57,6 @@ static inline const char *mc_s(long n)
 
 /* "DIR/NAME" into out (exits 2 when too long). */
 void mc_path(char *out, size_t n, const char *dir, const char *name);
-/* "2029-02-24 19:40 UTC" */
-void mc_time_str(const ASN1_TIME *t, char *out, size_t n);
 /* "wrote FILE (WHAT, expires DATE: in N days)" for a certificate. */
 void mc_report_cert(const char *path, X509 *cert, const char *what);
 /* Print pki_last_error() as an error about `what`. Returns EXIT_FAILED. */

@@ -52,8 +52,8 @@ static void show_cert(X509 *cert, int index)
     printf("  issued by:     %s%s\n", buf, X509_check_issued(cert, cert) == X509_V_OK ? " (itself: a root)" : "");
     pki_sans_describe(sans, buf, sizeof buf);
     printf("  names (SAN):   %s\n", buf[0] ? buf : "(none)");
-    mc_time_str(X509_get0_notBefore(cert), a, sizeof a);
-    mc_time_str(X509_get0_notAfter(cert), b, sizeof b);
+    pki_time_text(X509_get0_notBefore(cert), a, sizeof a);
+    pki_time_text(X509_get0_notAfter(cert), b, sizeof b);
     printf("  valid:         %s .. %s\n", a, b);
     if (start > 0 || (start == 0 && X509_cmp_current_time(X509_get0_notBefore(cert)) > 0))
         printf("  status:        NOT YET VALID (starts in %ld day%s)\n", start, mc_s(start));
@@ -124,8 +124,8 @@ static void show_crl(X509_CRL *crl)
     printf("certificate revocation list\n");
     pki_name_text(X509_CRL_get_issuer(crl), buf, sizeof buf);
     printf("  issued by:     %s\n", buf);
-    mc_time_str(X509_CRL_get0_lastUpdate(crl), a, sizeof a);
-    mc_time_str(X509_CRL_get0_nextUpdate(crl), b, sizeof b);
+    pki_time_text(X509_CRL_get0_lastUpdate(crl), a, sizeof a);
+    pki_time_text(X509_CRL_get0_nextUpdate(crl), b, sizeof b);
     printf("  this update:   %s\n  next update:   %s (%s %ld day%s)\n", a, b,
            left >= 0 ? "in" : "OVERDUE by", left >= 0 ? left : -left, mc_s(left));
     printf("  CRL number:    %ld\n", num ? ASN1_INTEGER_get(num) : -1L);
@@ -140,7 +140,7 @@ static void show_crl(X509_CRL *crl)
                                             "removeFromCRL", "privilegeWithdrawn", "aACompromise"};
         long code = why ? ASN1_ENUMERATED_get(why) : 0;
         pki_serial_hex(X509_REVOKED_get0_serialNumber(r), buf, sizeof buf);
-        mc_time_str(X509_REVOKED_get0_revocationDate(r), a, sizeof a);
+        pki_time_text(X509_REVOKED_get0_revocationDate(r), a, sizeof a);
         printf("    %s  since %s  (%s)\n", buf, a, code >= 0 && code <= 10 ? names[code] : "?");
         ASN1_ENUMERATED_free(why);
     }

@@ -177,7 +177,7 @@ int mc_crl(mc_opts *o)
     }
     revs = X509_CRL_get_REVOKED(crl);
     n_revoked = revs ? sk_X509_REVOKED_num(revs) : 0;
-    mc_time_str(X509_CRL_get0_nextUpdate(crl), next, sizeof next);
+    pki_time_text(X509_CRL_get0_nextUpdate(crl), next, sizeof next);
     left = pki_days_until(X509_CRL_get0_nextUpdate(crl));
     if (next_update > time(NULL))
         result("wrote %s  (CRL listing %d revoked certificate%s; next update due %s, in %ld day%s)",

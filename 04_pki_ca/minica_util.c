@@ -129,18 +129,11 @@ void mc_ca_close(mc_ca *ca)
     memset(ca, 0, sizeof *ca);
 }
 
-void mc_time_str(const ASN1_TIME *t, char *out, size_t n)
-{
-    struct tm tm;
-    if (!t || !ASN1_TIME_to_tm(t, &tm) || !strftime(out, n, "%Y-%m-%d %H:%M UTC", &tm))
-        snprintf(out, n, "?");
-}
-
 void mc_report_cert(const char *path, X509 *cert, const char *what)
 {
     char when[40];
     long days = pki_days_until(X509_get0_notAfter(cert));
-    mc_time_str(X509_get0_notAfter(cert), when, sizeof when);
+    pki_time_text(X509_get0_notAfter(cert), when, sizeof when);
     if (days >= 0)
         result("wrote %s  (%s; expires %s, in %ld day%s)", path, what, when, days, mc_s(days));
     else

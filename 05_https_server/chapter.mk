@@ -10,7 +10,7 @@
 #   make diff-05      what chapter 05 adds to chapter 01
 # Every target that needs certificates runs `make pki` first (build/pki).
 # chapter 01's modules plus the one this chapter introduces (05 is 01 + TLS)
-MODULES_05 := $(MODULES_01) tls
+MODULES_05 := $(MODULES_01) pki tls
 $(eval $(call prog,05-server,05_https_server/server.c 05_https_server/policy.c 05_https_server/mtls.c,$(MODULES_05)))
 $(eval $(call prog,05-client,05_https_server/client.c,$(MODULES_05)))
 

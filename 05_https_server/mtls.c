@@ -9,6 +9,7 @@
 
 #include "core/cli.h"
 #include "net/webserver.h"
+#include "pki/pki.h"
 
 int mtls_option(mtls *m, int c, const char *arg)
 {
@@ -120,16 +121,17 @@ void mtls_free(mtls *m)
     m->crls = NULL;
 }
 
-/* The verified client certificate's subject, or 0 if the client sent none
- * (mutual TLS off or optional). civetweb only exposes certificates that
- * passed verification against --client-ca. */
+/* 1 with the verified client certificate's subject ("(empty)" for a
+ * certificate without one: it was verified all the same), or 0 if the client
+ * sent none (mutual TLS off or optional). civetweb only exposes certificates
+ * that passed verification against --client-ca. */
 static int client_subject(struct mg_connection *conn, char *out, size_t out_len)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
     if (!ri->client_cert || !ri->client_cert->peer_cert)
         return 0;
-    tls_name_text(X509_get_subject_name((X509 *)ri->client_cert->peer_cert), out, out_len);
-    return out[0] != '\0';
+    pki_name_text(X509_get_subject_name((X509 *)ri->client_cert->peer_cert), out, out_len);
+    return 1;
 }
 
 int mtls_secret_for(struct mg_connection *conn, const char *secret, char *reply, size_t len)

@@ -14,8 +14,8 @@
 #   check:    what it disables, in a few words
 #   why:      the one-line reason the check is there
 #   file:     the source file
-#   find:     a line fragment that occurs exactly once in the file
-#   replace:  what it becomes
+#   find:     a fragment that occurs exactly once in the file (\n for a line break)
+#   replace:  what it becomes (\n for a line break)
 #   suites:   ONLY= patterns for tests/run.sh, space-separated
 #   equivalent: (optional) why no test can kill it; the lane then expects it to survive
 # A mutant is killed when any of its suites has a FAIL. SURVIVED is a missing test.
@@ -30,7 +30,7 @@ field() { # field FILE KEY: the value of "KEY: value" (first one)
 
 # count FILE TEXT: how many times TEXT occurs in FILE (as a fixed string)
 occurrences() {
-  /usr/bin/python3 -c 'import sys; print(open(sys.argv[1]).read().count(sys.argv[2]))' "$1" "$2"
+  /usr/bin/python3 -c 'import sys; print(open(sys.argv[1]).read().count(sys.argv[2].replace("\\n", "\n")))' "$1" "$2"
 }
 
 check_one() { # check_one MUTANT: does it still apply?
@@ -107,7 +107,7 @@ for m in "${selected[@]}"; do
   cp "$SCRATCH/$file" "$SCRATCH/$file.orig"
   /usr/bin/python3 - "$SCRATCH/$file" "$(field "$m" find)" "$(field "$m" replace)" <<'PY'
 import sys
-path, find, repl = sys.argv[1:4]
+path, find, repl = (a.replace("\\n", "\n") for a in sys.argv[1:4])
 s = open(path).read()
 open(path, "w").write(s.replace(find, repl, 1))
 PY

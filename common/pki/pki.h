@@ -163,6 +163,9 @@ int pki_crl_write(const char *path, X509_CRL *crl);
  * a name without fields or NULL; cut with "..." if out is too small. The one
  * formatter for names: minica uses it, and so should every chapter. */
 void pki_name_text(const X509_NAME *name, char *out, size_t out_len);
+/* "2026-12-22 19:33:43 UTC", or "?" for a time that cannot be read. The one
+ * formatter for certificate and CRL times. */
+void pki_time_text(const ASN1_TIME *t, char *out, size_t out_len);
 /* "3a:..." serial in hex (lower case, no colons) into out. */
 int pki_serial_hex(const ASN1_INTEGER *serial, char *out, size_t out_len);
 /* SHA-256 fingerprint "AB:CD:..." of a certificate's DER. */

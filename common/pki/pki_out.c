@@ -92,6 +92,16 @@ end:
     BIO_free(bio);
 }
 
+void pki_time_text(const ASN1_TIME *t, char *out, size_t out_len)
+{
+    struct tm tm;
+    if (out_len == 0)
+        return;
+    if (!t || ASN1_TIME_to_tm(t, &tm) != 1 ||
+        strftime(out, out_len, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        snprintf(out, out_len, "?");
+}
+
 char *pki_cert_to_pem(X509 *cert, size_t *len)
 {
     BIO *bio = BIO_new(BIO_s_mem());

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/narrate.h"
+#include "pki/pki.h"
 
 /* ---- key log ----------------------------------------------------------- */
 
@@ -178,7 +179,7 @@ void tls_server_announce(const tls_server_policy *pol)
     if (ctx && SSL_CTX_use_certificate_chain_file(ctx, pol->cert_chain) == 1)
         leaf = SSL_CTX_get0_certificate(ctx);
     if (leaf && X509_cmp_current_time(X509_get0_notAfter(leaf)) < 0) {
-        tls_time_text(X509_get0_notAfter(leaf), when, sizeof when);
+        pki_time_text(X509_get0_notAfter(leaf), when, sizeof when);
         warning("the server certificate %s expired on %s: clients will refuse it",
                 pol->cert_chain, when);
     }
@@ -212,39 +213,6 @@ int tls_server_configure(SSL_CTX *ctx, const tls_server_policy *pol)
 }
 
 /* ---- names and dates --------------------------------------------------- */
-
-/* Copy a memory BIO's content into out as one NUL-terminated line. */
-static void bio_to_text(BIO *bio, char *out, size_t out_len)
-{
-    char *data = NULL;
-    long n = bio ? BIO_get_mem_data(bio, &data) : 0;
-    if (out_len == 0)
-        return;
-    if (n < 0)
-        n = 0;
-    if ((size_t)n >= out_len)
-        n = (long)out_len - 1;
-    if (n > 0)
-        memcpy(out, data, (size_t)n);
-    out[n] = '\0';
-}
-
-void tls_name_text(const X509_NAME *name, char *out, size_t out_len)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    /* RFC 2253, but keep UTF-8 readable instead of escaping it */
-    if (bio && name)
-        X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-    bio_to_text(bio, out, out_len);
-    BIO_free(bio);
-}
-
-void tls_time_text(const ASN1_TIME *t, char *out, size_t out_len)
-{
-    struct tm tm;
-    if (!t || ASN1_TIME_to_tm(t, &tm) != 1 || strftime(out, out_len, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-        snprintf(out, out_len, "?");
-}
 
 void tls_san_text(X509 *cert, char *out, size_t out_len)
 {

@@ -107,10 +107,8 @@ void tls_client_verify_narrate(SSL_CTX *ctx);
 
 /* ---- names and dates ---- */
 
-/* "CN=alice,O=Course" (RFC 2253 order and escaping, UTF-8 kept). */
-void tls_name_text(const X509_NAME *name, char *out, size_t out_len);
-/* "2026-12-22 19:33:43 UTC" */
-void tls_time_text(const ASN1_TIME *t, char *out, size_t out_len);
+/* Names and times of certificates: pki_name_text() and pki_time_text() in
+ * pki/pki.h, the one formatter chapters 04 and 05 share. */
 /* "DNS:localhost, IP:127.0.0.1" from the subjectAltName, "" if none. */
 void tls_san_text(X509 *cert, char *out, size_t out_len);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/narrate.h"
+#include "pki/pki.h"
 #include "tls/tls.h"
 
 void tls_chain_init(tls_chain *chain)
@@ -41,9 +42,9 @@ static int on_verify(int preverify_ok, X509_STORE_CTX *store)
         return preverify_ok;
     tls_chain_cert *c = &chain->cert[depth];
     if (cert && !c->subject[0]) {
-        tls_name_text(X509_get_subject_name(cert), c->subject, sizeof c->subject);
-        tls_name_text(X509_get_issuer_name(cert), c->issuer, sizeof c->issuer);
-        tls_time_text(X509_get0_notAfter(cert), c->not_after, sizeof c->not_after);
+        pki_name_text(X509_get_subject_name(cert), c->subject, sizeof c->subject);
+        pki_name_text(X509_get_issuer_name(cert), c->issuer, sizeof c->issuer);
+        pki_time_text(X509_get0_notAfter(cert), c->not_after, sizeof c->not_after);
         tls_san_text(cert, c->names, sizeof c->names);
     }
     if (depth > chain->depth_max)

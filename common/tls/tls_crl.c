@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "core/narrate.h"
+#include "pki/pki.h"
 #include "tls/tls.h"
 
 typedef struct crl_set {
@@ -102,7 +103,7 @@ static crl_set *set_load(const char *crl_file, const char *ca_file, int stale_re
             set->all = 1;
         if (X509_CRL_get0_nextUpdate(crl) &&
             X509_cmp_current_time(X509_CRL_get0_nextUpdate(crl)) < 0) {
-            tls_time_text(X509_CRL_get0_nextUpdate(crl), when, sizeof when);
+            pki_time_text(X509_CRL_get0_nextUpdate(crl), when, sizeof when);
             if (stale_refused) {
                 errorf("cannot reload", "the CRL in %s was due for renewal on %s: not an update",
                        crl_file, when);
@@ -118,7 +119,7 @@ static crl_set *set_load(const char *crl_file, const char *ca_file, int stale_re
          * CA's next correct CRL would look older than it. */
         time_t soon = time(NULL) + 300;
         if (X509_cmp_time(X509_CRL_get0_lastUpdate(crl), &soon) > 0) {
-            tls_time_text(X509_CRL_get0_lastUpdate(crl), when, sizeof when);
+            pki_time_text(X509_CRL_get0_lastUpdate(crl), when, sizeof when);
             if (stale_refused) {
                 errorf("cannot reload", "the CRL in %s is dated %s, in the future: not an update",
                        crl_file, when);
@@ -160,7 +161,7 @@ static int set_may_follow(const crl_set *now, const crl_set *next, const char *c
             found = X509_NAME_cmp(X509_CRL_get_issuer(sk_X509_CRL_value(next->crls, i)),
                                   X509_CRL_get_issuer(o)) == 0;
         if (!found) {
-            tls_name_text(X509_CRL_get_issuer(o), who, sizeof who);
+            pki_name_text(X509_CRL_get_issuer(o), who, sizeof who);
             errorf("cannot reload",
                    "%s has no CRL from %s, which has one in force: its revocations would "
                    "no longer be checked",
@@ -176,8 +177,8 @@ static int set_may_follow(const crl_set *now, const crl_set *next, const char *c
             X509_CRL *o = sk_X509_CRL_value(now->crls, j);
             if (X509_NAME_cmp(X509_CRL_get_issuer(n), X509_CRL_get_issuer(o)) == 0 &&
                 ASN1_TIME_compare(X509_CRL_get0_lastUpdate(n), X509_CRL_get0_lastUpdate(o)) < 0) {
-                tls_time_text(X509_CRL_get0_lastUpdate(n), is, sizeof is);
-                tls_time_text(X509_CRL_get0_lastUpdate(o), was, sizeof was);
+                pki_time_text(X509_CRL_get0_lastUpdate(n), is, sizeof is);
+                pki_time_text(X509_CRL_get0_lastUpdate(o), was, sizeof was);
                 errorf("cannot reload",
                        "the CRL in %s (made %s) is older than the one in force (made %s): it "
                        "could lift revocations",
@@ -335,7 +336,7 @@ static int on_client_verify(int ok, X509_STORE_CTX *store)
     char who[256] = "?";
     if (!ok) {
         if (cert)
-            tls_name_text(X509_get_subject_name(cert), who, sizeof who);
+            pki_name_text(X509_get_subject_name(cert), who, sizeof who);
         notice("refusing the client certificate %s (depth %d): %s", who,
                X509_STORE_CTX_get_error_depth(store),
                X509_verify_cert_error_string(X509_STORE_CTX_get_error(store)));

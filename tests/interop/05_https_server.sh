@@ -48,7 +48,7 @@ for ((i = 0; i < 50; i++)); do
   sleep 0.1
 done
 t_expect "05 interop: 05-client verifies openssl s_server and reads its page" 0 \
-  --out "TLS handshake with 127.0.0.1 port $port done: TLSv1.3" --out "depth 0: CN=localhost" \
+  --out "TLS handshake with 127.0.0.1 port $port done: TLSv1.3" --out "depth 0: O=HTTPS from the ground up, CN=localhost" \
   --out "The secret message is: " \
   -- "$BIN/05-client" --url "https://localhost:$port" --cacert "$P/root.crt"
 t_expect "05 interop: 05-client with TLS 1.2 against s_server" 0 --out "done: TLSv1.2, cipher suite ECDHE-" \
