@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The web layer (common/net/webserver.c) under hostile input, on the real
-# 01-server: bodies cut short, lengths
+# 01-server (and 03-server for the session table): bodies cut short, lengths
 # that overflow civetweb's counters, ambiguous framing (request smuggling),
-# control bytes in paths, HEAD.
+# control bytes in paths, HEAD, and one client taking every session slot.
 # Each of these was accepted before the web layer checked it.
 source "$(dirname "$0")/../lib.sh"
 tmp=$(course_tmpdir)
@@ -141,3 +141,27 @@ alive "everything above"
 stop_server "$SERVER_PID"
 t_true "web: the server stops with status 0 after all of it" "status $STOPPED_RC" test "$STOPPED_RC" = 0
 
+# ---- 6. one client cannot take every key-exchange session ------------------------------
+if ! start_server 03-server "$BIN/03-server" --port 0; then
+  t_fail "web: 03-server starts" "no 'listening on' line"
+  exit 0
+fi
+URL=$SERVER_URL
+OFFER='{"group":"toy","public":"08","nonce":"'"$(printf '%064d' 7)"'"}'
+kex() { curl -s -i -H 'Content-Type: application/json' -d "$OFFER" "$@" "$URL/kex"; }
+ok=0
+for ((i = 0; i < 32; i++)); do
+  kex | grep -q '^HTTP/1.1 200' && ok=$((ok + 1))
+done
+t_true "web: one address gets its 32 sessions" "got $ok" test "$ok" = 32
+T_OUT=$(kex)
+t_true "web: the 33rd from the same address is a 429 with Retry-After" "got: ${T_OUT:0:400}" \
+  bash -c 'grep -q "^HTTP/1.1 429" <<<"$1" && grep -Eq "^Retry-After: (59[0-9]|600)" <<<"$1" &&
+    grep -q "this address holds 32 live sessions" <<<"$1"' _ "$T_OUT"
+T_OUT=$(kex --interface 127.0.0.2)
+t_true "web: another address still gets a session (the table is not full)" "got: ${T_OUT:0:300}" \
+  grep -q '^HTTP/1.1 200' <<<"$T_OUT"
+t_expect "web: the real client from the flooding address is told why" 1 \
+  --err "the server answered 429" --err "this address holds 32 live sessions" \
+  -- "$BIN/03-client" --url "$URL"
+stop_server "$SERVER_PID"
