@@ -1,6 +1,9 @@
 /* webserver.c - see webserver.h */
 #include "net/webserver.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -8,13 +11,37 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/json.h"
 
 /* What the handlers can reach through mg_get_user_data(). */
+/* One TCP connection, by the far end's address and port. */
+typedef struct peer_key {
+    char addr[48]; /* "" = free slot */
+    int port;
+} peer_key;
+
+/* A connection the watchdog saw waiting, and since when. */
+typedef struct waiting_conn {
+    peer_key k;
+    double since;
+    int fd;
+} waiting_conn;
+
 typedef struct web_server {
     const web_config *cfg;
+    /* the slow-client watchdog (see "slow clients" below) */
+    pthread_mutex_t lock;    /* guards served and stop */
+    peer_key *served;        /* connections that sent a complete request head: */
+    int nserved;             /* at most one per worker thread */
+    int stop;
+    int port;                /* the listening port: its connections are ours */
+    int cap;                 /* waiting connections one address may have */
+    waiting_conn *seen;      /* the previous round's waiting connections */
+    size_t nseen;
 } web_server;
 
 /* Set by scripts/build-civetweb.sh's patch (civetweb.c, "course patch"):
@@ -473,6 +500,210 @@ static void log_request(const struct mg_request_info *ri)
         wire_in("%s: %s", ri->http_headers[i].name, ri->http_headers[i].value);
 }
 
+/* ---- slow clients ----
+ *
+ * civetweb gives a connection a worker thread from the moment it takes it
+ * off its queue, and the worker waits up to request_timeout_ms for the whole
+ * request head. 200 connections that send one byte a second hold every worker
+ * of an 8-thread server, and a normal request waits behind all of them (it
+ * went unanswered for a minute). civetweb 1.15 has no callback between
+ * accepting a connection and its complete request head, and no per-address
+ * limit, so a watchdog thread does it: ten times a second it lists this
+ * server's connections (its sockets, in /proc/self/fd), skips those that have
+ * sent a request head (dispatch marks them), and when one address has more
+ * than `cap` connections that have been waiting longer than WAIT_GRACE, it
+ * shuts down its newest ones. Its `cap` oldest keep their chance, the worker
+ * of a shut-down socket reads the end of the stream at once, and other
+ * addresses find free workers. A browser or a benchmark sends its request
+ * head at once and is never counted for long. The TLS handshake is covered
+ * too: it happens before the request head. */
+#define WAIT_GRACE 0.5  /* seconds a connection may wait uncounted */
+#define WATCH_EVERY_MS 100
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* dispatch: the connection sent a request head (add 1); connection_close:
+ * it is gone (add 0). A served connection is held by a worker, so the table
+ * has one slot per worker thread. */
+static void mark_served(web_server *s, const struct mg_request_info *ri, int add)
+{
+    peer_key *free_slot = NULL;
+    if (!s->served || !ri)
+        return;
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < s->nserved; i++) {
+        peer_key *k = &s->served[i];
+        if (k->addr[0] && k->port == ri->remote_port && strcmp(k->addr, ri->remote_addr) == 0) {
+            if (!add)
+                k->addr[0] = '\0';
+            free_slot = NULL;
+            add = 0; /* already there */
+            break;
+        }
+        if (!k->addr[0] && !free_slot)
+            free_slot = k;
+    }
+    if (add && free_slot) {
+        snprintf(free_slot->addr, sizeof free_slot->addr, "%s", ri->remote_addr);
+        free_slot->port = ri->remote_port;
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void connection_closing(const struct mg_connection *conn)
+{
+    mark_served(mg_get_user_data(mg_get_context(conn)), mg_get_request_info(conn), 0);
+}
+
+/* The peer of socket fd, if it is one of this server's connections. */
+static int peer_of(int fd, int port, peer_key *k)
+{
+    struct sockaddr_storage peer, local;
+    socklen_t pl = sizeof peer, ll = sizeof local;
+    if (getsockname(fd, (struct sockaddr *)&local, &ll) != 0 ||
+        getpeername(fd, (struct sockaddr *)&peer, &pl) != 0 || local.ss_family != peer.ss_family)
+        return -1;
+    if (peer.ss_family == AF_INET) {
+        const struct sockaddr_in *p = (const struct sockaddr_in *)&peer;
+        if (ntohs(((const struct sockaddr_in *)&local)->sin_port) != port)
+            return -1;
+        inet_ntop(AF_INET, &p->sin_addr, k->addr, sizeof k->addr);
+        k->port = ntohs(p->sin_port);
+        return 0;
+    }
+    if (peer.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *p = (const struct sockaddr_in6 *)&peer;
+        if (ntohs(((const struct sockaddr_in6 *)&local)->sin6_port) != port)
+            return -1;
+        inet_ntop(AF_INET6, &p->sin6_addr, k->addr, sizeof k->addr);
+        k->port = ntohs(p->sin6_port);
+        return 0;
+    }
+    return -1;
+}
+
+static int is_served(web_server *s, const peer_key *k)
+{
+    int yes = 0;
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < s->nserved && !yes; i++)
+        yes = s->served[i].addr[0] && s->served[i].port == k->port &&
+              strcmp(s->served[i].addr, k->addr) == 0;
+    pthread_mutex_unlock(&s->lock);
+    return yes;
+}
+
+/* Shut down the connection w: through a dup of its fd, checked to be the
+ * same connection, so that civetweb closing the fd meanwhile and reusing the
+ * number for another client cannot make us cut the wrong one. */
+static void cut(const waiting_conn *w, int port)
+{
+    peer_key k;
+    int fd = dup(w->fd);
+    if (fd < 0)
+        return;
+    if (peer_of(fd, port, &k) == 0 && k.port == w->k.port && strcmp(k.addr, w->k.addr) == 0)
+        shutdown(fd, SHUT_RDWR);
+    close(fd);
+}
+
+static int by_since(const void *a, const void *b)
+{
+    double x = ((const waiting_conn *)a)->since, y = ((const waiting_conn *)b)->since;
+    return x < y ? -1 : x > y;
+}
+
+/* One round: list the waiting connections, cut each address's excess. */
+static void watch_round(web_server *s)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    waiting_conn *now_w = NULL;
+    size_t n = 0, cap = 0;
+    double now = now_seconds();
+
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        waiting_conn w;
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        w.fd = atoi(e->d_name);
+        if (w.fd == dirfd(d) || peer_of(w.fd, s->port, &w.k) != 0 || is_served(s, &w.k))
+            continue;
+        w.since = now;
+        for (size_t i = 0; i < s->nseen; i++)
+            if (s->seen[i].k.port == w.k.port && strcmp(s->seen[i].k.addr, w.k.addr) == 0)
+                w.since = s->seen[i].since;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            waiting_conn *nw = ncap <= 65536 ? realloc(now_w, ncap * sizeof *nw) : NULL;
+            if (!nw)
+                break;
+            now_w = nw;
+            cap = ncap;
+        }
+        now_w[n++] = w;
+    }
+    closedir(d);
+    /* oldest first; per address, the first `cap` aged ones keep their chance */
+    qsort(now_w, n, sizeof *now_w, by_since);
+    for (size_t i = 0; i < n; i++) {
+        int older = 0, cut_here = 0;
+        if (now - now_w[i].since < WAIT_GRACE || now_w[i].fd < 0)
+            continue;
+        for (size_t j = 0; j < i; j++)
+            older += now_w[j].fd >= 0 && now - now_w[j].since >= WAIT_GRACE &&
+                     strcmp(now_w[j].k.addr, now_w[i].k.addr) == 0;
+        if (older < s->cap)
+            continue;
+        /* cut every later one of this address in one go, and say so once */
+        for (size_t j = i; j < n; j++) {
+            if (now - now_w[j].since >= WAIT_GRACE && now_w[j].fd >= 0 &&
+                strcmp(now_w[j].k.addr, now_w[i].k.addr) == 0) {
+                cut(&now_w[j], s->port);
+                now_w[j].fd = -1; /* gone: not carried to the next round */
+                cut_here++;
+            }
+        }
+        note("slow clients: shut down %d connections from %s (%d of its connections already "
+             "wait for their request head)",
+             cut_here, now_w[i].k.addr, s->cap);
+    }
+    /* what the next round compares with: the ones still there */
+    {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (now_w[i].fd >= 0)
+                now_w[m++] = now_w[i];
+        free(s->seen);
+        s->seen = now_w;
+        s->nseen = m;
+    }
+}
+
+static void *watchdog(void *arg)
+{
+    web_server *s = arg;
+    for (;;) {
+        struct timespec ts = {0, WATCH_EVERY_MS * 1000000L};
+        int stop;
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&s->lock);
+        stop = s->stop;
+        pthread_mutex_unlock(&s->lock);
+        if (stop)
+            break;
+        watch_round(s);
+    }
+    return NULL;
+}
+
 /* Every request comes through here: log it as it arrived, check its framing
  * and path, then route it. */
 static int dispatch(struct mg_connection *conn)
@@ -488,6 +719,7 @@ static int dispatch(struct mg_connection *conn)
     t_allow[0] = '\0';
     /* HEAD gets the head only, whatever answers it (a 404 or 405 too) */
     t_head = head;
+    mark_served(mg_get_user_data(mg_get_context(conn)), ri, 1);
 
     log_request(ri);
     if ((st = check_framing(conn, cfg->max_body)) != 0 || (st = decode_path(conn)) != 0)
@@ -553,13 +785,15 @@ static int init_ssl_hook(void *ssl_ctx, void *user_data)
     return s->cfg->init_ssl(ssl_ctx, s->cfg->init_ssl_arg);
 }
 
-/* The options web_serve sets itself, name and value: 5 pairs. */
-#define WEB_OWN_OPTIONS 10
+/* The options web_serve sets itself, name and value: 6 pairs. */
+#define WEB_OWN_OPTIONS 12
 #define WEB_MAX_OPTIONS 64
 
 int web_serve(const web_config *cfg)
 {
-    web_server srv = {cfg};
+    web_server srv;
+    pthread_t watcher;
+    int watching = 0;
     struct mg_callbacks cb;
     struct mg_context *ctx;
     struct mg_server_port ports[4];
@@ -591,6 +825,19 @@ int web_serve(const web_config *cfg)
     if (self_test(cfg))
         return EXIT_FAILED;
 
+    memset(&srv, 0, sizeof srv);
+    srv.cfg = cfg;
+    pthread_mutex_init(&srv.lock, NULL);
+    srv.nserved = cfg->threads > 0 ? cfg->threads : 1;
+    srv.cap = cfg->per_client_pending > 0 ? cfg->per_client_pending
+              : cfg->threads > 1          ? cfg->threads / 2
+                                          : 1;
+    if (!(srv.served = calloc((size_t)srv.nserved, sizeof *srv.served))) {
+        errorf("cannot start the server", "out of memory");
+        mg_exit_library();
+        return EXIT_FAILED;
+    }
+
     /* Block the stop signals before civetweb starts its threads, so every
      * thread inherits the mask and only sigwait() below ever sees them. */
     sigemptyset(&set);
@@ -617,6 +864,10 @@ int web_serve(const web_config *cfg)
     /* dispatch decodes the path itself, to see a %00 (decode_path) */
     opts[n++] = "decode_url";
     opts[n++] = "no";
+    /* accept a flood of connections at once, so the watchdog sees (and
+     * cuts) them all in one round instead of 20 at a time */
+    opts[n++] = "connection_queue";
+    opts[n++] = "256";
     for (const char *const *o = cfg->civetweb_options; o && o[0]; o += 2) {
         opts[n++] = o[0];
         opts[n++] = o[1];
@@ -627,6 +878,7 @@ int web_serve(const web_config *cfg)
     cb.begin_request = dispatch;
     cb.log_message = log_message;
     cb.init_ssl = cfg->init_ssl ? init_ssl_hook : NULL;
+    cb.connection_close = connection_closing;
     init.callbacks = &cb;
     init.user_data = &srv;
     init.configuration_options = opts;
@@ -647,6 +899,9 @@ int web_serve(const web_config *cfg)
         errorf("cannot start the server", "civetweb reports no listening port");
         goto end;
     }
+    srv.port = ports[0].port;
+    if (cfg->per_client_pending >= 0 && pthread_create(&watcher, NULL, watchdog, &srv) == 0)
+        watching = 1;
     /* The first stdout line, flushed: scripts and tests wait for it. */
     result("listening on %s://%s%s%s:%d", cfg->tls ? "https" : "http", v6 ? "[" : "", cfg->host,
            v6 ? "]" : "", ports[0].port);
@@ -661,9 +916,18 @@ int web_serve(const web_config *cfg)
          sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM");
     rc = EXIT_OK;
 end:
+    if (watching) {
+        pthread_mutex_lock(&srv.lock);
+        srv.stop = 1;
+        pthread_mutex_unlock(&srv.lock);
+        pthread_join(watcher, NULL);
+    }
     if (ctx)
         mg_stop(ctx);
     mg_exit_library();
+    free(srv.seen);
+    free(srv.served);
+    pthread_mutex_destroy(&srv.lock);
     if (rc == EXIT_OK)
         step("stopped");
     return rc;

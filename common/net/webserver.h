@@ -53,6 +53,11 @@ typedef struct web_config {
     int threads;             /* worker threads */
     int request_timeout_ms;  /* per-request read/write timeout; the whole request head
                               * must arrive within it */
+    /* Slow clients: connections from one address that may wait for their
+     * request head (or TLS handshake) past half a second, each holding a
+     * worker; the address's newer ones beyond it are shut down.
+     * 0: half the threads; -1: no limit. */
+    int per_client_pending;
     const web_route *routes; /* terminated by an entry with fn == NULL */
 
     /* TLS (chapter 05 on): set tls = 1 and name the files. */

@@ -141,6 +141,56 @@ alive "everything above"
 stop_server "$SERVER_PID"
 t_true "web: the server stops with status 0 after all of it" "status $STOPPED_RC" test "$STOPPED_RC" = 0
 
+# ---- 2. slow clients cannot starve the server -------------------------------------------
+# 100 connections from 127.0.0.2 that send their request head one byte a
+# second would hold all 8 workers for request_timeout_ms each; a normal
+# request from 127.0.0.1 went unanswered for a minute.
+cat >"$tmp/slow.py" <<'EOF'
+import socket, sys, time
+port, n, secs, src = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+socks = []
+for i in range(n):
+    s = socket.socket()
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    s.setblocking(False)
+    socks.append(s)
+print("open", len(socks), flush=True)
+head, k, end = b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: " + b"a" * 100, 0, time.time() + secs
+while time.time() < end:
+    for s in socks:
+        try:
+            s.send(head[k % len(head):k % len(head) + 1])
+        except OSError:
+            pass
+    k += 1
+    time.sleep(1)
+EOF
+if start_server 01-server "$BIN/01-server" --port 0 --threads 8; then
+  "$PY" "$tmp/slow.py" "$SERVER_PORT" 100 20 127.0.0.2 >"$tmp/slow.out" 2>&1 &
+  slow_pid=$!
+  for ((i = 0; i < 100; i++)); do
+    grep -q '^open 100' "$tmp/slow.out" && break
+    sleep 0.1
+  done
+  t_true "web: 100 slow clients are connected" "$(cat "$tmp/slow.out")" grep -q '^open 100' "$tmp/slow.out"
+  t_run curl -s -m 10 -o /dev/null -w '%{http_code} %{time_total}' "$SERVER_URL/"
+  t_true "web: a normal request is served within 3 s while they are connected" "got '$T_OUT'" \
+    bash -c '[[ "$1" == "200 "* ]] && awk "BEGIN { exit !(${1#200 } < 3) }"' _ "$T_OUT"
+  for ((i = 0; i < 50; i++)); do
+    grep -q 'slow clients: shut down' "$SERVER_LOG" && break
+    sleep 0.1
+  done
+  t_true "web: the server says it shut down the slow address's extra connections" \
+    "log: $(grep -a 'slow clients' "$SERVER_LOG")" \
+    grep -q 'slow clients: shut down [0-9]* connections from 127.0.0.2 (4 of its connections' "$SERVER_LOG"
+  kill "$slow_pid" 2>/dev/null
+  wait "$slow_pid" 2>/dev/null
+  stop_server "$SERVER_PID"
+else
+  t_fail "web: 01-server --threads 8 starts" "no 'listening on' line"
+fi
+
 # ---- 6. one client cannot take every key-exchange session ------------------------------
 if ! start_server 03-server "$BIN/03-server" --port 0; then
   t_fail "web: 03-server starts" "no 'listening on' line"
