@@ -17,7 +17,6 @@
 
 #include "core/json.h"
 
-/* What the handlers can reach through mg_get_user_data(). */
 /* One TCP connection, by the far end's address and port. */
 typedef struct peer_key {
     char addr[48]; /* "" = free slot */
@@ -31,6 +30,7 @@ typedef struct waiting_conn {
     int fd;
 } waiting_conn;
 
+/* What the handlers can reach through mg_get_user_data(). */
 typedef struct web_server {
     const web_config *cfg;
     /* the slow-client watchdog (see "slow clients" below) */
@@ -46,7 +46,7 @@ typedef struct web_server {
 
 /* Set by scripts/build-civetweb.sh's patch (civetweb.c, "course patch"):
  * that build refuses a chunk size that would overflow civetweb's length
- * counter. A weak reference, so an older build still links; web_read_body
+ * counter. A weak reference, so an older build still links; check_framing
  * then refuses chunked bodies rather than feed them to civetweb. */
 extern const char *mg_course_patches(void) __attribute__((weak));
 
@@ -251,8 +251,10 @@ static int read_chunked(struct mg_connection *conn, size_t max, char **body, siz
     size_t cap = max + 1 < 16384 ? max + 1 : 16384, n = 0;
     char *buf = malloc(cap + 1), *nb;
 
-    if (!buf)
+    if (!buf) {
+        t_must_close = 1; /* the body stays unread */
         return web_reply_error(conn, 500, "out of memory");
+    }
     for (;;) {
         int got;
         if (n == cap) {
@@ -292,8 +294,10 @@ static int read_declared(struct mg_connection *conn, size_t want, char **body, s
     size_t n = 0;
     char *buf = malloc(want + 1);
 
-    if (!buf)
+    if (!buf) {
+        t_must_close = 1; /* the body stays unread */
         return web_reply_error(conn, 500, "out of memory");
+    }
     while (n < want) {
         int got = mg_read(conn, buf + n, want - n);
         if (got <= 0) {
