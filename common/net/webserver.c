@@ -656,7 +656,8 @@ static void watch_round(web_server *s)
     }
     closedir(d);
     /* oldest first; per address, the first `cap` aged ones keep their chance */
-    qsort(now_w, n, sizeof *now_w, by_since);
+    if (n > 1) /* qsort wants a real array, even of none */
+        qsort(now_w, n, sizeof *now_w, by_since);
     for (size_t i = 0; i < n; i++) {
         int older = 0, cut_here = 0;
         if (now - now_w[i].since < WAIT_GRACE || now_w[i].fd < 0)

@@ -215,3 +215,27 @@ t_expect "web: the real client from the flooding address is told why" 1 \
   --err "the server answered 429" --err "this address holds 32 live sessions" \
   -- "$BIN/03-client" --url "$URL"
 stop_server "$SERVER_PID"
+
+# the same share in chapter 04 (signed key exchange over the same table)
+if ! "$COURSE_ROOT/04_pki_ca/make-pki.sh" "$BIN" "$tmp/pki" >"$tmp/pki.log" 2>&1; then
+  t_fail "web: 04 make-pki.sh" "$(cat "$tmp/pki.log")"
+  exit 0
+fi
+if ! start_server 04-server "$BIN/04-server" --port 0 --pki "$tmp/pki"; then
+  t_fail "web: 04-server starts" "no 'listening on' line"
+  exit 0
+fi
+URL=$SERVER_URL
+OFFER='{"group":"x25519","public":"'"$(printf '09%.0s' {1..32})"'","nonce":"'"$(printf '00%.0s' {1..32})"'","server_name":"127.0.0.1"}'
+ok=0
+for ((i = 0; i < 32; i++)); do
+  kex | grep -q '^HTTP/1.1 200' && ok=$((ok + 1))
+done
+T_OUT=$(kex)
+t_true "web: 04: 32 sessions for one address, then a 429 with Retry-After" "got $ok, then: ${T_OUT:0:400}" \
+  bash -c '[[ $2 == 32 ]] && grep -q "^HTTP/1.1 429" <<<"$1" && grep -Eq "^Retry-After: [0-9]+" <<<"$1"' \
+  _ "$T_OUT" "$ok"
+T_OUT=$(kex --interface 127.0.0.2)
+t_true "web: 04: another address still gets a session" "got: ${T_OUT:0:300}" \
+  grep -q '^HTTP/1.1 200' <<<"$T_OUT"
+stop_server "$SERVER_PID"
