@@ -124,10 +124,13 @@ deps:
 # ran two builds at once, the second failing on the first one's apt lock.
 # Every object depends on civetweb.h, so nothing compiles before deps.sh has
 # run here (and installed the compiler's libraries, as root).
+# The script carries the course's patch level: when it changes, it rebuilds
+# (and leaves an up-to-date build as it is; the touch says so to make).
 civetweb: $(CIVETWEB)/libcivetweb.a
-$(CIVETWEB)/libcivetweb.a $(CIVETWEB)/include/civetweb.h &:
+$(CIVETWEB)/libcivetweb.a $(CIVETWEB)/include/civetweb.h &: scripts/build-civetweb.sh
 	@$(if $(COURSE_DEPS_OK),,scripts/deps.sh)
 	@scripts/build-civetweb.sh $(CIVETWEB)
+	@touch $(CIVETWEB)/libcivetweb.a $(CIVETWEB)/include/civetweb.h
 
 # ---- compile ------------------------------------------------------------------
 $(BIN) $(BUILD)/lib $(BUILD)/tests:

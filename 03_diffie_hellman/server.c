@@ -121,8 +121,9 @@ static int post_kex(struct mg_connection *conn, void *arg)
     exchange_narrate_offer("our", &ex.mine);
     note("derived the session key with HKDF-SHA256; our private value and the key stay here");
     /* step 3: our offer goes back with the id the key is kept under; from now
-     * on the client names its session in an X-Session header */
-    st = sessions_put(g_sessions, key, id);
+     * on the client names its session in an X-Session header. One address
+     * gets only its share of the table (sessions_put_for). */
+    st = sessions_put_for(g_sessions, web_peer(conn), key, id);
     if (st != 0 || !(out = exchange_offer_json(&ex.mine)) ||
         json_object_set_new(out, "session", json_string(id)) != 0) {
         json_decref(out);
@@ -132,6 +133,10 @@ static int post_kex(struct mg_connection *conn, void *arg)
     exchange_clear(&ex);
     if (st == SESSIONS_FULL)
         return reply_full(conn);
+    if (st == SESSIONS_CLIENT_FULL) /* this address used its share; others still get one */
+        return web_reply_error_retry(conn, 429, sessions_wait_for(g_sessions, web_peer(conn)),
+                                     "this address holds %zu live sessions, its most",
+                                     sessions_per_client(g_sessions));
     if (!out) {
         if (st == 0)
             sessions_remove(g_sessions, id);

@@ -165,11 +165,17 @@ static int post_kex(struct mg_connection *conn, void *arg)
     err[0] = '\0';
     /* the session id is chosen first because the signature covers it: a man
      * in the middle cannot point the client at another session */
-    st = sessions_put(g_sessions, key, id);
+    st = sessions_put_for(g_sessions, web_peer(conn), key, id);
     OPENSSL_cleanse(key, sizeof key);
     if (st == SESSIONS_FULL) {
         exchange_clear(&ex);
         return reply_full(conn);
+    }
+    if (st == SESSIONS_CLIENT_FULL) { /* this address used its share; others still get one */
+        exchange_clear(&ex);
+        return web_reply_error_retry(conn, 429, sessions_wait_for(g_sessions, web_peer(conn)),
+                                     "this address holds %zu live sessions, its most",
+                                     sessions_per_client(g_sessions));
     }
     /* the new step: sign both offers, the name and the session id with our
      * certificate's key, and send the chain; the client checks it all before

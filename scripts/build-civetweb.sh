@@ -11,15 +11,29 @@
 # deb-src entries are derived from the machine's own deb entries, so the
 # system's apt set-up is not touched. The orig tarball is pinned by SHA-256.
 #
+# One course patch goes on top of Debian's, after the pin check (step 3b):
+# civetweb 1.15 adds a chunk size from the request (up to 2^64-1) to its
+# int64_t length counter unchecked (mg_read), a signed overflow a client can
+# cause with one chunk line ("7fffffffffffffff"). The web layer cannot stop it:
+# civetweb parses chunk lines inside mg_read, with no raw read to go around
+# it. The patch refuses such a chunk (mg_read returns -1, the body is
+# "malformed") and adds mg_course_patches(), which common/net/webserver.c
+# looks for: a build without the patch gets no chunked bodies at all (411).
+#
 #   scripts/build-civetweb.sh OUTDIR     (normally build/civetweb)
-# Produces OUTDIR/libcivetweb.a and OUTDIR/include/civetweb.h, once.
+# Produces OUTDIR/libcivetweb.a and OUTDIR/include/civetweb.h, once per
+# patch level (OUTDIR/course-patches records it). make calls this only when
+# the library is missing: after a change here, rm -rf build/civetweb && make.
 set -euo pipefail
 
 OUT=${1:-build/civetweb}
 ORIG=civetweb_1.15+dfsg.orig.tar.xz
 SHA256=ec372e9737bc820118bbb735f46a07d41f795814ca0f38bc6e67048e7a460f33
 
-if [[ -f "$OUT/libcivetweb.a" && -f "$OUT/include/civetweb.h" ]]; then
+PATCH_LEVEL=chunk-size-overflow
+
+if [[ -f "$OUT/libcivetweb.a" && -f "$OUT/include/civetweb.h" &&
+  "$(cat "$OUT/course-patches" 2>/dev/null)" == "$PATCH_LEVEL" ]]; then
   exit 0
 fi
 
@@ -54,15 +68,21 @@ EOF
 [[ $(id -u) -eq 0 ]] || echo 'Debug::NoLocking "true";' >>"$APTDIR/apt.conf"
 export APT_CONFIG="$APTDIR/apt.conf"
 
-echo "civetweb: fetching Debian's source package (private APT_CONFIG, system apt untouched)"
-apt-get -q update >"$APTDIR/update.log" 2>&1 || {
-  echo "build-civetweb: error: apt-get update for deb-src failed (see $APTDIR/update.log)" >&2
-  exit 1
-}
-(cd "$SRCDIR" && apt-get -q source --download-only civetweb >"$APTDIR/source.log" 2>&1) || {
-  echo "build-civetweb: error: apt-get source civetweb failed (see $APTDIR/source.log)" >&2
-  exit 1
-}
+# a rebuild (a new patch level) uses the files fetched before: the pin
+# below checks them all the same
+if [[ -f "$SRCDIR/$ORIG" ]] && compgen -G "$SRCDIR/civetweb_1.15+dfsg-*.dsc" >/dev/null; then
+  echo "civetweb: using the source package fetched before"
+else
+  echo "civetweb: fetching Debian's source package (private APT_CONFIG, system apt untouched)"
+  apt-get -q update >"$APTDIR/update.log" 2>&1 || {
+    echo "build-civetweb: error: apt-get update for deb-src failed (see $APTDIR/update.log)" >&2
+    exit 1
+  }
+  (cd "$SRCDIR" && apt-get -q source --download-only civetweb >"$APTDIR/source.log" 2>&1) || {
+    echo "build-civetweb: error: apt-get source civetweb failed (see $APTDIR/source.log)" >&2
+    exit 1
+  }
+fi
 
 # 2. the pin: refuse anything but the tarball we checked
 got=$(sha256sum "$SRCDIR/$ORIG" | cut -d' ' -f1)
@@ -76,6 +96,48 @@ echo "civetweb: $ORIG SHA-256 ok"
 rm -rf "$SRCDIR/tree"
 (cd "$SRCDIR" && dpkg-source --no-check -x civetweb_1.15+dfsg-*.dsc tree >/dev/null)
 
+# 3b. the course's patch (see the top of this file); --forward and a check
+# that it applied as a whole, so a changed source fails here, not at run time
+patch -d "$SRCDIR/tree" -p1 --forward --quiet <<'PATCH' || {
+--- a/src/civetweb.c
++++ b/src/civetweb.c
+@@ -3482,6 +3482,15 @@
+ }
+ 
+ 
++/* course patch: which of scripts/build-civetweb.sh's patches this build has */
++const char *mg_course_patches(void);
++const char *
++mg_course_patches(void)
++{
++	return "chunk-size-overflow";
++}
++
++
+ const struct mg_request_info *
+ mg_get_request_info(const struct mg_connection *conn)
+ {
+@@ -6679,6 +6688,14 @@
+ 					break;
+ 				}
+ 
++				/* course patch: refuse a chunk size the length counter
++				 * cannot hold; adding it would overflow an int64_t */
++				if ((chunkSize > (unsigned long)INT64_MAX)
++				    || ((int64_t)chunkSize > INT64_MAX - conn->content_len)) {
++					conn->is_chunked = 2;
++					return -1;
++				}
++
+ 				/* append a new chunk */
+ 				conn->content_len += (int64_t)chunkSize;
+ 			}
+PATCH
+  echo "build-civetweb: error: the course patch does not apply to this civetweb source" >&2
+  exit 1
+}
+echo "civetweb: course patch applied ($PATCH_LEVEL)"
+
 # 4. compile: OpenSSL 3 API, linked (not dlopen'ed), IPv6 and websockets on
 CC=${CC:-cc}
 "$CC" -O2 -g -fPIC -w \
@@ -84,4 +146,5 @@ CC=${CC:-cc}
 ar rcs "$OUT/libcivetweb.a" "$OUT/civetweb.o"
 mkdir -p "$OUT/include"
 cp "$SRCDIR/tree/include/civetweb.h" "$OUT/include/civetweb.h"
+echo "$PATCH_LEVEL" >"$OUT/course-patches"
 echo "civetweb: built $OUT/libcivetweb.a (TLS via OpenSSL 3, linked)"

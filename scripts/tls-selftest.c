@@ -33,7 +33,7 @@ int main(int argc, char **argv)
                           "num_threads", "2", NULL};
     http_request req = http_request_defaults();
     http_response res;
-    int rc = EXIT_FAILED;
+    int rc = EXIT_FAILED, curl_up = 0;
 
     narrate_init("tls-selftest", NULL);
     narrate_set_level(1, 0);
@@ -43,6 +43,7 @@ int main(int argc, char **argv)
     if ((mg_init_library(MG_FEATURES_TLS) & MG_FEATURES_TLS) == 0 ||
         !mg_check_feature(MG_FEATURES_TLS)) {
         errorf("civetweb", "mg_init_library(MG_FEATURES_TLS) did not enable TLS");
+        mg_exit_library(); /* what mg_init_library set up, even in part */
         return EXIT_FAILED;
     }
     ctx = mg_start(NULL, NULL, opts);
@@ -57,6 +58,7 @@ int main(int argc, char **argv)
     }
     snprintf(url, sizeof url, "https://127.0.0.1:%d/", port.port);
     http_client_init();
+    curl_up = 1;
     req.url = url;
     req.cacert = argv[2];
     if (http_do(&req, &res) != 0) {
@@ -70,8 +72,9 @@ int main(int argc, char **argv)
         errorf("HTTPS GET", "unexpected answer %ld", res.status);
     }
     http_response_free(&res);
-    http_client_cleanup();
 end:
+    if (curl_up)
+        http_client_cleanup();
     if (ctx)
         mg_stop(ctx);
     mg_exit_library();

@@ -13,6 +13,7 @@
 
 typedef struct entry {
     char id[SESSIONS_ID_SIZE]; /* "" = free slot */
+    char client[SESSIONS_CLIENT_SIZE]; /* who made it; "" = nobody named */
     time_t created;
     uint8_t *value;
 } entry;
@@ -20,6 +21,7 @@ typedef struct entry {
 struct sessions {
     pthread_mutex_t lock;
     size_t max, value_len;
+    size_t per_client; /* 0: no cap */
     unsigned ttl;
     entry *e;
     uint8_t *values; /* max * value_len bytes, wiped on free */
@@ -42,6 +44,7 @@ sessions *sessions_new(size_t max_entries, unsigned ttl_seconds, size_t value_le
         return NULL;
     }
     s->max = max_entries;
+    s->per_client = SESSIONS_PER_CLIENT_DEFAULT < max_entries ? SESSIONS_PER_CLIENT_DEFAULT : 0;
     s->ttl = ttl_seconds;
     s->value_len = value_len;
     for (size_t i = 0; i < max_entries; i++)
@@ -56,6 +59,22 @@ void sessions_on_drop(sessions *s, void (*fn)(const void *value, size_t len))
     pthread_mutex_unlock(&s->lock);
 }
 
+void sessions_set_per_client(sessions *s, size_t n)
+{
+    pthread_mutex_lock(&s->lock);
+    s->per_client = n < s->max ? n : 0; /* a cap of the whole table is no cap */
+    pthread_mutex_unlock(&s->lock);
+}
+
+size_t sessions_per_client(sessions *s)
+{
+    size_t n;
+    pthread_mutex_lock(&s->lock);
+    n = s->per_client;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
 /* Caller holds the lock. */
 static void drop(sessions *s, entry *e)
 {
@@ -63,6 +82,14 @@ static void drop(sessions *s, entry *e)
         s->on_drop(e->value, s->value_len);
     OPENSSL_cleanse(e->value, s->value_len);
     e->id[0] = '\0';
+    e->client[0] = '\0';
+}
+
+/* Is e a session of client? Names longer than SESSIONS_CLIENT_SIZE - 1 are
+ * compared on what is kept (an IPv6 address with a zone still fits). */
+static int owned_by(const entry *e, const char *client)
+{
+    return client && client[0] && strncmp(e->client, client, SESSIONS_CLIENT_SIZE - 1) == 0;
 }
 
 static int expired(const sessions *s, const entry *e, time_t now)
@@ -70,11 +97,14 @@ static int expired(const sessions *s, const entry *e, time_t now)
     return now - e->created >= (time_t)s->ttl;
 }
 
-int sessions_put(sessions *s, const void *value, char id[SESSIONS_ID_SIZE])
+int sessions_put_for(sessions *s, const char *client, const void *value,
+                     char id[SESSIONS_ID_SIZE])
 {
     uint8_t raw[16];
     char *text;
     entry *slot = NULL;
+    size_t mine = 0;
+    int rc;
     time_t now = time(NULL);
 
     if (RAND_bytes(raw, sizeof raw) != 1 || !(text = b64url_encode(raw, sizeof raw, B64_NO_PAD)))
@@ -84,25 +114,38 @@ int sessions_put(sessions *s, const void *value, char id[SESSIONS_ID_SIZE])
     free(text);
     pthread_mutex_lock(&s->lock);
     /* Wipe every expired entry on the way (their keys should not linger),
-     * and take the first free slot. A live entry is never pushed out: if
-     * anyone could do that with an anonymous POST /kex, 1024 of them would
-     * end every client's session. */
+     * count this client's live ones, and take the first free slot. A live
+     * entry is never pushed out: if anyone could do that with an anonymous
+     * POST /kex, 1024 of them would end every client's session. */
     for (size_t i = 0; i < s->max; i++) {
         entry *e = &s->e[i];
         if (e->id[0] && expired(s, e, now))
             drop(s, e);
+        if (e->id[0] && owned_by(e, client))
+            mine++;
         if (!e->id[0] && !slot)
             slot = e;
     }
-    if (slot) {
+    if (s->per_client && client && client[0] && mine >= s->per_client) {
+        rc = SESSIONS_CLIENT_FULL; /* its share is used: the rest stays for others */
+    } else if (!slot) {
+        rc = SESSIONS_FULL;
+    } else {
         memcpy(slot->id, id, SESSIONS_ID_SIZE);
+        snprintf(slot->client, sizeof slot->client, "%s", client ? client : "");
         slot->created = now;
         memcpy(slot->value, value, s->value_len);
+        rc = 0;
     }
     pthread_mutex_unlock(&s->lock);
-    if (!slot)
+    if (rc != 0)
         id[0] = '\0';
-    return slot ? 0 : SESSIONS_FULL;
+    return rc;
+}
+
+int sessions_put(sessions *s, const void *value, char id[SESSIONS_ID_SIZE])
+{
+    return sessions_put_for(s, NULL, value, id);
 }
 
 int sessions_get(sessions *s, const char *id, void *value)
@@ -146,17 +189,29 @@ int sessions_remove(sessions *s, const char *id)
     return rc;
 }
 
-unsigned sessions_wait(sessions *s)
+/* Seconds until the oldest live session (of client, if named) expires. */
+static unsigned wait_for(sessions *s, const char *client)
 {
     time_t now = time(NULL), left = (time_t)s->ttl;
     pthread_mutex_lock(&s->lock);
     for (size_t i = 0; i < s->max; i++) {
         const entry *e = &s->e[i];
-        if (e->id[0] && (time_t)s->ttl - (now - e->created) < left)
+        if (e->id[0] && (!client || owned_by(e, client)) &&
+            (time_t)s->ttl - (now - e->created) < left)
             left = (time_t)s->ttl - (now - e->created);
     }
     pthread_mutex_unlock(&s->lock);
     return left < 1 ? 1 : (unsigned)left;
+}
+
+unsigned sessions_wait(sessions *s)
+{
+    return wait_for(s, NULL);
+}
+
+unsigned sessions_wait_for(sessions *s, const char *client)
+{
+    return wait_for(s, client ? client : "");
 }
 
 size_t sessions_count(sessions *s)

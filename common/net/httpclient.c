@@ -75,15 +75,22 @@ static void narrate_body(int out, const char *data, size_t size)
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)data[i] < 0x20 && data[i] != '\n' && data[i] != '\r' && data[i] != '\t')
             return;
+    size_t rest;
     while (line < n && data[line] != '\r' && data[line] != '\n')
         line++;
     n = line;
     if (n == 0)
         return;
+    /* " ..." only when something was cut: a line break that merely ends
+     * the body (as JSON replies have) is not more text */
+    rest = n;
+    while (rest < size && (data[rest] == '\r' || data[rest] == '\n'))
+        rest++;
+    const char *more = rest < size ? " ..." : "";
     if (out)
-        wire_out("%.*s%s", (int)n, data, n < size ? " ..." : "");
+        wire_out("%.*s%s", (int)n, data, more);
     else
-        wire_in("%.*s%s", (int)n, data, n < size ? " ..." : "");
+        wire_in("%.*s%s", (int)n, data, more);
 }
 
 static int on_debug(CURL *curl, curl_infotype type, char *data, size_t size, void *arg)
@@ -175,6 +182,17 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
+/* curl_slist_append returns NULL when out of memory and leaves the list as
+ * it was: keep the list (to free it) instead of losing it to NULL. */
+static int add_header(struct curl_slist **list, const char *line)
+{
+    struct curl_slist *l = curl_slist_append(*list, line);
+    if (!l)
+        return -1;
+    *list = l;
+    return 0;
+}
+
 int http_do(const http_request *req, http_response *res)
 {
     CURL *curl = NULL;
@@ -219,12 +237,15 @@ int http_do(const http_request *req, http_response *res)
     }
     if (req->content_type) {
         snprintf(ctype, sizeof ctype, "Content-Type: %s", req->content_type);
-        hdrs = curl_slist_append(hdrs, ctype);
+        if (add_header(&hdrs, ctype) != 0)
+            goto no_memory;
     }
     for (const char *const *h = req->headers; h && *h; h++)
-        hdrs = curl_slist_append(hdrs, *h);
+        if (add_header(&hdrs, *h) != 0)
+            goto no_memory;
     /* no "Expect: 100-continue" round trip: it only confuses the narration */
-    hdrs = curl_slist_append(hdrs, "Expect:");
+    if (add_header(&hdrs, "Expect:") != 0)
+        goto no_memory;
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
 
     if (req->cacert)
@@ -261,6 +282,11 @@ int http_do(const http_request *req, http_response *res)
             goto end;
     }
     rc = 0;
+    goto end;
+no_memory:
+    /* a request without one of its headers is not the request asked for */
+    res->code = CURLE_OUT_OF_MEMORY;
+    snprintf(res->error, sizeof res->error, "out of memory while adding the request headers");
 end:
     if (rc != 0)
         http_response_free(res);

@@ -1,6 +1,9 @@
 /* webserver.c - see webserver.h */
 #include "net/webserver.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -8,14 +11,44 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/json.h"
+
+/* One TCP connection, by the far end's address and port. */
+typedef struct peer_key {
+    char addr[48]; /* "" = free slot */
+    int port;
+} peer_key;
+
+/* A connection the watchdog saw waiting, and since when. */
+typedef struct waiting_conn {
+    peer_key k;
+    double since;
+    int fd;
+} waiting_conn;
 
 /* What the handlers can reach through mg_get_user_data(). */
 typedef struct web_server {
     const web_config *cfg;
+    /* the slow-client watchdog (see "slow clients" below) */
+    pthread_mutex_t lock;    /* guards served and stop */
+    peer_key *served;        /* connections that sent a complete request head: */
+    int nserved;             /* at most one per worker thread */
+    int stop;
+    int port;                /* the listening port: its connections are ours */
+    int cap;                 /* waiting connections one address may have */
+    waiting_conn *seen;      /* the previous round's waiting connections */
+    size_t nseen;
 } web_server;
+
+/* Set by scripts/build-civetweb.sh's patch (civetweb.c, "course patch"):
+ * that build refuses a chunk size that would overflow civetweb's length
+ * counter. A weak reference, so an older build still links; check_framing
+ * then refuses chunked bodies rather than feed them to civetweb. */
+extern const char *mg_course_patches(void) __attribute__((weak));
 
 web_config web_config_defaults(void)
 {
@@ -50,11 +83,23 @@ const char *web_header(struct mg_connection *conn, const char *name)
     return mg_get_header(conn, name);
 }
 
+const char *web_peer(struct mg_connection *conn)
+{
+    return mg_get_request_info(conn)->remote_addr;
+}
+
 /* Set on a worker thread when the request's connection must close after the
  * reply (a body we refused to read); cleared as each request arrives. */
 static _Thread_local int t_must_close;
 /* Set by web_reply_error_retry for the one reply it sends: Retry-After. */
 static _Thread_local unsigned t_retry_after;
+/* Set while a HEAD request runs its GET handler: replies carry the head only. */
+static _Thread_local int t_head;
+/* The methods a known path allows, for the Allow header of a 405. */
+static _Thread_local char t_allow[128];
+/* The request's path, percent-decoded by dispatch (civetweb's decode_url is
+ * off, so that a %00 cannot hide the rest of the path from the check). */
+static _Thread_local char t_path[16384 + 1];
 
 /* The Date header, formatted once a second per worker thread: gmtime_r
  * takes glibc's time-zone lock, which 64 threads fight over at full load. */
@@ -107,6 +152,8 @@ int web_reply(struct mg_connection *conn, int status, const char *content_type, 
     if (t_retry_after && n > 0 && (size_t)n < sizeof head)
         n += snprintf(head + n, sizeof head - (size_t)n, "Retry-After: %u\r\n", t_retry_after);
     t_retry_after = 0;
+    if (status == 405 && t_allow[0] && n > 0 && (size_t)n < sizeof head)
+        n += snprintf(head + n, sizeof head - (size_t)n, "Allow: %s\r\n", t_allow);
     if (n < 0 || (size_t)n + 2 >= sizeof head)
         return -1; /* only our own fixed headers go here: cannot happen */
     memcpy(head + n, "\r\n", 2);
@@ -115,8 +162,14 @@ int web_reply(struct mg_connection *conn, int status, const char *content_type, 
         mg_disable_keep_alive(conn);
 
     /* Narrate before writing, so the log reads in the order things happen. */
-    wire_out("HTTP/1.1 %d %s (%s, %zu bytes)", status, mg_get_response_code_text(conn, status),
-             content_type, len);
+    wire_out("HTTP/1.1 %d %s (%s, %zu bytes%s)", status, mg_get_response_code_text(conn, status),
+             content_type, len, t_head ? ", not sent: the answer to HEAD is the head alone" : "");
+    if (t_head) {
+        /* RFC 9110 9.3.2: the same head as GET, Content-Length included, and
+         * no body; a body here would be read as the start of the next reply. */
+        mg_write(conn, head, (size_t)n);
+        return status;
+    }
     hexdump("response body", body, len);
 
     /* One write for head and body: one TCP segment (one TLS record) for a
@@ -183,32 +236,45 @@ int web_reply_error_retry(struct mg_connection *conn, int status, unsigned retry
     return web_reply_error(conn, status, "%s", msg);
 }
 
-int web_read_body(struct mg_connection *conn, char **body, size_t *len)
+/* A body sent with Transfer-Encoding: chunked (dispatch refused it beside a
+ * Content-Length). */
+static int is_chunked(struct mg_connection *conn)
 {
-    const struct mg_request_info *ri = mg_get_request_info(conn);
-    size_t max = cfg_of(conn)->max_body, n = 0;
-    char *buf;
+    const char *te = mg_get_header(conn, "Transfer-Encoding");
+    return te && strcasecmp(te, "chunked") == 0;
+}
 
-    *body = NULL;
-    *len = 0;
-    /* Refuse early when the client announces too much: no need to read it. */
-    if (ri->content_length > 0 && (unsigned long long)ri->content_length > max) {
-        t_must_close = 1; /* do not read the rest: say so, and close after replying */
-        return web_reply_error(conn, 413, "request body of %lld bytes is over the limit of %zu",
-                               ri->content_length, max);
-    }
-    buf = malloc(max + 2);
-    if (!buf)
+/* A chunked body has no length up front: grow the buffer as it comes, and
+ * stop one byte past the limit. */
+static int read_chunked(struct mg_connection *conn, size_t max, char **body, size_t *len)
+{
+    size_t cap = max + 1 < 16384 ? max + 1 : 16384, n = 0;
+    char *buf = malloc(cap + 1), *nb;
+
+    if (!buf) {
+        t_must_close = 1; /* the body stays unread */
         return web_reply_error(conn, 500, "out of memory");
+    }
     for (;;) {
-        /* read one byte past the limit so a chunked body that is too big shows */
-        int got = mg_read(conn, buf + n, max + 1 - n);
-        if (got < 0) {
+        int got;
+        if (n == cap) {
+            size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            if (!(nb = realloc(buf, ncap + 1))) {
+                free(buf);
+                t_must_close = 1;
+                return web_reply_error(conn, 500, "out of memory");
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        got = mg_read(conn, buf + n, cap - n);
+        if (got < 0) { /* a bad chunk line, or the client stopped sending */
             free(buf);
-            return web_reply_error(conn, 400, "could not read the request body");
+            t_must_close = 1;
+            return web_reply_error(conn, 400, "the chunked request body is malformed or cut short");
         }
         if (got == 0)
-            break;
+            break; /* the last chunk (size 0) arrived */
         n += (size_t)got;
         if (n > max) {
             free(buf);
@@ -216,10 +282,67 @@ int web_read_body(struct mg_connection *conn, char **body, size_t *len)
             return web_reply_error(conn, 413, "request body is over the limit of %zu bytes", max);
         }
     }
-    buf[n] = '\0';
     *body = buf;
     *len = n;
-    hexdump("request body", buf, n);
+    return 0;
+}
+
+/* A body with a Content-Length (checked by dispatch: one, all digits, within
+ * the limit): allocate what it declares, and insist on every byte. */
+static int read_declared(struct mg_connection *conn, size_t want, char **body, size_t *len)
+{
+    size_t n = 0;
+    char *buf = malloc(want + 1);
+
+    if (!buf) {
+        t_must_close = 1; /* the body stays unread */
+        return web_reply_error(conn, 500, "out of memory");
+    }
+    while (n < want) {
+        int got = mg_read(conn, buf + n, want - n);
+        if (got <= 0) {
+            /* 0 is the end of the stream (or civetweb's read timeout), not
+             * the end of the body: a body cut short is not a shorter body. */
+            free(buf);
+            t_must_close = 1;
+            return web_reply_error(conn, 400,
+                                   "the request body ended after %zu of the %zu bytes its "
+                                   "Content-Length announced",
+                                   n, want);
+        }
+        n += (size_t)got;
+    }
+    *body = buf;
+    *len = n;
+    return 0;
+}
+
+int web_read_body(struct mg_connection *conn, char **body, size_t *len)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    size_t max = cfg_of(conn)->max_body;
+    int st;
+
+    *body = NULL;
+    *len = 0;
+    if (is_chunked(conn)) {
+        st = read_chunked(conn, max, body, len);
+    } else {
+        /* Refuse early when the client announces too much: no need to read
+         * it (dispatch refuses it already; this keeps the promise here). */
+        if (ri->content_length > 0 && (unsigned long long)ri->content_length > max) {
+            t_must_close = 1; /* do not read the rest: say so, and close after replying */
+            return web_reply_error(conn, 413,
+                                   "request body of %lld bytes is over the limit of %zu",
+                                   ri->content_length, max);
+        }
+        st = read_declared(conn, ri->content_length > 0 ? (size_t)ri->content_length : 0, body,
+                           len);
+    }
+    if (st != 0)
+        return st;
+    (*body)[*len] = '\0';
+    hexdump("request body", *body, *len);
     return 0;
 }
 
@@ -245,32 +368,383 @@ int web_read_json(struct mg_connection *conn, json_t **out)
     return 0;
 }
 
-/* Every request comes through here: log it as it arrived, then route it. */
+/* ---- request framing: refuse what two parsers could read differently ----
+ *
+ * civetweb 1.15 takes the first of two Content-Length headers, reads "7x" as
+ * 7 (strtoll), lets Transfer-Encoding win over a Content-Length, and adds a
+ * declared length to its buffer offset without an overflow check. A proxy in
+ * front of us may read the same bytes another way (request smuggling), and
+ * the overflow is undefined behaviour. RFC 9112 6.3 says what to do: a
+ * message whose length cannot be told for certain is an error, and the
+ * connection closes after the answer. So each request's framing is checked
+ * here, before any handler (or civetweb's "discard the unread body") runs. */
+
+/* Content-Length as RFC 9110 8.6 writes it: digits only. Sets *value (capped
+ * at limit + 1, so no overflow however many digits). 0 if well formed. */
+static int parse_content_length(const char *s, size_t limit, size_t *value)
+{
+    size_t v = 0;
+    if (!*s)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        if (v <= limit)
+            v = v * 10 + (size_t)(*s - '0');
+    }
+    *value = v > limit ? limit + 1 : v;
+    return 0;
+}
+
+/* 0 if the request's framing is sound; otherwise the status, after replying
+ * (the connection closes: what follows on it cannot be trusted). */
+static int check_framing(struct mg_connection *conn, size_t max)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    const char *cl = NULL;
+    int ncl = 0, nte = 0;
+    size_t len;
+
+    for (int i = 0; i < ri->num_headers; i++) {
+        if (strcasecmp(ri->http_headers[i].name, "Content-Length") == 0) {
+            ncl++;
+            cl = ri->http_headers[i].value;
+        } else if (strcasecmp(ri->http_headers[i].name, "Transfer-Encoding") == 0) {
+            nte++;
+        }
+    }
+    if (ncl == 0 && nte == 0)
+        return 0;
+    t_must_close = 1; /* for every refusal below */
+    if (ncl > 1)
+        return web_reply_error(conn, 400, "the request has %d Content-Length headers; one, please",
+                               ncl);
+    if (ncl && nte)
+        return web_reply_error(conn, 400, "the request has both Content-Length and "
+                                          "Transfer-Encoding: its length is ambiguous");
+    if (nte > 1)
+        return web_reply_error(conn, 400, "the request has %d Transfer-Encoding headers", nte);
+    if (nte && !is_chunked(conn))
+        return web_reply_error(conn, 400, "Transfer-Encoding '%s' is not one this server reads "
+                                          "(only chunked)",
+                               mg_get_header(conn, "Transfer-Encoding"));
+    /* Without the patch, civetweb's own chunk parser can overflow (see
+     * scripts/build-civetweb.sh), and civetweb runs it even for a route that
+     * reads no body, to skip the body: so refuse chunked bodies for every
+     * route here. */
+    if (nte && !mg_course_patches)
+        return web_reply_error(conn, 411, "this server's civetweb build lacks the course's "
+                                          "chunk-size check; send the body with a "
+                                          "Content-Length (rebuild: rm -rf build/civetweb && "
+                                          "make)");
+    if (ncl) {
+        if (parse_content_length(cl, max, &len) != 0)
+            return web_reply_error(conn, 400, "Content-Length '%s' is not a whole number of bytes",
+                                   cl);
+        /* Refuse it here, for every route: civetweb would add a huge length
+         * to its buffer offset when it skips a body nobody read. */
+        if (len > max)
+            return web_reply_error(conn, 413, "request body of %s bytes is over the limit of %zu",
+                                   cl, max);
+    }
+    t_must_close = 0;
+    return 0;
+}
+
+/* Percent-decode the path into t_path. 0 if it is a clean path; otherwise
+ * the status, after replying. A NUL or another control byte in a path is
+ * never what a client meant: "/page%00.png" would otherwise match "/page"
+ * here and mean "/page.png" to a proxy or a file system. */
+static int decode_path(struct mg_connection *conn)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    const char *raw = ri->local_uri ? ri->local_uri : "";
+    int n = mg_url_decode(raw, (int)strlen(raw), t_path, (int)sizeof t_path, 0);
+
+    if (n < 0) {
+        t_path[0] = '\0';
+        return web_reply_error(conn, 414, "the path is too long");
+    }
+    for (int i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)t_path[i];
+        if (c < 0x20 || c == 0x7f) {
+            t_path[i] = '\0'; /* the log shows the path up to the byte */
+            return web_reply_error(conn, 400, "the path has a control byte (%%%02X) in it", c);
+        }
+    }
+    return 0;
+}
+
+/* Log the request line as the decoded text a learner can read (narrate shows
+ * control bytes as \xNN, and a NUL as \x00). */
+static void log_request(const struct mg_request_info *ri)
+{
+    char uri[4096];
+    const char *raw = ri->request_uri ? ri->request_uri : "?";
+    int n = mg_url_decode(raw, (int)strlen(raw), uri, (int)sizeof uri, 0);
+    char shown[4096 * 4 + 1];
+    size_t o = 0;
+
+    if (n < 0) { /* longer than the buffer: show it as it came */
+        snprintf(uri, sizeof uri, "%s", raw);
+        n = (int)strlen(uri);
+    }
+    for (int i = 0; i < n && o + 5 < sizeof shown; i++) {
+        if (uri[i] == '\0') {
+            memcpy(shown + o, "\\x00", 4);
+            o += 4;
+        } else {
+            shown[o++] = uri[i];
+        }
+    }
+    shown[o] = '\0';
+    wire_in("%s %s%s%s HTTP/%s", ri->request_method, shown, ri->query_string ? "?" : "",
+            ri->query_string ? ri->query_string : "", ri->http_version);
+    for (int i = 0; i < ri->num_headers; i++)
+        wire_in("%s: %s", ri->http_headers[i].name, ri->http_headers[i].value);
+}
+
+/* ---- slow clients ----
+ *
+ * civetweb gives a connection a worker thread from the moment it takes it
+ * off its queue, and the worker waits up to request_timeout_ms for the whole
+ * request head. 200 connections that send one byte a second hold every worker
+ * of an 8-thread server, and a normal request waits behind all of them (it
+ * went unanswered for a minute). civetweb 1.15 has no callback between
+ * accepting a connection and its complete request head, and no per-address
+ * limit, so a watchdog thread does it: ten times a second it lists this
+ * server's connections (its sockets, in /proc/self/fd), skips those that have
+ * sent a request head (dispatch marks them), and when one address has more
+ * than `cap` connections that have been waiting longer than WAIT_GRACE, it
+ * shuts down its newest ones. Its `cap` oldest keep their chance, the worker
+ * of a shut-down socket reads the end of the stream at once, and other
+ * addresses find free workers. A browser or a benchmark sends its request
+ * head at once and is never counted for long. The TLS handshake is covered
+ * too: it happens before the request head. */
+#define WAIT_GRACE 0.5  /* seconds a connection may wait uncounted */
+#define WATCH_EVERY_MS 100
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* dispatch: the connection sent a request head (add 1); connection_close:
+ * it is gone (add 0). A served connection is held by a worker, so the table
+ * has one slot per worker thread. */
+static void mark_served(web_server *s, const struct mg_request_info *ri, int add)
+{
+    peer_key *free_slot = NULL;
+    if (!s->served || !ri)
+        return;
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < s->nserved; i++) {
+        peer_key *k = &s->served[i];
+        if (k->addr[0] && k->port == ri->remote_port && strcmp(k->addr, ri->remote_addr) == 0) {
+            if (!add)
+                k->addr[0] = '\0';
+            free_slot = NULL;
+            add = 0; /* already there */
+            break;
+        }
+        if (!k->addr[0] && !free_slot)
+            free_slot = k;
+    }
+    if (add && free_slot) {
+        snprintf(free_slot->addr, sizeof free_slot->addr, "%s", ri->remote_addr);
+        free_slot->port = ri->remote_port;
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void connection_closing(const struct mg_connection *conn)
+{
+    mark_served(mg_get_user_data(mg_get_context(conn)), mg_get_request_info(conn), 0);
+}
+
+/* The peer of socket fd, if it is one of this server's connections. */
+static int peer_of(int fd, int port, peer_key *k)
+{
+    struct sockaddr_storage peer, local;
+    socklen_t pl = sizeof peer, ll = sizeof local;
+    if (getsockname(fd, (struct sockaddr *)&local, &ll) != 0 ||
+        getpeername(fd, (struct sockaddr *)&peer, &pl) != 0 || local.ss_family != peer.ss_family)
+        return -1;
+    if (peer.ss_family == AF_INET) {
+        const struct sockaddr_in *p = (const struct sockaddr_in *)&peer;
+        if (ntohs(((const struct sockaddr_in *)&local)->sin_port) != port)
+            return -1;
+        inet_ntop(AF_INET, &p->sin_addr, k->addr, sizeof k->addr);
+        k->port = ntohs(p->sin_port);
+        return 0;
+    }
+    if (peer.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *p = (const struct sockaddr_in6 *)&peer;
+        if (ntohs(((const struct sockaddr_in6 *)&local)->sin6_port) != port)
+            return -1;
+        inet_ntop(AF_INET6, &p->sin6_addr, k->addr, sizeof k->addr);
+        k->port = ntohs(p->sin6_port);
+        return 0;
+    }
+    return -1;
+}
+
+static int is_served(web_server *s, const peer_key *k)
+{
+    int yes = 0;
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < s->nserved && !yes; i++)
+        yes = s->served[i].addr[0] && s->served[i].port == k->port &&
+              strcmp(s->served[i].addr, k->addr) == 0;
+    pthread_mutex_unlock(&s->lock);
+    return yes;
+}
+
+/* Shut down the connection w: through a dup of its fd, checked to be the
+ * same connection, so that civetweb closing the fd meanwhile and reusing the
+ * number for another client cannot make us cut the wrong one. */
+static void cut(const waiting_conn *w, int port)
+{
+    peer_key k;
+    int fd = dup(w->fd);
+    if (fd < 0)
+        return;
+    if (peer_of(fd, port, &k) == 0 && k.port == w->k.port && strcmp(k.addr, w->k.addr) == 0)
+        shutdown(fd, SHUT_RDWR);
+    close(fd);
+}
+
+static int by_since(const void *a, const void *b)
+{
+    double x = ((const waiting_conn *)a)->since, y = ((const waiting_conn *)b)->since;
+    return x < y ? -1 : x > y;
+}
+
+/* One round: list the waiting connections, cut each address's excess. */
+static void watch_round(web_server *s)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    waiting_conn *now_w = NULL;
+    size_t n = 0, cap = 0;
+    double now = now_seconds();
+
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        waiting_conn w;
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        w.fd = atoi(e->d_name);
+        if (w.fd == dirfd(d) || peer_of(w.fd, s->port, &w.k) != 0 || is_served(s, &w.k))
+            continue;
+        w.since = now;
+        for (size_t i = 0; i < s->nseen; i++)
+            if (s->seen[i].k.port == w.k.port && strcmp(s->seen[i].k.addr, w.k.addr) == 0)
+                w.since = s->seen[i].since;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            waiting_conn *nw = ncap <= 65536 ? realloc(now_w, ncap * sizeof *nw) : NULL;
+            if (!nw)
+                break;
+            now_w = nw;
+            cap = ncap;
+        }
+        now_w[n++] = w;
+    }
+    closedir(d);
+    /* oldest first; per address, the first `cap` aged ones keep their chance */
+    if (n > 1) /* qsort wants a real array, even of none */
+        qsort(now_w, n, sizeof *now_w, by_since);
+    for (size_t i = 0; i < n; i++) {
+        int older = 0, cut_here = 0;
+        if (now - now_w[i].since < WAIT_GRACE || now_w[i].fd < 0)
+            continue;
+        for (size_t j = 0; j < i; j++)
+            older += now_w[j].fd >= 0 && now - now_w[j].since >= WAIT_GRACE &&
+                     strcmp(now_w[j].k.addr, now_w[i].k.addr) == 0;
+        if (older < s->cap)
+            continue;
+        /* cut every later one of this address in one go, and say so once */
+        for (size_t j = i; j < n; j++) {
+            if (now - now_w[j].since >= WAIT_GRACE && now_w[j].fd >= 0 &&
+                strcmp(now_w[j].k.addr, now_w[i].k.addr) == 0) {
+                cut(&now_w[j], s->port);
+                now_w[j].fd = -1; /* gone: not carried to the next round */
+                cut_here++;
+            }
+        }
+        note("slow clients: shut down %d connections from %s (%d of its connections already "
+             "wait for their request head)",
+             cut_here, now_w[i].k.addr, s->cap);
+    }
+    /* what the next round compares with: the ones still there */
+    {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (now_w[i].fd >= 0)
+                now_w[m++] = now_w[i];
+        free(s->seen);
+        s->seen = now_w;
+        s->nseen = m;
+    }
+}
+
+static void *watchdog(void *arg)
+{
+    web_server *s = arg;
+    for (;;) {
+        struct timespec ts = {0, WATCH_EVERY_MS * 1000000L};
+        int stop;
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&s->lock);
+        stop = s->stop;
+        pthread_mutex_unlock(&s->lock);
+        if (stop)
+            break;
+        watch_round(s);
+    }
+    return NULL;
+}
+
+/* Every request comes through here: log it as it arrived, check its framing
+ * and path, then route it. */
 static int dispatch(struct mg_connection *conn)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
     const web_config *cfg = cfg_of(conn);
-    int path_known = 0;
+    int path_known = 0, head = strcmp(ri->request_method, "HEAD") == 0, st;
+    const char *want = head ? "GET" : ri->request_method;
+    size_t o = 0;
 
     t_must_close = 0;
+    t_retry_after = 0;
+    t_allow[0] = '\0';
+    /* HEAD gets the head only, whatever answers it (a 404 or 405 too) */
+    t_head = head;
+    mark_served(mg_get_user_data(mg_get_context(conn)), ri, 1);
 
-    wire_in("%s %s%s%s HTTP/%s", ri->request_method, ri->request_uri ? ri->request_uri : "?",
-            ri->query_string ? "?" : "", ri->query_string ? ri->query_string : "",
-            ri->http_version);
-    for (int i = 0; i < ri->num_headers; i++)
-        wire_in("%s: %s", ri->http_headers[i].name, ri->http_headers[i].value);
+    log_request(ri);
+    if ((st = check_framing(conn, cfg->max_body)) != 0 || (st = decode_path(conn)) != 0)
+        return st;
 
     for (const web_route *r = cfg->routes; r && r->fn; r++) {
-        if (strcmp(r->path, ri->local_uri) != 0)
+        if (strcmp(r->path, t_path) != 0)
             continue;
         path_known = 1;
-        if (strcmp(r->method, ri->request_method) == 0)
+        if (strcmp(r->method, want) == 0)
             return r->fn(conn, r->arg);
+        /* the Allow header of a 405: this path's methods, HEAD beside GET */
+        if (o < sizeof t_allow)
+            o += (size_t)snprintf(t_allow + o, sizeof t_allow - o, "%s%s%s", o ? ", " : "",
+                                  r->method, strcmp(r->method, "GET") == 0 ? ", HEAD" : "");
     }
     if (path_known)
         return web_reply_error(conn, 405, "method %s is not allowed on %s", ri->request_method,
-                               ri->local_uri);
-    return web_reply_error(conn, 404, "no such path: %s", ri->local_uri);
+                               t_path);
+    return web_reply_error(conn, 404, "no such path: %s", t_path);
 }
 
 /* While starting, civetweb's first complaint is the real reason (for example
@@ -302,6 +776,7 @@ static int self_test(const web_config *cfg)
                "OpenSSL 1.1 build of civetweb",
                got);
         hint("rebuild it for OpenSSL 3: rm -rf build/civetweb && make");
+        mg_exit_library(); /* mg_init_library succeeded in part: undo it */
         return -1;
     }
     return 0;
@@ -315,22 +790,58 @@ static int init_ssl_hook(void *ssl_ctx, void *user_data)
     return s->cfg->init_ssl(ssl_ctx, s->cfg->init_ssl_arg);
 }
 
+/* The options web_serve sets itself, name and value: 6 pairs. */
+#define WEB_OWN_OPTIONS 12
+#define WEB_MAX_OPTIONS 64
+
 int web_serve(const web_config *cfg)
 {
-    web_server srv = {cfg};
+    web_server srv;
+    pthread_t watcher;
+    int watching = 0;
     struct mg_callbacks cb;
     struct mg_context *ctx;
     struct mg_server_port ports[4];
-    const char *opts[64];
+    const char *opts[WEB_MAX_OPTIONS + 1];
     char listen[128], threads[16], timeout[16];
     char errtext[256] = "";
     struct mg_error_data errd = {NULL, errtext, sizeof errtext};
     struct mg_init_data init;
-    int n = 0, nports, sig = 0, v6 = strchr(cfg->host, ':') != NULL;
+    int n = 0, nports, sig = 0, v6 = strchr(cfg->host, ':') != NULL, rc = EXIT_FAILED;
+    size_t extra = 0;
     sigset_t set;
 
+    /* A chapter's options are security settings (ciphers, protocol versions,
+     * client certificates): a server without one of them must not start. */
+    for (const char *const *o = cfg->civetweb_options; o && o[0]; o += 2) {
+        if (!o[1]) {
+            errorf("civetweb options", "option '%s' has no value", o[0]);
+            return EXIT_FAILED;
+        }
+        extra += 2;
+    }
+    if (extra > WEB_MAX_OPTIONS - WEB_OWN_OPTIONS) {
+        errorf("civetweb options", "%zu options given, at most %d fit; refusing to start without "
+                                   "some of them",
+               extra / 2, (WEB_MAX_OPTIONS - WEB_OWN_OPTIONS) / 2);
+        return EXIT_FAILED;
+    }
+
     if (self_test(cfg))
-        return EXIT_FAILURE;
+        return EXIT_FAILED;
+
+    memset(&srv, 0, sizeof srv);
+    srv.cfg = cfg;
+    pthread_mutex_init(&srv.lock, NULL);
+    srv.nserved = cfg->threads > 0 ? cfg->threads : 1;
+    srv.cap = cfg->per_client_pending > 0 ? cfg->per_client_pending
+              : cfg->threads > 1          ? cfg->threads / 2
+                                          : 1;
+    if (!(srv.served = calloc((size_t)srv.nserved, sizeof *srv.served))) {
+        errorf("cannot start the server", "out of memory");
+        mg_exit_library();
+        return EXIT_FAILED;
+    }
 
     /* Block the stop signals before civetweb starts its threads, so every
      * thread inherits the mask and only sigwait() below ever sees them. */
@@ -349,11 +860,20 @@ int web_serve(const web_config *cfg)
     opts[n++] = listen;
     opts[n++] = "num_threads";
     opts[n++] = threads;
+    /* the whole request head must arrive within this time (civetweb counts
+     * from the connection's first byte), and each body read too */
     opts[n++] = "request_timeout_ms";
     opts[n++] = timeout;
     opts[n++] = "enable_keep_alive";
     opts[n++] = "yes";
-    for (const char *const *o = cfg->civetweb_options; o && o[0] && n < 62; o += 2) {
+    /* dispatch decodes the path itself, to see a %00 (decode_path) */
+    opts[n++] = "decode_url";
+    opts[n++] = "no";
+    /* accept a flood of connections at once, so the watchdog sees (and
+     * cuts) them all in one round instead of 20 at a time */
+    opts[n++] = "connection_queue";
+    opts[n++] = "256";
+    for (const char *const *o = cfg->civetweb_options; o && o[0]; o += 2) {
         opts[n++] = o[0];
         opts[n++] = o[1];
     }
@@ -363,6 +883,7 @@ int web_serve(const web_config *cfg)
     cb.begin_request = dispatch;
     cb.log_message = log_message;
     cb.init_ssl = cfg->init_ssl ? init_ssl_hook : NULL;
+    cb.connection_close = connection_closing;
     init.callbacks = &cb;
     init.user_data = &srv;
     init.configuration_options = opts;
@@ -376,16 +897,16 @@ int web_serve(const web_config *cfg)
         if (strstr(why, "in use"))
             hint("another program has port %d; pick another with --port N (0 = any free port)",
                  cfg->port);
-        mg_exit_library();
-        return EXIT_FAILURE;
+        goto end;
     }
     nports = mg_get_server_ports(ctx, 4, ports);
     if (nports < 1) {
         errorf("cannot start the server", "civetweb reports no listening port");
-        mg_stop(ctx);
-        mg_exit_library();
-        return EXIT_FAILURE;
+        goto end;
     }
+    srv.port = ports[0].port;
+    if (cfg->per_client_pending >= 0 && pthread_create(&watcher, NULL, watchdog, &srv) == 0)
+        watching = 1;
     /* The first stdout line, flushed: scripts and tests wait for it. */
     result("listening on %s://%s%s%s:%d", cfg->tls ? "https" : "http", v6 ? "[" : "", cfg->host,
            v6 ? "]" : "", ports[0].port);
@@ -398,8 +919,21 @@ int web_serve(const web_config *cfg)
     }
     step("stopping on %s: no new connections, finishing running requests",
          sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM");
-    mg_stop(ctx);
+    rc = EXIT_OK;
+end:
+    if (watching) {
+        pthread_mutex_lock(&srv.lock);
+        srv.stop = 1;
+        pthread_mutex_unlock(&srv.lock);
+        pthread_join(watcher, NULL);
+    }
+    if (ctx)
+        mg_stop(ctx);
     mg_exit_library();
-    step("stopped");
-    return EXIT_SUCCESS;
+    free(srv.seen);
+    free(srv.served);
+    pthread_mutex_destroy(&srv.lock);
+    if (rc == EXIT_OK)
+        step("stopped");
+    return rc;
 }

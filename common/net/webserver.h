@@ -17,6 +17,12 @@
  *     return web_serve(&cfg);
  *
  * Handlers return the HTTP status they sent (for the log).
+ *
+ * Before a handler runs, every request's framing is checked (one
+ * Content-Length of digits only, within max_body; never beside a
+ * Transfer-Encoding) and its percent-decoded path must hold no control byte:
+ * otherwise 400/413 and the connection closes. HEAD runs the GET handler
+ * and sends its head alone. A 405 names the allowed methods (Allow).
  */
 #ifndef COURSE_WEBSERVER_H
 #define COURSE_WEBSERVER_H
@@ -45,7 +51,13 @@ typedef struct web_config {
     size_t max_body;         /* request body limit (413 above it) */
     size_t max_json_depth;   /* JSON nesting limit for web_read_json */
     int threads;             /* worker threads */
-    int request_timeout_ms;  /* per-request read/write timeout */
+    int request_timeout_ms;  /* per-request read/write timeout; the whole request head
+                              * must arrive within it */
+    /* Slow clients: connections from one address that may wait for their
+     * request head (or TLS handshake) past half a second, each holding a
+     * worker; the address's newer ones beyond it are shut down.
+     * 0: half the threads; -1: no limit. */
+    int per_client_pending;
     const web_route *routes; /* terminated by an entry with fn == NULL */
 
     /* TLS (chapter 05 on): set tls = 1 and name the files. */
@@ -93,7 +105,8 @@ int web_reply_error_retry(struct mg_connection *conn, int status, unsigned retry
 
 /* Read the whole request body under the server's limit. Returns 0 with a
  * malloc'ed NUL-terminated body, or an HTTP status after replying with the
- * error itself (413 too large, 400 unreadable). */
+ * error itself (413 too large; 400 unreadable, or cut short of its
+ * Content-Length) and marking the connection to close. */
 int web_read_body(struct mg_connection *conn, char **body, size_t *len);
 /* Read and parse a JSON body. Returns 0 with *out set, or the status after
  * replying (415 wrong type, 413, 400 with the parser's line and column). */
@@ -101,5 +114,9 @@ int web_read_json(struct mg_connection *conn, json_t **out);
 
 /* The request's header value, or NULL. */
 const char *web_header(struct mg_connection *conn, const char *name);
+/* The client's IP address as text ("127.0.0.1", "::1"): what per-client
+ * limits count by (a client can open connections at will, but not choose
+ * its address on the far side of a TCP handshake). */
+const char *web_peer(struct mg_connection *conn);
 
 #endif
