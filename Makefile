@@ -17,6 +17,8 @@
 #                     server.c and client.c against its predecessor's (PREV_NN)
 #   make doctor       check the machine: compiler, libraries, civetweb TLS, capture, peers
 #   make bench        benchmarks against named peers, same run
+#   make mutate       the mutation lane: each security check off in turn, and the
+#                     test that must notice (MUTANTS="name ..." for some)
 #   make clean        remove build/
 #   V=0               quiet build: one short line per compile and link
 #
@@ -109,7 +111,7 @@ $(eval $(call prog,tls-selftest,scripts/tls-selftest.c,core net))
 # the token module's command-line driver, for the PyJWT interop suite
 $(eval $(call prog,token-tool,tests/helpers/token_tool.c,core token))
 
-.PHONY: all deps civetweb test demo doctor bench clean pki unit-tests
+.PHONY: all deps civetweb test demo doctor bench mutate clean pki unit-tests
 all: $(PROGRAMS) $(UNIT_BIN)
 
 # ---- set-up -----------------------------------------------------------------
@@ -169,6 +171,13 @@ doctor:
 bench: deps
 	@$(MAKE) --no-print-directory COURSE_DEPS_OK=1 all
 	@scripts/bench.sh
+
+# the mutation lane: every security check in tests/mutants/ disabled in turn
+# on a scratch copy, and the suites that must catch it run (MUTANTS="a b" for
+# some); long, so not part of make test (which checks only that each applies)
+mutate: deps
+	@$(MAKE) --no-print-directory COURSE_DEPS_OK=1 all
+	@scripts/mutate.sh $(MUTANTS)
 
 # diff-NN: what chapter NN adds to the chapter before (its chapter.mk names it,
 # PREV_NN, and the common/ modules it introduces, NEW_NN). First the modules

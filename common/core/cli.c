@@ -1,6 +1,8 @@
 /* cli.c - see cli.h */
 #include "core/cli.h"
 
+#include "core/encoding.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -268,17 +270,22 @@ char *cli_read_file(const char *path, size_t max, size_t *len)
                 ncap = max + 1;
             if (ncap <= n) {
                 errorf(path, "file is larger than %zu bytes", max);
-                free(buf);
+                encoding_free_secret(buf, n);
                 fclose(f);
                 return NULL;
             }
-            nb = realloc(buf, ncap + 1);
+            /* grow by hand, not realloc: key and passphrase files come through
+             * here, and the old copy is wiped, not just freed */
+            nb = malloc(ncap + 1);
             if (!nb) {
                 errorf(path, "out of memory");
-                free(buf);
+                encoding_free_secret(buf, n);
                 fclose(f);
                 return NULL;
             }
+            if (n)
+                memcpy(nb, buf, n);
+            encoding_free_secret(buf, n);
             buf = nb;
             cap = ncap;
         }
@@ -289,14 +296,14 @@ char *cli_read_file(const char *path, size_t max, size_t *len)
     }
     if (ferror(f)) {
         errorf(path, "read failed: %s", strerror(errno));
-        free(buf);
+        encoding_free_secret(buf, n);
         fclose(f);
         return NULL;
     }
     fclose(f);
     if (n > max) {
         errorf(path, "file is larger than %zu bytes", max);
-        free(buf);
+        encoding_free_secret(buf, n);
         return NULL;
     }
     buf[n] = '\0';

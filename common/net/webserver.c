@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/encoding.h"
 #include "core/json.h"
 
 /* One TCP connection, by the far end's address and port. */
@@ -259,17 +260,20 @@ static int read_chunked(struct mg_connection *conn, size_t max, char **body, siz
         int got;
         if (n == cap) {
             size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-            if (!(nb = realloc(buf, ncap + 1))) {
-                free(buf);
+            /* grow by hand, not realloc: the old copy is wiped, not just freed */
+            if (!(nb = malloc(ncap + 1))) {
+                encoding_free_secret(buf, n);
                 t_must_close = 1;
                 return web_reply_error(conn, 500, "out of memory");
             }
+            memcpy(nb, buf, n);
+            encoding_free_secret(buf, n);
             buf = nb;
             cap = ncap;
         }
         got = mg_read(conn, buf + n, cap - n);
         if (got < 0) { /* a bad chunk line, or the client stopped sending */
-            free(buf);
+            encoding_free_secret(buf, n);
             t_must_close = 1;
             return web_reply_error(conn, 400, "the chunked request body is malformed or cut short");
         }
@@ -277,7 +281,7 @@ static int read_chunked(struct mg_connection *conn, size_t max, char **body, siz
             break; /* the last chunk (size 0) arrived */
         n += (size_t)got;
         if (n > max) {
-            free(buf);
+            encoding_free_secret(buf, n);
             t_must_close = 1;
             return web_reply_error(conn, 413, "request body is over the limit of %zu bytes", max);
         }
@@ -302,8 +306,9 @@ static int read_declared(struct mg_connection *conn, size_t want, char **body, s
         int got = mg_read(conn, buf + n, want - n);
         if (got <= 0) {
             /* 0 is the end of the stream (or civetweb's read timeout), not
-             * the end of the body: a body cut short is not a shorter body. */
-            free(buf);
+             * the end of the body: a body cut short is not a shorter body.
+             * What did arrive may hold a password: wiped, not just freed. */
+            encoding_free_secret(buf, n);
             t_must_close = 1;
             return web_reply_error(conn, 400,
                                    "the request body ended after %zu of the %zu bytes its "
