@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # HTTPS from the ground up - the course's one Makefile.
 #
 #   make              build everything (binaries in build/bin/)

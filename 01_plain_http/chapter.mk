@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Chapter 01: plain HTTP.
 #   make 01          run the pair (server on a free port, client against it)
 #   make 01-server   run the server on its own port, 8001 (ARGS="..." adds options)

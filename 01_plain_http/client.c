@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * 01-client - chapter 01: a plain HTTP client (libcurl).
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Chapter 01's pair, for `make 01`, `make 01-capture` and `make demo`.
 # demo: secret, headers and JSON readable by anyone on the wire
 # Sourced by scripts/run-chapter.sh after scripts/lib.sh.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * 01-server - chapter 01: a plain HTTP server. Everything it sends and
  * receives crosses the network as readable text.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Chapter 02: symmetric encryption with Fernet tokens.
 #   make 02          run the pair with a fresh shared key (build/02.key)
 #   make 02-server   run the server on its own port, 8002 (ARGS="..." adds options)

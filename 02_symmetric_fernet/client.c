@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * 02-client - chapter 02: chapter 01's client, plus symmetric encryption.
  *

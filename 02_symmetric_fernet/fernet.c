@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fernet - chapter 02's tool: make keys, encrypt, decrypt, rotate and inspect
  * Fernet tokens from the shell. Tokens and keys are byte-compatible with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Chapter 02's pair, for `make 02`, `make 02-capture` and `make demo`.
 # demo: the secret travels as a Fernet token; a wrong key is refused by the MAC
 # Sourced by scripts/run-chapter.sh after scripts/lib.sh.

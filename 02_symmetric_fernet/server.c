@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * 02-server - chapter 02: chapter 01's server, plus symmetric encryption.
  * The secret now leaves as a Fernet token (AES-128-CBC + HMAC-SHA256) made

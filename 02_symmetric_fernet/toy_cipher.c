@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * toy-cipher - chapter 02's opening: a shift (Caesar) cipher, the simplest
  * substitution cipher, and the frequency analysis that breaks it.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Chapter 03: Diffie-Hellman key exchange, and the man in the middle.
 #   make 03          run the pair (X25519), then the same through 03-mitm
 #   make 03-server   run the server on its own port, 8003 (ARGS="..." adds options)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * 03-client - chapter 03: chapter 02's client, plus a key exchange.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dh - chapter 03's Diffie-Hellman workbench: every step narrated, a random
  * mode beside a known-answer mode.

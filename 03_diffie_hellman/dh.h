@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dh.h - what the dh tool's files share. */
 #ifndef DH_TOOL_H
 #define DH_TOOL_H

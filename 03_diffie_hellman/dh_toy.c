@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dh_toy.c - `dh toy`: Diffie-Hellman with numbers small enough to check by
  * hand (the default is the textbook p = 23, g = 5), and `--crack`: the

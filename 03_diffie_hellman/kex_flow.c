@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kex_flow.c - see kex_flow.h. Read it beside post_kex() in server.c: the
  * numbered steps below are the client's half, and each names what the server

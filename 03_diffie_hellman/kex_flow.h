@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kex_flow.h - chapter 03's key exchange from the client's side, over HTTP
  * and narrated, so a learner sees what goes on the wire and what never does.

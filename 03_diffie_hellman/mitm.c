@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * 03-mitm - chapter 03's active attacker: a man in the middle between
  * 03-client and 03-server.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Chapter 03's pair, for `make 03`, `make 03-capture` and `make demo`.
 # demo: the key is agreed on the wire (public values only), then 03-mitm breaks it
 # Sourced by scripts/run-chapter.sh after scripts/lib.sh.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * 03-server - chapter 03: chapter 02's server, plus a key exchange. No key
  * is shared in advance any more: each client agrees one with the server over

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Chapter 04: a home-made certificate authority. Programs and run targets.
 #
 # `make pki` builds the course PKI for chapters 05 and 06 under build/pki/

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * 04-client - chapter 04: chapter 03's client, plus a trusted root.
  *

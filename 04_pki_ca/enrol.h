@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* enrol.h - chapter 04's enrolment service: a CA on the network that signs a
  * client's CSR when it comes with a one-time enrolment code.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * enrol_client.c - the requester's side of enrolment (see enrol.h): the key
  * is made here and never leaves; only the CSR and the one-time code travel.

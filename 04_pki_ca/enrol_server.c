@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * enrol_server.c - the CA side of enrolment (see enrol.h).
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # make-pki.sh BINDIR PKIDIR - build the course PKI (see 04_pki_ca/chapter.mk
 # for the list of files). Idempotent: what exists and still verifies is kept.
 set -euo pipefail

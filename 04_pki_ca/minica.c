@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * minica - chapter 04: a small certificate authority you can read.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* minica.h - what the parts of the minica tool share (see minica.c). */
 #ifndef MINICA_H
 #define MINICA_H

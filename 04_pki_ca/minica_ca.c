@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * minica_ca.c - the subcommands that make a CA and sign with it: init,
  * intermediate, sign (issue, revoke and crl: minica_issue.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * minica_inspect.c - inspect: a certificate, CSR, CRL or key in words, never
  * private material, and never a description of something it could not read

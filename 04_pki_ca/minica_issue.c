@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * minica_issue.c - issue (key + CSR + sign in one step, like mkcert),
  * revoke and crl.

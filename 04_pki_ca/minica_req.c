@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * minica_req.c - what the requester does, on its own machine: make a key,
  * make a certificate signing request (CSR) for it. The key never leaves; the

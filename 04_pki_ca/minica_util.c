@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * minica_util.c - what minica's subcommands share: the passphrase, opening
  * a CA folder, and saying what was written in words.

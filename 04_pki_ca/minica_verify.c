@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * minica_verify.c - the decision a client makes before it trusts a
  * certificate, with the reason in plain words when it says no.

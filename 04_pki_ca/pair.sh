@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Chapter 04's pair, for `make 04`, `make 04-capture` and `make demo`.
 # demo: enrol for a client certificate, then the signed key exchange works
 # direct and is refused through 03-mitm.

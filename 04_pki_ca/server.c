@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * 04-server - chapter 04: chapter 03's server, plus a certificate. Its
  * answer in the key exchange is signed with the key of a certificate from the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * signedkex_flow.c - see signedkex_flow.h. The whole of chapter 04's new step
  * is check_signed_reply(); the rest is chapter 03's flow (kex_flow_client() in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * signedkex_flow.h - chapter 04's client side of the key exchange: chapter
  * 03's flow (03_diffie_hellman/kex_flow.h) plus one step. Between reading the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Chapter 05's break-it scenarios: `make 05-break` runs them all; each shows
 # the server it starts, the client command and the error it gets.
 # tests/chapters/05_https_server.sh sources this file and checks every

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # browser.sh - `make 05-browser`: a real browser (Debian's Chromium, headless)
 # loads https://localhost:PORT/page from 05-server.
 #

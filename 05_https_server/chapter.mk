@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Chapter 05: HTTPS - TLS 1.2/1.3 on civetweb with the chapter 04 PKI.
 #   make 05           run the pair (server on a free port, client against it)
 #   make 05-server    run the server on its own port, 8005 (ARGS="..." adds options)

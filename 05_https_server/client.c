@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * 05-client - chapter 05: the chapter 01 client over HTTPS (libcurl).
  *

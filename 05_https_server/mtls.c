@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mtls.c - 05-server's mutual TLS, revocation and CRL publishing: see mtls.h. */
 #include "mtls.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mtls.h - 05-server's mutual TLS: the client shows a certificate too.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Chapter 05's pair, for `make 05`, `make 05-capture` and `make demo`.
 # demo: the same secret as chapter 01, now inside TLS 1.3, verified against the course CA
 # Sourced by scripts/run-chapter.sh after scripts/lib.sh.

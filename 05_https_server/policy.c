@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * policy.c - the TLS policy of 05-server: what the server agrees to speak.
  * civetweb hands over its fresh SSL_CTX (server.c's init_ssl) and this

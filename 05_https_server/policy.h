@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* policy.h - chapter 05's TLS policy for 05-server (see policy.c). */
 #ifndef COURSE_05_POLICY_H
 #define COURSE_05_POLICY_H

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # scan.sh - `make 05-scan`: testssl.sh (Debian command `testssl`) against
 # 05-server, the findings summarised by severity. Target: no HIGH, no CRITICAL.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * 05-server - chapter 05: the chapter 01 server over HTTPS. Same routes and
  * handlers, every byte inside TLS, authenticated by the course CA (`make pki`).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tls-view.sh CAPTURE - what an eavesdropper learns from a TLS capture without
 # the key log: per connection, each TLS record's direction, type and size, the
 # handshake messages still in the clear (ClientHello with its SNI and ALPN,

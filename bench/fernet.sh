@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/fernet.sh - chapter 02: Fernet encrypt+decrypt throughput.
 #
 # One round = make a token from a random message, then check and open it (TTL

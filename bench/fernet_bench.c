@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fernet-bench - how fast common/fernet makes and opens tokens.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/https.sh - chapter 05: 05-server against nginx over HTTPS, with wrk.
 #
 # Same machine, same run, same certificate chain (a course PKI made here by

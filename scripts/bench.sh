@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # scripts/bench.sh - `make bench`: every bench/*.sh, in order. Each benchmark
 # measures our program and a named peer in the same run and prints ratios, so
 # the figures compare like with like on whatever machine runs them. Benchmarks

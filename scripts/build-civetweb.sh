@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Build civetweb 1.15 from Debian's own source package, for OpenSSL 3.
 #
 # Why not Debian's libcivetweb1? It is built for the OpenSSL 1.1 API and loads

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # scripts/capture.sh - capture loopback traffic the way an eavesdropper would.
 # Source it (after scripts/lib.sh); do not run it.
 #

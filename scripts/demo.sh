@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # scripts/demo.sh - the course tour (`make demo`): every chapter that exists,
 # in order, with its narration, then a summary table.
 # A chapter's NN_*/pair.sh names what its run shows in a line "# demo: ...".

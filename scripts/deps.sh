@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Make sure every Debian package the course needs is installed.
 #
 #   scripts/deps.sh            check; as root install what is missing, otherwise

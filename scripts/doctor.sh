@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # scripts/doctor.sh - `make doctor`: is this machine ready for the course?
 # One line per check, with a fix where one fails. Exit status 0 only if all pass.
 set -uo pipefail

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # scripts/lib.sh - shell helpers shared by the run targets, the demo and the
 # tests. Source it; do not run it.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The mutation lane: proof that every security check has a test that fails
 # without it.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # scripts/run-chapter.sh [--capture] NN - run chapter NN's server/client pair.
 #
 # The chapter's NN_*/pair.sh defines two functions: `servers` starts its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tls-selftest - does this civetweb build really serve TLS? (used by `make doctor`)
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/lib.sh - assertions for the shell test suites. Source it.
 #
 # Each check prints one line the runner counts:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/run.sh - the one test runner `make test` calls.
 #
 # Runs, in order: the cmocka unit tests (build/tests/test_*, TAP output), then

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* encoding.c - see encoding.h */
 #include "core/encoding.h"
 

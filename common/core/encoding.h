@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * encoding.h - hex and base64url, strict both ways.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * json.h - strict JSON parsing with limits, on top of jansson.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* narrate.c - see narrate.h */
 #include "core/narrate.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * narrate.h - what every course program says, and how it says it.
  *

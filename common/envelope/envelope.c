@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * envelope.c - chapter 06's key schedule and envelopes (see envelope.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * envelope.h - chapter 06's application envelopes: the key schedule that
  * turns one X25519 secret into per-direction AES-256-GCM keys, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fernet.c - Fernet tokens: make, check, open, rotate; see fernet.h and
  * tests/vectors/fernet/Spec.md. The per-thread OpenSSL contexts are in
  * fernet_ctx.c, the token's base64url in fernet_b64.c, keys in fernet_keys.c. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fernet.h - Fernet tokens, exactly as the spec says (tests/vectors/fernet/Spec.md),
  * byte-compatible with Python's cryptography.fernet.

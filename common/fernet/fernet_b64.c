@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fernet_b64.c - see fernet_b64.h */
 #include "fernet/fernet_b64.h"
 

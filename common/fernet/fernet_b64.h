@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fernet_b64.h - base64url for Fernet tokens (internal to common/fernet/fernet.c).
  *

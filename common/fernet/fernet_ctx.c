@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fernet_ctx.c - per-thread OpenSSL contexts for Fernet; see fernet_internal.h */
 #include "fernet/fernet_internal.h"
 

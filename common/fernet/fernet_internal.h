@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fernet_internal.h - per-thread OpenSSL contexts for common/fernet/fernet.c (internal:
  * only the fernet*.c files include it).

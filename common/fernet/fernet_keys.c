@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fernet_keys.c - Fernet keys: 16 bytes to sign, 16 to encrypt; see fernet.h */
 #include <openssl/crypto.h>
 #include <openssl/rand.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fernet_load.c - where chapter-02 programs get their keys; see fernet.h */
 #include <openssl/crypto.h>
 #include <stdlib.h>

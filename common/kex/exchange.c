@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* exchange.c - see exchange.h: offers, their JSON form, the key derivation
  * and the transcript. The HTTP client half is in exchange_http.c. */
 #include "kex/exchange.h"

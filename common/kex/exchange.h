@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * exchange.h - the key exchange protocol of chapter 03 (reused by 04 and 06):
  * each side sends an "offer" in JSON, both derive the same 32-byte key.

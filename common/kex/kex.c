@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* kex.c - see kex.h. Names, key making, public values and HKDF; the
  * validated derivation is in kex_derive.c,
  * PEM files and the private-key import live in kex_file.c. */

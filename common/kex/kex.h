@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kex.h - key agreement (Diffie-Hellman) and HKDF, the small API chapters
  * 03, 04 and 06 share.

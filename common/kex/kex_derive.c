@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* kex_derive.c - see kex.h: the peer's public value is validated first
  * (range, curve, low order), then combined with our private key. */
 #include "kex/kex_internal.h"

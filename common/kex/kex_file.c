@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* kex_file.c - see kex.h: keys from known private bytes, from and to PEM
  * files (so `openssl genpkey` and `openssl pkeyutl -derive` can sit on the
  * other side), and our private value for the dh tool. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* kex_internal.h - what kex.c and kex_file.c share; not for chapter code. */
 #ifndef COURSE_KEX_INTERNAL_H
 #define COURSE_KEX_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sessions.h - a small, bounded, thread-safe table of session secrets, for
  * servers that agree a key per client (chapters 03, 04, 06).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* httpclient.c - see httpclient.h */
 #include "net/httpclient.h"
 

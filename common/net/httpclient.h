@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * httpclient.h - a small client layer over libcurl that every chapter uses.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* webserver.c - see webserver.h */
 #include "net/webserver.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * webserver.h - a small server layer over civetweb that every chapter uses.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pki.c - keys, files and the small helpers of common/pki/pki.h (serials,
  * fingerprints, days left). The other files of the module: see pki.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pki.h - a small certificate authority: keys, CSRs, signing with a policy,
  * verification with plain-word reasons, revocation lists.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pki_crl.c - a certificate revocation list from the CA's index.
  *

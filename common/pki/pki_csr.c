@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pki_csr.c - subject names and certificate signing requests: what a
  * requester makes on its own machine (the key never leaves it).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pki_index.c - the CA's index of issued certificates (OpenSSL `ca` layout)
  * and revocation; the CRL made from it is in pki_crl.c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pki_internal.h - helpers shared by the pki*.c files; not part of the API. */
 #ifndef COURSE_PKI_INTERNAL_H
 #define COURSE_PKI_INTERNAL_H

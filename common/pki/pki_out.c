@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pki_out.c - what leaves the module: certificates, chains, CSRs and CRLs as
  * PEM, each file written atomically (pki_write_file) so a reader never sees

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pki_pem.c - reading PEM files (writing them: pki_out.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pki_san.c - subject alternative names: parsing what a user types, checking
  * what a CSR asks for (the same rules for both), describing them in words.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pki_sign.c - the self-signed root, and signing with a policy (CSRs: pki_csr.c).
  *

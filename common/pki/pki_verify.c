@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pki_verify.c - verification with plain-word reasons (the CA's index and
  * revocation: pki_index.c; CRLs: pki_crl.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * signedkex.c - the transcript signature of common/pki/signedkex.h: what the
  * server signs, how the client checks it. The client's narrated HTTP flow

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * signedkex.h - chapter 03's key exchange, authenticated: the server signs
  * the whole transcript with its certificate's key (chapters 04 and 06). The

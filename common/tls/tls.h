@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tls.h - the TLS helpers that chapter 05 (and 06) share: the generic half of
  * a server context (certificate and key, the NSS key log), names and dates of

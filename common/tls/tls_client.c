@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tls_client.c - the client half of tls.h: record the chain a client checks,
  * and turn a failed handshake into one reason and one hint. */
 #include <openssl/err.h>

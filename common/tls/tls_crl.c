@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tls_crl.c - the revocation half of tls.h's server side: the CRLs named by
  * 05-server --crl check every client certificate, and SIGHUP swaps in new ones.
  *

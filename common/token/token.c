@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* token.c - see token.h: HS256 JWTs through libjwt, inside a strict wrapper */
 #include "token/token.h"
 

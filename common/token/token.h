@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * token.h - chapter 06's access tokens: HS256 JWTs (RFC 7519) bound to the
  * client certificate (RFC 8705), made and checked through libjwt 1.10.2 inside

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Chapter 01 on the wire: everything an eavesdropper on loopback can read.
 source "$(dirname "$0")/../lib.sh"
 source "$COURSE_ROOT/scripts/capture.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Chapter 02 on the wire: the eavesdropper reads a Fernet token, never the secret.
 source "$(dirname "$0")/../lib.sh"
 source "$COURSE_ROOT/scripts/capture.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Chapter 03 on the wire: the eavesdropper reads both public values and both
 # nonces, but not the session key, the secret or the message.
 source "$(dirname "$0")/../lib.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Chapter 04 on the wire: the certificates, the signature, the public values
 # and (in this chapter) the enrolment code and CSR are readable; the secret and
 # the message are not. What the lab sheet says an eavesdropper sees.

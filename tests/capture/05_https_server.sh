@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Chapter 05 on the wire: without the key log an eavesdropper reads only the
 # TLS handshake's clear parts (SNI, sizes, timing); with it, everything.
 source "$(dirname "$0")/../lib.sh"

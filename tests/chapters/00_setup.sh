@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The set-up the README promises: the dependency step and `make doctor`.
 source "$(dirname "$0")/../lib.sh"
 cd "$COURSE_ROOT"

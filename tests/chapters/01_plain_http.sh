@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Chapter 01 end to end: the real 01-server on a free port, driven by 01-client
 # and curl. Checks every claim of 01_plain_http/README.md that is not about the
 # capture (tests/capture/01_plain_http.sh does that).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The web layer (common/net/webserver.c) under hostile input, on the real
 # 01-server (and 03-server for the session table): bodies cut short, lengths
 # that overflow civetweb's counters, ambiguous framing (request smuggling),

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Chapter 02 end to end: the fernet tool, toy-cipher, and the real 02-server /
 # 02-client pair on a free port. Backs the claims of 02_symmetric_fernet/README.md
 # (the capture claims are in tests/capture/02_symmetric_fernet.sh).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Chapter 03 end to end: the dh tool's known answers and refusals, the real
 # 03-server/03-client pair in every group, bad offers refused by the server,
 # and 03-mitm reading and changing the traffic without either side noticing.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Chapter 03's session table: when every slot holds a live session, POST /kex
 # is refused (503 with Retry-After) instead of pushing out a live session, so
 # anonymous key exchanges cannot end other clients' sessions.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Chapter 04, the CA: minica against openssl and Python's cryptography as
 # independent judges. Every claim of 04_pki_ca/README.md about minica is
 # checked here; the enrolment service and the signed exchange are in

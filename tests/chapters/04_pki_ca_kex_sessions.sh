@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Chapter 04's session table and signed session id: a full table refuses new
 # key exchanges (503, Retry-After) instead of ending live sessions, and an
 # attacker who swaps the session id in the signed answer is caught.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Chapter 04's pair end to end: enrolment (round trip, wrong code, code used
 # twice, broken CSR), the signed key exchange direct, and its refusal through
 # 03-mitm and through a smarter attacker that keeps the server's signature.

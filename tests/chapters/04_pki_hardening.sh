@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Chapter 04 under hostile input: each check here is a finding of a probe that
 # once got through, reproduced and now refused. One-time enrolment codes stay
 # spent across a restart; the signing policy refuses absurd names; inspect

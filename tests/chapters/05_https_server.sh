@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Chapter 05 end to end: 05-server and 05-client with a course PKI made at run
 # time by make-pki.sh (chapter 04) in a temp dir, the TLS policy, mutual TLS,
 # the key log, and every break-it scenario of 05_https_server/break.sh with

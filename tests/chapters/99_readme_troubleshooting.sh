@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The front README's troubleshooting table quotes what the programs print.
 # Each quoted line is checked here: either this suite makes the program print
 # it (the scenario below), or a chapter suite asserts that exact text (the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Interop driver for tests/interop/02_fernet_python.sh: our `fernet` tool on one
 side, Python's cryptography.fernet on the other. Prints PASS:/FAIL: lines.
 

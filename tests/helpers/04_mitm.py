@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A smarter man in the middle than 03-mitm, for chapter 04's tests.
 
 It forwards everything to the real 04-server but, in the key-exchange answer,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Chapter 04: Python's cryptography as an independent reader of minica's files.
 
 Usage: 04_pki_check.py DIR   (the folder tests/chapters/04_pki_ca.sh works in)

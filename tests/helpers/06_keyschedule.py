@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Chapter 06 key schedule and envelopes, written again in Python from the
 lab sheet (common/envelope/envelope.h), to make known-answer vectors for
 tests/unit/test_envelope.c. It shares no code with the C module: HKDF-Extract

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """PyJWT as the third-party peer of chapter 06's tokens (tests/interop/06_token_pyjwt.sh).
 
     06_pyjwt_peer.py kid KEYFILE                      the kid, computed here

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * token-tool - a command-line driver for common/token (chapter 06), so that a
  * third-party peer (PyJWT, tests/interop/06_token_pyjwt.sh) can read our

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Chapter 02 interop: our Fernet against Python's cryptography.fernet, both
 # ways, over many random messages (empty, binary, 1 MiB); flipped bits refused
 # by both. The checks live in tests/helpers/02_fernet_python.py; this wrapper finds Python.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Chapter 03 against OpenSSL's command line: `openssl genpkey` makes one key,
 # `dh --save-key` the other, and `openssl pkeyutl -derive` and `dh --key
 # --peer-key` must compute the same shared secret from the same key files,

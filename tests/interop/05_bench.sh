@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # `make bench`'s HTTPS row runs end to end: both servers start, every client
 # connects, three rows of figures, no socket error and no non-2xx answer.
 # Speed is not asserted here: that is what the benchmark itself reports.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Chapter 05 in a real browser: 05_https_server/browser.sh (make 05-browser)
 # with a PKI made here. The browser must refuse the server while its NSS
 # database is empty, then load the page once the course CA is in it.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Chapter 05 against third-party TLS peers: curl and `openssl s_client` check
 # 05-server the way a security engineer would; 05-client talks to
 # `openssl s_server` holding the course certificates.

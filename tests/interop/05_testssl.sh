@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Chapter 05 under testssl.sh: 05_https_server/scan.sh (make 05-scan) with a
 # PKI made here; the full scan (about 40 s on an idle machine, well over a
 # minute on a busy one), bounded by a time limit of 600 s times

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Chapter 06 interop: our access tokens (common/token, driven by token-tool)
 # against PyJWT 2.6 (python3-jwt), both ways. PyJWT decodes our token with
 # algorithms=["HS256"], the audience, the issuer and required claims, and fails

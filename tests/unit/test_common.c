@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for common/: encoding, JSON limits, URL joining, file reading. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for common/envelope (chapter 06): the key schedule against the
  * independent Python implementation's vectors (tests/vectors/06), the
  * nonce, the epochs, every refusal of envelope_open with its own reason,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for common/exchange (offers, derivation, transcript) and
  * common/sessions (lookup, refusal when full, expiry, wiping): the pieces
  * chapter 04 reuses. */

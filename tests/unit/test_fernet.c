@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for common/fernet: every vector of the Fernet spec
  * (tests/vectors/fernet/, run from the repository root), then the edges the
  * spec leaves to the implementer: time limits, tampering, keys, rotation. */

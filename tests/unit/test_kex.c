@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for common/kex: RFC 7748 (X25519), RFC 5869 (HKDF-SHA256), the
  * toy group, finite-field and P-256 validation, PEM round trips. The
  * Wycheproof files are read in test_kex_wycheproof.c. */

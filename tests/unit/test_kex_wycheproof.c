@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Wycheproof vectors for common/kex (tests/vectors/wycheproof, see its README):
  * x25519_test.json, ecdh_secp256r1_ecpoint_test.json, hkdf_sha256_test.json.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for common/narrate: numbering, quiet/verbose, colour rules, error shape. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for common/pki: keys, SAN parsing, the signing policy,
  * verification verdicts, index and CRL. Everything in memory or in a private
  * temporary folder. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for common/tls and chapter 05's TLS files: the server's policy as
  * it lands on an SSL_CTX, the client's chain watcher in a real (in-memory)
  * handshake, and every reason tls_explain_failure gives.

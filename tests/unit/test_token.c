@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for common/token (chapter 06): round trips, then every refusal
  * with its own status, the clock's edges, rotation, key files and the binding.
  * Tokens with a chosen header or payload are signed here with OpenSSL's HMAC

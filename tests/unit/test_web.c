@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for common/net/webserver.c: what web_serve refuses before it
  * starts anything. */
 #include <pthread.h>
