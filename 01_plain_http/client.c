@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/cli.h"
+#include "core/encoding.h"
 #include "net/httpclient.h"
 
 static const char ABOUT[] =
@@ -21,24 +22,6 @@ static const char ABOUT[] =
 static const char OPTIONS_HELP[] =
     "  --post JSON      POST this JSON text to URL/echo and print the reply\n"
     "  --post-file F    the same with the body read from a file (at most 16M)\n";
-
-typedef struct options {
-    const char *post, *post_file;
-} options;
-
-static int option(int c, const char *arg, void *ctx)
-{
-    options *o = ctx;
-    switch (c) {
-    case 'P':
-        o->post = arg;
-        return 1;
-    case 'F':
-        o->post_file = arg;
-        return 1;
-    }
-    return 0;
-}
 
 static int get_secret(const char *base)
 {
@@ -99,42 +82,25 @@ static int post_echo(const char *base, const char *body, size_t len)
 
 int main(int argc, char **argv)
 {
-    static const struct option own[] = {
-        {"post", required_argument, NULL, 'P'},
-        {"post-file", required_argument, NULL, 'F'},
-        {0},
-    };
-    options o = {0};
+    /* the only option 01 adds is the body to send (--post, --post-file) */
     const cli_program prog = {.synopsis = "[--post JSON | --post-file FILE] ",
                               .about = ABOUT,
                               .options_help = OPTIONS_HELP,
-                              .options = own,
-                              .short_options = "P:F:",
-                              .option = option,
-                              .ctx = &o};
+                              .body_option = "post"};
     cli_client cl = cli_client_defaults("http://127.0.0.1", COURSE_PORT(1));
-    const char *url, *post, *post_file;
-    int rc;
+    char *body = NULL;
+    size_t len = 0;
+    int rc, have;
 
     narrate_init("01-client", "client");
     cli_parse_client(argc, argv, &prog, &cl);
-    url = cl.url;
-    post = o.post;
-    post_file = o.post_file;
-    if (post && post_file)
-        cli_usage_error("--post and --post-file exclude each other");
 
     http_client_init();
-    if (post) {
-        rc = post_echo(url, post, strlen(post));
-    } else if (post_file) {
-        size_t len;
-        char *body = cli_read_file(post_file, 16 * 1024 * 1024, &len);
-        rc = body ? post_echo(url, body, len) : EXIT_FAILED;
-        free(body);
-    } else {
-        rc = get_secret(url);
-    }
+    if ((have = cli_client_body(&cl, &body, &len)) < 0)
+        rc = EXIT_FAILED;
+    else
+        rc = have ? post_echo(cl.url, body, len) : get_secret(cl.url);
+    encoding_free_secret(body, len);
     http_client_cleanup();
     return rc;
 }

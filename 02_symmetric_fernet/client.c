@@ -35,19 +35,13 @@ static const char EPILOGUE[] =
 
 /* The options chapter 02 adds; --url and the rest come from core/cli. */
 typedef struct options {
-    const char *post, *post_file, *key_file;
+    const char *key_file;
 } options;
 
 static int option(int c, const char *arg, void *ctx)
 {
     options *o = ctx;
     switch (c) {
-    case 'P':
-        o->post = arg;
-        return 1;
-    case 'F':
-        o->post_file = arg;
-        return 1;
     case 'k':
         o->key_file = arg;
         return 1;
@@ -164,8 +158,6 @@ static int post_message(const char *base, const char *body, size_t len)
 int main(int argc, char **argv)
 {
     static const struct option own[] = {
-        {"send", required_argument, NULL, 'P'},
-        {"send-file", required_argument, NULL, 'F'},
         {"key-file", required_argument, NULL, 'k'},
         {0},
     };
@@ -175,32 +167,27 @@ int main(int argc, char **argv)
                               .options_help = OPTIONS_HELP,
                               .epilogue = EPILOGUE,
                               .options = own,
-                              .short_options = "P:F:k:",
+                              .short_options = "k:",
+                              .body_option = "send",
                               .option = option,
                               .ctx = &o};
     cli_client cl = cli_client_defaults("http://127.0.0.1", COURSE_PORT(2));
-    int rc;
+    char *body = NULL;
+    size_t len = 0;
+    int rc, have;
 
     narrate_init("02-client", "client");
     cli_parse_client(argc, argv, &prog, &cl);
-    if (o.post && o.post_file)
-        cli_usage_error("--send and --send-file exclude each other");
     /* the one new idea: the same key as the server's, held before we talk */
     if (fernet_keys_load(&o.key_file, o.key_file ? 1 : 0, &g_key, 1) != 1)
         return EXIT_FAILED;
 
     http_client_init();
-    if (o.post) {
-        rc = post_message(cl.url, o.post, strlen(o.post));
-    } else if (o.post_file) {
-        size_t len;
-        char *body = cli_read_file(o.post_file, 16 * 1024 * 1024, &len);
-        rc = body ? post_message(cl.url, body, len) : EXIT_FAILED;
-        if (body)
-            encoding_free_secret(body, len);
-    } else {
-        rc = get_secret(cl.url);
-    }
+    if ((have = cli_client_body(&cl, &body, &len)) < 0)
+        rc = EXIT_FAILED;
+    else
+        rc = have ? post_message(cl.url, body, len) : get_secret(cl.url);
+    encoding_free_secret(body, len);
     http_client_cleanup();
     fernet_key_clear(&g_key);
     return rc;

@@ -43,7 +43,6 @@ static const char EPILOGUE[] =
 
 /* The options chapter 03 adds; --url and the rest come from core/cli. */
 typedef struct options {
-    const char *post, *post_file;
     kex_group group;
 } options;
 
@@ -51,12 +50,6 @@ static int option(int c, const char *arg, void *ctx)
 {
     options *o = ctx;
     switch (c) {
-    case 'P':
-        o->post = arg;
-        return 1;
-    case 'F':
-        o->post_file = arg;
-        return 1;
     case 'g':
         if (kex_group_from_name(arg, &o->group) != 0)
             cli_usage_error("--group: '%s' is not one of x25519, p256, ffdhe2048, modp2048, toy",
@@ -183,8 +176,6 @@ static int post_message(const char *base, const char *body, size_t len)
 int main(int argc, char **argv)
 {
     static const struct option own[] = {
-        {"send", required_argument, NULL, 'P'},
-        {"send-file", required_argument, NULL, 'F'},
         {"group", required_argument, NULL, 'g'},
         {0},
     };
@@ -194,18 +185,19 @@ int main(int argc, char **argv)
                               .options_help = OPTIONS_HELP,
                               .epilogue = EPILOGUE,
                               .options = own,
-                              .short_options = "P:F:g:",
+                              .short_options = "g:",
+                              .body_option = "send",
                               .option = option,
                               .ctx = &o};
     cli_client cl = cli_client_defaults("http://127.0.0.1", COURSE_PORT(3));
     uint8_t raw[EXCHANGE_KEY_LEN];
     char session[64];
-    int rc;
+    char *body = NULL;
+    size_t len = 0;
+    int rc, have;
 
     narrate_init("03-client", "client");
     cli_parse_client(argc, argv, &prog, &cl);
-    if (o.post && o.post_file)
-        cli_usage_error("--send and --send-file exclude each other");
 
     http_client_init();
     /* the one new idea: agree the key on the wire instead of sharing it first
@@ -218,17 +210,11 @@ int main(int argc, char **argv)
     fernet_key_from_raw(&g_key, raw);
     OPENSSL_cleanse(raw, sizeof raw);
     snprintf(g_session_header, sizeof g_session_header, "%s: %s", EXCHANGE_SESSION_HEADER, session);
-    if (o.post) {
-        rc = post_message(cl.url, o.post, strlen(o.post));
-    } else if (o.post_file) {
-        size_t len;
-        char *body = cli_read_file(o.post_file, 16 * 1024 * 1024, &len);
-        rc = body ? post_message(cl.url, body, len) : EXIT_FAILED;
-        if (body)
-            encoding_free_secret(body, len);
-    } else {
-        rc = get_secret(cl.url);
-    }
+    if ((have = cli_client_body(&cl, &body, &len)) < 0)
+        rc = EXIT_FAILED;
+    else
+        rc = have ? post_message(cl.url, body, len) : get_secret(cl.url);
+    encoding_free_secret(body, len);
     http_client_cleanup();
     fernet_key_clear(&g_key);
     return rc;

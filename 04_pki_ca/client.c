@@ -60,7 +60,6 @@ static const char EPILOGUE[] =
 
 /* The options of chapters 03 and 04; --url and the rest come from core/cli. */
 typedef struct options {
-    const char *post, *post_file;
     kex_group group;
     const char *ca, *code_file, *cn, *out_dir;
     int enrol;
@@ -70,12 +69,6 @@ static int option(int c, const char *arg, void *ctx)
 {
     options *o = ctx;
     switch (c) {
-    case 'P':
-        o->post = arg;
-        return 1;
-    case 'F':
-        o->post_file = arg;
-        return 1;
     case 'g':
         if (kex_group_from_name(arg, &o->group) != 0)
             cli_usage_error("--group: '%s' is not one of x25519, p256, ffdhe2048, modp2048, toy",
@@ -241,8 +234,6 @@ static int read_code(const char *file, char *code, size_t len)
 int main(int argc, char **argv)
 {
     static const struct option own[] = {
-        {"send", required_argument, NULL, 'P'},
-        {"send-file", required_argument, NULL, 'F'},
         {"group", required_argument, NULL, 'g'},
         {"ca", required_argument, NULL, 'A'},
         {"enrol", no_argument, NULL, 'E'},
@@ -262,20 +253,21 @@ int main(int argc, char **argv)
         .options_help = OPTIONS_HELP,
         .epilogue = EPILOGUE,
         .options = own,
-        .short_options = "P:F:g:A:Ec:n:o:",
+        .short_options = "g:A:Ec:n:o:",
+        .body_option = "send",
         .option = option,
         .ctx = &o};
     cli_client cl = cli_client_defaults("http://127.0.0.1", COURSE_PORT(4));
     STACK_OF(X509) *trusted = NULL;
     uint8_t raw[EXCHANGE_KEY_LEN];
     char session[64];
-    int rc;
+    char *body = NULL;
+    size_t len = 0;
+    int rc, have;
 
     narrate_init("04-client", "client");
     cli_parse_client(argc, argv, &prog, &cl);
-    if (o.post && o.post_file)
-        cli_usage_error("--send and --send-file exclude each other");
-    if (o.enrol && (o.post || o.post_file))
+    if (o.enrol && (cl.body || cl.body_file))
         cli_usage_error("--enrol does not go with --send");
 
     http_client_init();
@@ -308,17 +300,11 @@ int main(int argc, char **argv)
     fernet_key_from_raw(&g_key, raw);
     OPENSSL_cleanse(raw, sizeof raw);
     snprintf(g_session_header, sizeof g_session_header, "%s: %s", EXCHANGE_SESSION_HEADER, session);
-    if (o.post) {
-        rc = post_message(cl.url, o.post, strlen(o.post));
-    } else if (o.post_file) {
-        size_t len;
-        char *body = cli_read_file(o.post_file, 16 * 1024 * 1024, &len);
-        rc = body ? post_message(cl.url, body, len) : EXIT_FAILED;
-        if (body)
-            encoding_free_secret(body, len);
-    } else {
-        rc = get_secret(cl.url);
-    }
+    if ((have = cli_client_body(&cl, &body, &len)) < 0)
+        rc = EXIT_FAILED;
+    else
+        rc = have ? post_message(cl.url, body, len) : get_secret(cl.url);
+    encoding_free_secret(body, len);
     http_client_cleanup();
     fernet_key_clear(&g_key);
     return rc;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/cli.h"
+#include "core/encoding.h"
 #include "net/httpclient.h"
 #include "tls/tls.h"
 
@@ -221,7 +222,6 @@ static long parse_version(const char *s)
 
 /* The command line beyond --url: what to send, and the TLS files. */
 typedef struct options {
-    const char *post, *post_file;
     const char *files[4]; /* cacert, crl, client certificate, client key */
     long version;
 } options;
@@ -242,12 +242,6 @@ static int option(int c, const char *arg, void *ctx)
     case 'k':
         o->files[3] = arg;
         return 1;
-    case 'P':
-        o->post = arg;
-        return 1;
-    case 'F':
-        o->post_file = arg;
-        return 1;
     case 'T':
         o->version = parse_version(arg);
         return 1;
@@ -258,8 +252,6 @@ static int option(int c, const char *arg, void *ctx)
 int main(int argc, char **argv)
 {
     static const struct option own[] = {
-        {"post", required_argument, NULL, 'P'},
-        {"post-file", required_argument, NULL, 'F'},
         {"cacert", required_argument, NULL, 'a'},
         {"crl", required_argument, NULL, 'r'},
         {"cert", required_argument, NULL, 'c'},
@@ -269,10 +261,14 @@ int main(int argc, char **argv)
     };
     options o = {.files = {PKI_CA, NULL, NULL, NULL}};
     const cli_program prog = {.synopsis = SYNOPSIS, .about = ABOUT, .options_help = OPTIONS_HELP,
-                              .epilogue = EPILOGUE, .options = own, .short_options = "P:F:",
+                              .epilogue = EPILOGUE, .options = own, .short_options = NULL,
+                              .body_option = "post",
                               .option = option, .ctx = &o};
     cli_client cl = cli_client_defaults("https://localhost", COURSE_PORT(5));
-    const char *url, *post, *post_file, *const *files = o.files;
+    const char *url, *const *files = o.files;
+    char *body = NULL;
+    size_t len = 0;
+    int have;
     tls_options t;
     int rc;
 
@@ -280,11 +276,7 @@ int main(int argc, char **argv)
     narrate_init("05-client", "client");
     cli_parse_client(argc, argv, &prog, &cl);
     url = cl.url;
-    post = o.post;
-    post_file = o.post_file;
     t.version = o.version;
-    if (post && post_file)
-        cli_usage_error("--post and --post-file exclude each other");
     if (!files[2] != !files[3])
         cli_usage_error("--cert and --key go together");
     /* an https client that would quietly fall back to http:// teaches the wrong thing */
@@ -311,16 +303,11 @@ int main(int argc, char **argv)
                getenv("SSLKEYLOGFILE"));
 
     http_client_init();
-    if (post) {
-        rc = post_echo(url, post, strlen(post), files, &t);
-    } else if (post_file) {
-        size_t len;
-        char *body = cli_read_file(post_file, 16 * 1024 * 1024, &len);
-        rc = body ? post_echo(url, body, len, files, &t) : EXIT_FAILED;
-        free(body);
-    } else {
-        rc = get_secret(url, files, &t);
-    }
+    if ((have = cli_client_body(&cl, &body, &len)) < 0)
+        rc = EXIT_FAILED;
+    else
+        rc = have ? post_echo(url, body, len, files, &t) : get_secret(url, files, &t);
+    encoding_free_secret(body, len);
     http_client_cleanup();
     return rc;
 }

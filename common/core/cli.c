@@ -39,9 +39,11 @@ static const struct option SERVER_OPTIONS[] = {
     {"max-body", required_argument, NULL, 'm'},
     {0},
 };
-static const struct option CLIENT_OPTIONS[] = {
+static struct option CLIENT_OPTIONS[] = {
     {"url", required_argument, NULL, OPT_URL},
     {"server", required_argument, NULL, OPT_URL},
+    {NULL, required_argument, NULL, 'P'}, /* --post or --send, named by the program */
+    {NULL, required_argument, NULL, 'F'}, /* and its -file twin */
     {0},
 };
 static const struct option COMMON_OPTIONS[] = {CLI_COMMON_OPTIONS, {0}};
@@ -55,7 +57,7 @@ cli_server cli_server_defaults(int port)
 cli_client cli_client_defaults(const char *scheme_host, int port)
 {
     static char url[128];
-    cli_client c = {url};
+    cli_client c = {url, NULL, NULL};
     snprintf(url, sizeof url, "%s:%d", scheme_host, port);
     return c;
 }
@@ -146,12 +148,22 @@ static char *usage_text(const cli_program *p, const cli_server *srv, const cli_c
 
 static void parse(int argc, char **argv, const cli_program *p, cli_server *srv, cli_client *cl)
 {
-    struct option *all = merge_options(p->options, srv ? SERVER_OPTIONS : CLIENT_OPTIONS);
+    static char body_name[32], body_file_name[40];
+    struct option *all;
     char shorts[128];
     int c;
 
+    /* a client's body option takes the name its program gives it (--post in
+     * 01 and 05, --send in 02-04); without one, the table ends before it */
+    if (cl && p->body_option) {
+        snprintf(body_name, sizeof body_name, "%s", p->body_option);
+        snprintf(body_file_name, sizeof body_file_name, "%s-file", p->body_option);
+        CLIENT_OPTIONS[2].name = body_name;
+        CLIENT_OPTIONS[3].name = body_file_name;
+    }
+    all = merge_options(p->options, srv ? SERVER_OPTIONS : CLIENT_OPTIONS);
     snprintf(shorts, sizeof shorts, "%s%s" CLI_COMMON_SHORT, p->short_options ? p->short_options : "",
-             srv ? "p:H:m:" : "u:");
+             srv ? "p:H:m:" : cl && p->body_option ? "u:P:F:" : "u:");
     while ((c = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
         if (c == 'h') {
             static char *usage; /* static: still reachable when exit() runs */
@@ -171,12 +183,36 @@ static void parse(int argc, char **argv, const cli_program *p, cli_server *srv, 
             srv->max_body = cli_size("--max-body", optarg, 1, COURSE_MAX_BODY_LIMIT);
         else if (cl && c == OPT_URL)
             cl->url = optarg;
+        else if (cl && p->body_option && c == 'P')
+            cl->body = optarg;
+        else if (cl && p->body_option && c == 'F')
+            cl->body_file = optarg;
         else if (!p->option || !p->option(c, optarg, p->ctx))
             cli_usage_error("option '%s' is not handled (a bug in this program)", argv[optind - 1]);
     }
     free(all);
     if (optind < argc)
         cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (cl && cl->body && cl->body_file)
+        cli_usage_error("--%s and --%s exclude each other", body_name, body_file_name);
+}
+
+int cli_client_body(const cli_client *cl, char **body, size_t *len)
+{
+    *body = NULL;
+    *len = 0;
+    if (cl->body) {
+        *len = strlen(cl->body);
+        if (!(*body = malloc(*len + 1))) {
+            errorf("command line", "out of memory");
+            return -1;
+        }
+        memcpy(*body, cl->body, *len + 1);
+        return 1;
+    }
+    if (cl->body_file)
+        return (*body = cli_read_file(cl->body_file, COURSE_CLIENT_BODY_LIMIT, len)) ? 1 : -1;
+    return 0;
 }
 
 void cli_parse_server(int argc, char **argv, const cli_program *prog, cli_server *srv)

@@ -54,6 +54,9 @@ typedef struct cli_program {
     const char *epilogue;       /* the last paragraph, or NULL for the usual one */
     const struct option *options; /* own long options, {0}-terminated, or NULL */
     const char *short_options;  /* own short options for getopt, or NULL */
+    /* clients: "post" or "send" adds --NAME TEXT and --NAME-file FILE (-P and
+     * -F), the body to send, which exclude each other; NULL for none */
+    const char *body_option;
     /* called for each own option; returns 1 if it took it. It may call
      * cli_usage_error() for a bad value. */
     int (*option)(int c, const char *arg, void *ctx);
@@ -68,10 +71,16 @@ typedef struct cli_server {
     size_t max_body;
 } cli_server;
 
-/* What every client takes: --url (alias --server). */
+/* What every client takes: --url (alias --server), and the body to send
+ * when the program names a body_option. */
 typedef struct cli_client {
     const char *url;
+    const char *body;      /* --post TEXT / --send TEXT, or NULL */
+    const char *body_file; /* --post-file F / --send-file F, or NULL */
 } cli_client;
+
+/* The largest body a client reads from a file. */
+#define COURSE_CLIENT_BODY_LIMIT (16 * 1024 * 1024)
 
 /* The default URL of a chapter's server, e.g. ("http://127.0.0.1", 8001);
  * the text lives in a static buffer (a program has one command line). */
@@ -85,6 +94,11 @@ cli_server cli_server_defaults(int port);
 void cli_parse_server(int argc, char **argv, const cli_program *prog, cli_server *srv);
 /* The same for a client; cl->url going in is the default. */
 void cli_parse_client(int argc, char **argv, const cli_program *prog, cli_client *cl);
+/* The body the command line named: 1 with a malloc'ed copy of --NAME TEXT,
+ * or of FILE for --NAME-file (at most COURSE_CLIENT_BODY_LIMIT bytes); free
+ * it with encoding_free_secret (it may be a secret). 0 if none was named; -1
+ * after printing why the file cannot be read. */
+int cli_client_body(const cli_client *cl, char **body, size_t *len);
 
 #define CLI_COMMON_OPTIONS                                                                     \
     {"help", no_argument, NULL, 'h'}, {"quiet", no_argument, NULL, 'q'},                       \

@@ -31,13 +31,14 @@ static int dns_name_ok(const char *s, int wildcard)
     return 1;
 }
 
-static GENERAL_NAME *ia5_name(int type, const char *value)
+/* A GENERAL_NAME of that type holding data in s: an IA5String of text for a
+ * DNS name, an OCTET STRING of address bytes for an IP address. Takes s. */
+static GENERAL_NAME *general_name(int type, ASN1_STRING *s, const void *data, int len)
 {
     GENERAL_NAME *gn = GENERAL_NAME_new();
-    ASN1_IA5STRING *s = ASN1_IA5STRING_new();
-    if (!gn || !s || !ASN1_STRING_set(s, value, (int)strlen(value))) {
+    if (!gn || !s || !ASN1_STRING_set(s, data, len)) {
         GENERAL_NAME_free(gn);
-        ASN1_IA5STRING_free(s);
+        ASN1_STRING_free(s);
         pki_fail("out of memory");
         return NULL;
     }
@@ -45,12 +46,15 @@ static GENERAL_NAME *ia5_name(int type, const char *value)
     return gn;
 }
 
+static GENERAL_NAME *ia5_name(int type, const char *value)
+{
+    return general_name(type, ASN1_IA5STRING_new(), value, (int)strlen(value));
+}
+
 static GENERAL_NAME *ip_name(const char *value)
 {
     unsigned char addr[16];
     int len = 0;
-    GENERAL_NAME *gn = NULL;
-    ASN1_OCTET_STRING *os = NULL;
 
     /* an iPAddress SAN holds the 4 or 16 address bytes, not text: a client
      * checking 127.0.0.1 compares bytes, and a DNS "127.0.0.1" never matches */
@@ -62,16 +66,7 @@ static GENERAL_NAME *ip_name(const char *value)
         pki_fail("'%s' is not an IPv4 or IPv6 address", value);
         return NULL;
     }
-    gn = GENERAL_NAME_new();
-    os = ASN1_OCTET_STRING_new();
-    if (!gn || !os || !ASN1_OCTET_STRING_set(os, addr, len)) {
-        GENERAL_NAME_free(gn);
-        ASN1_OCTET_STRING_free(os);
-        pki_fail("out of memory");
-        return NULL;
-    }
-    GENERAL_NAME_set0_value(gn, GEN_IPADD, os);
-    return gn;
+    return general_name(GEN_IPADD, ASN1_OCTET_STRING_new(), addr, len);
 }
 
 /* 1 if v is acceptable as the value of a DNS, email or URI name; else 0,
