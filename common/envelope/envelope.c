@@ -38,11 +38,12 @@ const char *envelope_status_str(envelope_status s)
     case ENVELOPE_ERR_SEQ_RANGE:
         return "seq is below the first of this direction or beyond 2^31: the session must end";
     case ENVELOPE_ERR_REPLAY:
-        return "seq equals the last one but the bytes differ: a replayed envelope";
+        return "seq equals the last one: a replayed envelope (or a resend before any answer "
+               "exists)";
     case ENVELOPE_ERR_REORDER:
         return "seq is below the last one: a reordered or replayed envelope";
     case ENVELOPE_ERR_GAP:
-        return "seq skips more than 1000 ahead of the last one";
+        return "seq skips more than 1000 ahead of the last one, or more than 128 key epochs";
     case ENVELOPE_ERR_NOT_ANSWER:
         return "not the answer to the outstanding request (no request, or another seq or type)";
     case ENVELOPE_ERR_ANSWERED:
@@ -397,7 +398,8 @@ static envelope_status keys_for(const envelope_dir *d, uint32_t epoch, epoch_key
         memcpy(k->iv, d->iv, sizeof k->iv);
         return ENVELOPE_OK;
     }
-    /* seq - last <= ENVELOPE_MAX_GAP bounds this loop to 1000 steps */
+    /* check_seq bounds this loop to ENVELOPE_MAX_EPOCH_SKIP steps for a
+     * request; an answer's steps are bounded by the requests really opened */
     for (uint32_t e = d->epoch; e < epoch && st == ENVELOPE_OK; e++)
         st = envelope_next_secret(k->secret);
     if (st == ENVELOPE_OK)
@@ -493,8 +495,26 @@ static envelope_status check_seq(const envelope_dir *d, envelope_type t, uint64_
         return ENVELOPE_ERR_REPLAY;
     if (seq < d->last)
         return ENVELOPE_ERR_REORDER;
-    if (seq - d->last > ENVELOPE_MAX_GAP)
+    if (seq - d->last > ENVELOPE_MAX_GAP ||
+        envelope_epoch(d->dir, seq, d->rotate_every) - d->epoch > ENVELOPE_MAX_EPOCH_SKIP)
         return ENVELOPE_ERR_GAP;
+    return ENVELOPE_OK;
+}
+
+/* An answer's seq is its request's, which passed check_seq when it was
+ * opened: here only type, range and order. No gap limit: requests opened
+ * without an answer (a refusal sent in plain HTTP) would otherwise leave a
+ * session that can never be answered again once they add up to the gap. */
+static envelope_status check_answer_seq(const envelope_dir *d, envelope_type t, uint64_t seq)
+{
+    if (!type_code(d->dir, t))
+        return ENVELOPE_ERR_REFLECTED;
+    if (seq < envelope_first_seq(d->dir) || seq > ENVELOPE_SEQ_MAX)
+        return ENVELOPE_ERR_SEQ_RANGE;
+    if (seq == d->last)
+        return ENVELOPE_ERR_REPLAY;
+    if (seq < d->last)
+        return ENVELOPE_ERR_REORDER;
     return ENVELOPE_OK;
 }
 
@@ -668,7 +688,7 @@ envelope_status envelope_seal_answer(envelope_dir *d, envelope_dir *req, envelop
         return ENVELOPE_ERR_NOT_ANSWER;
     if (req->answer)
         return ENVELOPE_ERR_ANSWERED;
-    if ((st = check_seq(d, t, req->last)) != ENVELOPE_OK)
+    if ((st = check_answer_seq(d, t, req->last)) != ENVELOPE_OK)
         return st;
     if (pt_len > ENVELOPE_MAX_PLAINTEXT)
         return ENVELOPE_ERR_TOO_LONG;
@@ -698,7 +718,7 @@ envelope_status envelope_open_answer(envelope_dir *d, const envelope_dir *req, e
         return ENVELOPE_ERR_ARG;
     *pt = NULL;
     *pt_len = 0;
-    if ((st = check_seq(d, t, seq)) != ENVELOPE_OK)
+    if ((st = check_answer_seq(d, t, seq)) != ENVELOPE_OK)
         return st;
     if (req->req != REQ_SEALED || seq != req->last || !answers(req->req_type, t))
         return ENVELOPE_ERR_NOT_ANSWER;

@@ -103,6 +103,10 @@
 #define ENVELOPE_ROTATE_DEFAULT 10 /* messages per key, per direction */
 #define ENVELOPE_ROTATE_MAX 65535u
 #define ENVELOPE_MAX_GAP 1000u            /* seq may skip at most this far ahead */
+/* ...and at most this many key epochs: a forged envelope far ahead costs one
+ * HKDF step per epoch before its tag can fail, so with a small rotate_every
+ * the epochs, not the seqs, are what must be bounded (128 steps: ~0.4 ms) */
+#define ENVELOPE_MAX_EPOCH_SKIP 128u
 #define ENVELOPE_SEQ_MAX 2147483648u      /* 2^31: then the session must end */
 #define ENVELOPE_SESSION_MAX 64           /* bytes of session id in the AAD */
 #define ENVELOPE_MAX_PLAINTEXT (1u << 20) /* 1 MiB; --max-body caps the JSON */
@@ -114,9 +118,9 @@ typedef enum envelope_status {
     ENVELOPE_ERR_ARG,        /* a bad argument (NULL, length, rotate_every) */
     ENVELOPE_ERR_REFLECTED,  /* the type travels the other way */
     ENVELOPE_ERR_SEQ_RANGE,  /* seq before the first or beyond ENVELOPE_SEQ_MAX */
-    ENVELOPE_ERR_REPLAY,     /* seq == last, not an identical resend */
+    ENVELOPE_ERR_REPLAY,     /* seq == last, and no cached answer to send for it */
     ENVELOPE_ERR_REORDER,    /* seq < last */
-    ENVELOPE_ERR_GAP,        /* seq - last > ENVELOPE_MAX_GAP */
+    ENVELOPE_ERR_GAP,        /* seq - last > ENVELOPE_MAX_GAP, or > ENVELOPE_MAX_EPOCH_SKIP epochs */
     ENVELOPE_ERR_NOT_ANSWER, /* answer: no request, or not the request's seq */
     ENVELOPE_ERR_ANSWERED,   /* seal_answer: this request already has one */
     ENVELOPE_ERR_TOO_LONG,   /* plaintext over ENVELOPE_MAX_PLAINTEXT */

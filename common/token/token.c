@@ -133,8 +133,9 @@ int token_key_load(token_key *k, const char *path, char *err, size_t err_len)
     size_t got = 0;
     int rc = -1;
     /* fstat the descriptor we read from, so the checks and the read are
-     * about one and the same file */
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+     * about one and the same file; O_NONBLOCK so a FIFO in its place cannot
+     * hang the start (it is refused as not a regular file) */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
     if (fd < 0) {
         snprintf(err, err_len, "%s: %s", path, strerror(errno));
@@ -148,7 +149,19 @@ int token_key_load(token_key *k, const char *path, char *err, size_t err_len)
         snprintf(err, err_len, "%s is not a regular file", path);
         goto end;
     }
-    /* this key signs logins for every account: refuse, don't just warn */
+    /* this key signs logins for every account: refuse, don't just warn. Its
+     * owner can rewrite it, so the owner must be us; a second hard link is a
+     * second name someone else may control. */
+    if (st.st_uid != geteuid()) {
+        snprintf(err, err_len, "%s belongs to user %u, not to this server's user %u: whoever "
+                 "owns it can mint tokens", path, (unsigned)st.st_uid, (unsigned)geteuid());
+        goto end;
+    }
+    if (st.st_nlink != 1) {
+        snprintf(err, err_len, "%s has %u hard links; a token key has one name", path,
+                 (unsigned)st.st_nlink);
+        goto end;
+    }
     if (st.st_mode & 077) {
         snprintf(err, err_len, "%s can be read or written by other users (mode %03o); run: "
                  "chmod 600 %s", path, (unsigned)(st.st_mode & 0777), path);
@@ -461,6 +474,10 @@ token_status token_verify(const token_key *keys, size_t nkeys, const char *token
         memset(claims, 0, sizeof *claims);
     if (!expect || !expect->iss || !expect->aud)
         return TOKEN_INTERNAL; /* a caller's bug: nothing to check against */
+    /* a clock outside the times a token may carry is a caller's bug too (and
+     * now +- the leeway must not overflow) */
+    if (now <= 0 || now > TOKEN_MAX_TIME)
+        return TOKEN_INTERNAL;
     /* 1. the length, before anything reads the text (libjwt alloca()s its
      * length), and no NUL inside (libjwt would read up to it only) */
     if (!token)

@@ -892,6 +892,59 @@ static void answers_belong_to_their_request(void **state)
     pair_free(&p);
 }
 
+/* A forged envelope far ahead costs one HKDF step per key epoch before its
+ * tag fails: with N = 1, seq 1000 ahead would be 1000 steps. The epochs are
+ * capped (ENVELOPE_MAX_EPOCH_SKIP) as well as the seqs. */
+static void epoch_skip_capped(void **state)
+{
+    uint8_t secret[32], *ct = NULL;
+    size_t n;
+    envelope_dir *tx;
+    (void)state;
+
+    memset(secret, 7, sizeof secret);
+    tx = dir(ENVELOPE_C2S, secret, 1, SESSION);
+    /* data starts at seq 2 = epoch 0: seq 131 is 129 epochs ahead, 130 is 128 */
+    assert_int_equal(
+        envelope_seal(tx, ENVELOPE_DATA_REQUEST, 131, (const uint8_t *)"a", 1, &ct, &n),
+        ENVELOPE_ERR_GAP);
+    assert_int_equal(
+        envelope_seal(tx, ENVELOPE_DATA_REQUEST, 130, (const uint8_t *)"a", 1, &ct, &n),
+        ENVELOPE_OK);
+    free(ct);
+    envelope_dir_free(tx);
+}
+
+/* Requests the server opened and refused in plain HTTP get no envelope back;
+ * 1001 of them must not leave a session that can never be answered again. */
+static void answers_after_many_unanswered_requests(void **state)
+{
+    pair p;
+    size_t n, an, pn;
+    uint8_t *ct, *a = NULL, *pt = NULL;
+    (void)state;
+
+    pair_new(&p, 10);
+    for (uint64_t seq = 2; seq <= 1003; seq++) {
+        ct = request(&p, ENVELOPE_DATA_REQUEST, seq, "{}", &n);
+        assert_int_equal(envelope_open(p.server_rx, ENVELOPE_DATA_REQUEST, seq, ct, n, &pt, &pn),
+                         ENVELOPE_OK);
+        free(pt);
+        pt = NULL;
+        free(ct);
+    }
+    assert_int_equal(envelope_seal_answer(p.server_tx, p.server_rx, ENVELOPE_DATA_RESPONSE,
+                                          (const uint8_t *)"ok", 2, &a, &an),
+                     ENVELOPE_OK);
+    assert_int_equal(envelope_open_answer(p.client_rx, p.client_tx, ENVELOPE_DATA_RESPONSE, 1003,
+                                          a, an, &pt, &pn),
+                     ENVELOPE_OK);
+    assert_memory_equal(pt, "ok", 2);
+    free(pt);
+    free(a);
+    pair_free(&p);
+}
+
 /* 60 round trips with N = 3 through 20 epochs, both sides in step */
 static void long_session_round_trips(void **state)
 {
@@ -1106,6 +1159,8 @@ int main(void)
         cmocka_unit_test(open_refuses_moved_envelopes),
         cmocka_unit_test(any_flipped_bit_fails),
         cmocka_unit_test(gap_over_1000_refused),
+        cmocka_unit_test(epoch_skip_capped),
+        cmocka_unit_test(answers_after_many_unanswered_requests),
         cmocka_unit_test(forged_far_envelope_changes_nothing),
         cmocka_unit_test(replay_reorder_reflection_refused),
         cmocka_unit_test(identical_resend_gets_identical_answer),

@@ -683,6 +683,11 @@ static void clock_edges(void **state)
     tok = issue_a(0, T); /* the default, 30 minutes */
     assert_int_equal(verify_at(tok, T + 1800 + L - 1), TOKEN_OK);
     assert_int_equal(verify_at(tok, T + 1800 + L), TOKEN_EXPIRED);
+    /* a clock no token can carry is the caller's bug, never a verdict on the
+     * token (and now - leeway must not overflow) */
+    assert_int_equal(verify_at(tok, 0), TOKEN_INTERNAL);
+    assert_int_equal(verify_at(tok, INT64_MIN + 1), TOKEN_INTERNAL);
+    assert_int_equal(verify_at(tok, TOKEN_MAX_TIME + 1), TOKEN_INTERNAL);
     token_free(tok);
 }
 
@@ -859,6 +864,25 @@ static void key_files(void **state)
     assert_int_equal(token_key_load(&back, dir, err, sizeof err), -1);
     assert_non_null(strstr(err, "not a regular file"));
     unlink(other);
+    /* a second hard link: a second name, that someone else may control */
+    assert_int_equal(link(path, other), 0);
+    assert_int_equal(token_key_load(&back, path, err, sizeof err), -1);
+    assert_non_null(strstr(err, "hard links"));
+    unlink(other);
+    assert_int_equal(token_key_load(&back, path, err, sizeof err), 0);
+    /* a FIFO in the key's place is refused at once, never waited on */
+    assert_int_equal(mkfifo(other, 0600), 0);
+    assert_int_equal(token_key_load(&back, other, err, sizeof err), -1);
+    assert_non_null(strstr(err, "not a regular file"));
+    unlink(other);
+    /* a 0600 file that belongs to another user: its owner could rewrite it
+     * and mint tokens (only root can make one to test with) */
+    if (geteuid() == 0) {
+        assert_int_equal(chown(path, 65534, 65534), 0);
+        assert_int_equal(token_key_load(&back, path, err, sizeof err), -1);
+        assert_non_null(strstr(err, "belongs to user 65534"));
+        assert_int_equal(chown(path, 0, 0), 0);
+    }
     unlink(path);
     assert_int_equal(token_key_load(&back, path, err, sizeof err), -1);
     assert_non_null(strstr(err, "No such file"));
