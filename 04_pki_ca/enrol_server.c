@@ -12,7 +12,8 @@
  * "Good once" must survive a restart: a code spent only in memory works
  * again when the server is started again with the same codes file. So the
  * SHA-256 of each spent code (never the code) is appended to a record beside
- * the codes file, FILE.spent (for $ENROL_CODE: PKI/enrol.spent), and fsync'ed
+ * the codes file, FILE.spent (FILE by its real path, so a symlink to it finds
+ * the same record; for $ENROL_CODE: PKI/enrol.spent), and fsync'ed
  * before the certificate is sent. The server refuses to start when it cannot
  * write that record, when the record is damaged, or when another 04-server
  * holds it (two servers with one codes file would each spend a code once).
@@ -152,11 +153,20 @@ static int open_spent(const char *pki_dir, const char *codes_file)
     size_t got = 0;
     int rc = -1, spent = 0;
 
-    if (snprintf(g.spent_path, sizeof g.spent_path, "%s%s", codes_file ? codes_file : pki_dir,
-                 codes_file ? ".spent" : "/enrol.spent") >= (int)sizeof g.spent_path) {
-        errorf("enrolment codes", "the path of the codes file is too long");
+    /* the codes file by its real path: a symlink or "./codes" to the same
+     * file must find the same record, not start a fresh one */
+    char *real = codes_file ? realpath(codes_file, NULL) : NULL;
+    if (codes_file && !real) {
+        errorf(codes_file, "%s", strerror(errno));
         return -1;
     }
+    if (snprintf(g.spent_path, sizeof g.spent_path, "%s%s", real ? real : pki_dir,
+                 real ? ".spent" : "/enrol.spent") >= (int)sizeof g.spent_path) {
+        errorf("enrolment codes", "the path of the codes file is too long");
+        free(real);
+        return -1;
+    }
+    free(real);
     g.spent_fd = open(g.spent_path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (g.spent_fd < 0) {
         errorf(g.spent_path, "cannot open the record of spent enrolment codes: %s",

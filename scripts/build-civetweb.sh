@@ -12,7 +12,8 @@
 # deb-src entries are derived from the machine's own deb entries, so the
 # system's apt set-up is not touched. The orig tarball is pinned by SHA-256.
 #
-# One course patch goes on top of Debian's, after the pin check (step 3b):
+# Course patches go on top of Debian's, after the pin check (step 3b).
+# 1. chunk-size-overflow:
 # civetweb 1.15 adds a chunk size from the request (up to 2^64-1) to its
 # int64_t length counter unchecked (mg_read), a signed overflow a client can
 # cause with one chunk line ("7fffffffffffffff"). The web layer cannot stop it:
@@ -20,6 +21,12 @@
 # it. The patch refuses such a chunk (mg_read returns -1, the body is
 # "malformed") and adds mg_course_patches(), which common/net/webserver.c
 # looks for: a build without the patch gets no chunked bodies at all (411).
+# 2. header-end: civetweb's header parser took any line that does not start
+# with a field name (a folded line, RFC 9112 section 5.2) as the end of the
+# headers, and stopped after 64 headers without a word; the headers after
+# that point (a Content-Length, say) were ignored, and the body was read as
+# the next request: request smuggling behind a proxy that reads them. Both
+# are now a malformed request (400).
 #
 #   scripts/build-civetweb.sh OUTDIR     (normally build/civetweb)
 # Produces OUTDIR/libcivetweb.a and OUTDIR/include/civetweb.h, once per
@@ -31,7 +38,7 @@ OUT=${1:-build/civetweb}
 ORIG=civetweb_1.15+dfsg.orig.tar.xz
 SHA256=ec372e9737bc820118bbb735f46a07d41f795814ca0f38bc6e67048e7a460f33
 
-PATCH_LEVEL=chunk-size-overflow
+PATCH_LEVEL=chunk-size-overflow,header-end
 
 if [[ -f "$OUT/libcivetweb.a" && -f "$OUT/include/civetweb.h" &&
   "$(cat "$OUT/course-patches" 2>/dev/null)" == "$PATCH_LEVEL" ]]; then
@@ -111,7 +118,7 @@ patch -d "$SRCDIR/tree" -p1 --forward --quiet <<'PATCH' || {
 +const char *
 +mg_course_patches(void)
 +{
-+	return "chunk-size-overflow";
++	return "chunk-size-overflow,header-end";
 +}
 +
 +
@@ -133,6 +140,34 @@ patch -d "$SRCDIR/tree" -p1 --forward --quiet <<'PATCH' || {
  				/* append a new chunk */
  				conn->content_len += (int64_t)chunkSize;
  			}
+@@ -10417,6 +10434,13 @@
+ 			dp++;
+ 		}
+ 		if (dp == *buf) {
++			/* course patch: only a blank line ends the headers; a
++			 * line that starts with a space or tab (obs-fold, RFC
++			 * 9112 section 5.2) or another byte is an error, not an
++			 * end that hides the headers after it */
++			if ((*dp != '\r') && (*dp != '\n') && (*dp != 0)) {
++				return -1;
++			}
+ 			/* End of headers reached. */
+ 			break;
+ 		}
+@@ -10477,6 +10501,13 @@
+ 			break;
+ 		}
+ 	}
++	/* course patch: more headers than fit is an error, not a silent
++	 * end (a Content-Length after the 64th would be read by a proxy and
++	 * not by us: request smuggling) */
++	if ((i == (int)MG_MAX_HEADERS) && (**buf != '\r') && (**buf != '\n')
++	    && (**buf != 0)) {
++		return -1;
++	}
+ 	return num_headers;
+ }
+ 
 PATCH
   echo "build-civetweb: error: the course patch does not apply to this civetweb source" >&2
   exit 1

@@ -93,6 +93,11 @@ const char *web_peer(struct mg_connection *conn)
 /* Set on a worker thread when the request's connection must close after the
  * reply (a body we refused to read); cleared as each request arrives. */
 static _Thread_local int t_must_close;
+/* the request came with a body nobody has read yet: a reply sent now closes
+ * the connection, or civetweb would read ("drain") that body after the
+ * handler for as long as its sender trickles it, holding a worker (a slow
+ * client the watchdog no longer counts, its head being in) */
+static _Thread_local int t_body_unread;
 /* Set by web_reply_error_retry for the one reply it sends: Retry-After. */
 static _Thread_local unsigned t_retry_after;
 /* Set while a HEAD request runs its GET handler: replies carry the head only. */
@@ -135,7 +140,7 @@ int web_reply(struct mg_connection *conn, int status, const char *content_type, 
 {
     const web_config *cfg = cfg_of(conn);
     char head[2048];
-    int keep = !t_must_close && client_wants_keep_alive(conn), n;
+    int keep = !t_must_close && !t_body_unread && client_wants_keep_alive(conn), n;
     const char *date = http_date();
 
     n = snprintf(head, sizeof head,
@@ -331,6 +336,7 @@ int web_read_body(struct mg_connection *conn, char **body, size_t *len)
 
     *body = NULL;
     *len = 0;
+    t_body_unread = 0; /* read whole here, or refused with a close */
     if (is_chunked(conn)) {
         st = read_chunked(conn, max, body, len);
     } else {
@@ -732,9 +738,11 @@ static int dispatch(struct mg_connection *conn)
     t_head = head;
     mark_served(mg_get_user_data(mg_get_context(conn)), ri, 1);
 
+    t_body_unread = 0;
     log_request(ri);
     if ((st = check_framing(conn, cfg->max_body)) != 0 || (st = decode_path(conn)) != 0)
         return st;
+    t_body_unread = ri->content_length > 0 || is_chunked(conn);
 
     for (const web_route *r = cfg->routes; r && r->fn; r++) {
         if (strcmp(r->path, t_path) != 0)
