@@ -328,15 +328,22 @@ static int read_declared(struct mg_connection *conn, size_t want, char **body, s
     return 0;
 }
 
+static void mark_served(web_server *s, const struct mg_request_info *ri, int add);
+
 int web_read_body(struct mg_connection *conn, char **body, size_t *len)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
+    web_server *server = mg_get_user_data(mg_get_context(conn));
     size_t max = cfg_of(conn)->max_body;
     int st;
 
     *body = NULL;
     *len = 0;
     t_body_unread = 0; /* read whole here, or refused with a close */
+    /* While the body comes in, the watchdog counts this connection as one
+     * that waits for its client, as it does before the head is in: a body
+     * trickled a byte at a time holds a worker just as a slow head does. */
+    mark_served(server, ri, 0);
     if (is_chunked(conn)) {
         st = read_chunked(conn, max, body, len);
     } else {
@@ -344,6 +351,7 @@ int web_read_body(struct mg_connection *conn, char **body, size_t *len)
          * it (dispatch refuses it already; this keeps the promise here). */
         if (ri->content_length > 0 && (unsigned long long)ri->content_length > max) {
             t_must_close = 1; /* do not read the rest: say so, and close after replying */
+            mark_served(server, ri, 1);
             return web_reply_error(conn, 413,
                                    "request body of %lld bytes is over the limit of %zu",
                                    ri->content_length, max);
@@ -351,6 +359,7 @@ int web_read_body(struct mg_connection *conn, char **body, size_t *len)
         st = read_declared(conn, ri->content_length > 0 ? (size_t)ri->content_length : 0, body,
                            len);
     }
+    mark_served(server, ri, 1);
     if (st != 0)
         return st;
     (*body)[*len] = '\0';
@@ -689,7 +698,7 @@ static void watch_round(web_server *s)
             }
         }
         note("slow clients: shut down %d connections from %s (%d of its connections already "
-             "wait for their request head)",
+             "wait for their request head or body)",
              cut_here, now_w[i].k.addr, s->cap);
     }
     /* what the next round compares with: the ones still there */
