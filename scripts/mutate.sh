@@ -82,10 +82,12 @@ fi
 SCRATCH="$ROOT/build/mutate/tree"
 mkdir -p "$SCRATCH"
 echo "mutate: copying the tree to $SCRATCH"
-# (files git tracks and untracked ones it does not ignore; a deleted one is skipped)
+# (files git tracks and untracked ones it does not ignore; a deleted one is
+# skipped). -m: every copied file is new to make, so a copy made over an
+# earlier one never keeps objects older than their sources claim to be.
 git ls-files -co --exclude-standard -z |
   /usr/bin/python3 -c 'import os,sys; sys.stdout.write("".join(p+"\0" for p in sys.stdin.read().split("\0") if p and os.path.isfile(p)))' |
-  tar --null -T - -cf - | tar -xf - -C "$SCRATCH"
+  tar --null -T - -cf - | tar -xmf - -C "$SCRATCH"
 mkdir -p "$SCRATCH/build"
 [[ -e "$SCRATCH/build/civetweb" ]] || ln -s "$ROOT/build/civetweb" "$SCRATCH/build/civetweb"
 if ! make -C "$SCRATCH" -s -j2 all >"$ROOT/build/mutate/build.log" 2>&1; then
