@@ -86,6 +86,11 @@
  * says why in one line. Secrets are wiped (OPENSSL_cleanse) before free.
  * A direction is not thread-safe: chapter 06 serves one request per session
  * at a time, under the session's lock, from the seq check to the answer.
+ * Make each direction exactly once per handshake: a second envelope_dir from
+ * the same first secret starts its seq again and would reuse (key, nonce)
+ * pairs (a notify direction made anew on a WebSocket reconnect, or a session
+ * restored after a restart, would do exactly that). A new handshake, new
+ * secrets.
  */
 #ifndef COURSE_ENVELOPE_H
 #define COURSE_ENVELOPE_H
