@@ -483,9 +483,9 @@ uint32_t envelope_dir_epoch(const envelope_dir *d)
     return d ? d->epoch : 0;
 }
 
-/* The seq checks both sides make, in the order envelope.h gives. They only
- * refuse; nothing changes here. */
-static envelope_status check_seq(const envelope_dir *d, envelope_type t, uint64_t seq)
+/* Type and order, what every envelope and every answer must pass, in the
+ * order envelope.h gives. The checks only refuse; nothing changes here. */
+static envelope_status check_order(const envelope_dir *d, envelope_type t, uint64_t seq)
 {
     if (!type_code(d->dir, t))
         return ENVELOPE_ERR_REFLECTED;
@@ -495,28 +495,25 @@ static envelope_status check_seq(const envelope_dir *d, envelope_type t, uint64_
         return ENVELOPE_ERR_REPLAY;
     if (seq < d->last)
         return ENVELOPE_ERR_REORDER;
+    return ENVELOPE_OK;
+}
+
+/* An envelope that arrives: its order, then how far ahead it may reach. An
+ * answer's seq is its request's, which passed this when it was opened, so
+ * answers check only their order: with a gap limit, requests opened without
+ * an answer (a refusal sent in plain HTTP) would leave a session that can
+ * never be answered again once they add up to the gap. */
+static envelope_status check_seq(const envelope_dir *d, envelope_type t, uint64_t seq)
+{
+    envelope_status st = check_order(d, t, seq);
+    if (st != ENVELOPE_OK)
+        return st;
     if (seq - d->last > ENVELOPE_MAX_GAP ||
         envelope_epoch(d->dir, seq, d->rotate_every) - d->epoch > ENVELOPE_MAX_EPOCH_SKIP)
         return ENVELOPE_ERR_GAP;
     return ENVELOPE_OK;
 }
 
-/* An answer's seq is its request's, which passed check_seq when it was
- * opened: here only type, range and order. No gap limit: requests opened
- * without an answer (a refusal sent in plain HTTP) would otherwise leave a
- * session that can never be answered again once they add up to the gap. */
-static envelope_status check_answer_seq(const envelope_dir *d, envelope_type t, uint64_t seq)
-{
-    if (!type_code(d->dir, t))
-        return ENVELOPE_ERR_REFLECTED;
-    if (seq < envelope_first_seq(d->dir) || seq > ENVELOPE_SEQ_MAX)
-        return ENVELOPE_ERR_SEQ_RANGE;
-    if (seq == d->last)
-        return ENVELOPE_ERR_REPLAY;
-    if (seq < d->last)
-        return ENVELOPE_ERR_REORDER;
-    return ENVELOPE_OK;
-}
 
 /* Seal under the key of seq's epoch; commits on success. */
 static envelope_status seal_at(envelope_dir *d, envelope_type t, uint64_t seq,
@@ -688,7 +685,7 @@ envelope_status envelope_seal_answer(envelope_dir *d, envelope_dir *req, envelop
         return ENVELOPE_ERR_NOT_ANSWER;
     if (req->answer)
         return ENVELOPE_ERR_ANSWERED;
-    if ((st = check_answer_seq(d, t, req->last)) != ENVELOPE_OK)
+    if ((st = check_order(d, t, req->last)) != ENVELOPE_OK)
         return st;
     if (pt_len > ENVELOPE_MAX_PLAINTEXT)
         return ENVELOPE_ERR_TOO_LONG;
@@ -718,7 +715,7 @@ envelope_status envelope_open_answer(envelope_dir *d, const envelope_dir *req, e
         return ENVELOPE_ERR_ARG;
     *pt = NULL;
     *pt_len = 0;
-    if ((st = check_answer_seq(d, t, seq)) != ENVELOPE_OK)
+    if ((st = check_order(d, t, seq)) != ENVELOPE_OK)
         return st;
     if (req->req != REQ_SEALED || seq != req->last || !answers(req->req_type, t))
         return ENVELOPE_ERR_NOT_ANSWER;
