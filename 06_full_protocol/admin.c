@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * admin.c - the operator's endpoints, /v1/admin/... (06-admin is their
+ * client): list sessions, remove idle ones (R1's session cleanup), revoke a
+ * device or a token, unlock an account, the quarantine, and an audit of
+ * every stored signature.
+ *
+ * Three locks on the door, each for a different mistake:
+ *   - the peer is this machine (127.0.0.1 or ::1): the admin port is not
+ *     the internet's, even when the service is;
+ *   - the TLS client certificate is the admin's (06-server issued it to
+ *     DATA/admin.crt on first start, from the device CA): a device
+ *     certificate is not enough;
+ *   - X-Admin-Token, the secret in DATA/admin.token (0600), compared as
+ *     SHA-256 digests with CRYPTO_memcmp, so neither its length nor its
+ *     first wrong byte shows in the timing. R1 compared a hard-coded
+ *     admin secret in its source with !=.
+ */
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/encoding.h"
+#include "envelope/hello.h"
+#include "net/webserver.h"
+#include "pki/pki.h"
+#include "service.h"
+
+static int admin_allowed(service *svc, struct mg_connection *conn)
+{
+    const char *peer = web_peer(conn), *tok = web_header(conn, "X-Admin-Token");
+    X509 *cert = web_peer_cert(conn);
+    char serial[LIVE_SERIAL_SIZE];
+    uint8_t md[32];
+    unsigned int n = 0;
+
+    if (strcmp(peer, "127.0.0.1") != 0 && strcmp(peer, "::1") != 0)
+        return web_reply_error(conn, 403, "the admin endpoints answer this machine only");
+    if (!cert || pki_serial_hex(X509_get0_serialNumber(cert), serial, sizeof serial) != 0 ||
+        strcmp(serial, svc->admin_serial) != 0)
+        return web_reply_error(conn, 403, "the admin endpoints need the admin certificate "
+                                          "(DATA/admin.crt and admin.key)");
+    if (!tok || strlen(tok) > 256 ||
+        EVP_Digest(tok, strlen(tok), md, &n, EVP_sha256(), NULL) != 1 ||
+        CRYPTO_memcmp(md, svc->admin_digest, sizeof md) != 0) {
+        warning("admin: a request with a wrong or missing X-Admin-Token");
+        return web_reply_error(conn, 401, "X-Admin-Token is missing or wrong (DATA/admin.token)");
+    }
+    return 0;
+}
+
+/* POST bodies are small JSON objects; 0 with *in, or the status. */
+static int admin_json(service *svc, struct mg_connection *conn, json_t **in)
+{
+    int st = admin_allowed(svc, conn);
+    return st ? st : web_read_json(conn, in);
+}
+
+/* ---- sessions ---------------------------------------------------------- */
+
+static void add_session(const live_session *s, int64_t now, void *arg)
+{
+    json_array_append_new(arg, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "session", s->id,
+                                         "user", s->user, "device", s->device, "peer", s->peer,
+                                         "idle_seconds", (json_int_t)(now - s->last_used),
+                                         "expires_in", (json_int_t)(s->expires_at - now),
+                                         "created", (json_int_t)s->created));
+}
+
+static int admin_sessions(struct mg_connection *conn, void *arg)
+{
+    service *svc = arg;
+    int st;
+    if ((st = admin_allowed(svc, conn)) != 0)
+        return st;
+    json_t *list = json_array();
+    live_foreach(svc->sessions, add_session, list);
+    return web_reply_json(conn, 200, json_pack("{s:o}", "sessions", list));
+}
+
+static int admin_sweep(struct mg_connection *conn, void *arg)
+{
+    service *svc = arg;
+    json_t *in;
+    int st;
+    if ((st = admin_json(svc, conn, &in)) != 0)
+        return st;
+    json_t *idle = json_object_get(in, "idle_seconds");
+    json_int_t secs = json_is_integer(idle) ? json_integer_value(idle) : 0;
+    json_decref(in);
+    if (secs < 0 || secs > 86400)
+        return web_reply_error(conn, 400, "idle_seconds must be 0..86400 (0: the server's setting)");
+    size_t n = live_sweep(svc->sessions, (unsigned)secs);
+    note("admin: removed %zu idle session%s", n, n == 1 ? "" : "s");
+    return web_reply_json(conn, 200, json_pack("{s:I}", "removed", (json_int_t)n));
+}
+
+/* ---- revocation, accounts ------------------------------------------------ */
+
+static int admin_revoke_device(struct mg_connection *conn, void *arg)
+{
+    service *svc = arg;
+    json_t *in;
+    char err[256];
+    int st;
+    if ((st = admin_json(svc, conn, &in)) != 0)
+        return st;
+    const char *serial = json_get_str(in, "serial"), *reason = json_get_str(in, "reason");
+    if (!serial || strlen(serial) >= LIVE_SERIAL_SIZE) {
+        json_decref(in);
+        return web_reply_error(conn, 400, "the body must be {\"serial\": HEX, \"reason\": ...}");
+    }
+    if (device_revoke(svc, serial, reason ? reason : "unspecified", err, sizeof err) != 0)
+        st = web_reply_error(conn, strstr(err, "no enrolled") ? 404 : 400, "%s", err);
+    else
+        st = web_reply_json(conn, 200, json_pack("{s:s, s:s}", "revoked", serial, "crl", svc->crl_file));
+    json_decref(in);
+    return st;
+}
+
+static int admin_revoke_token(struct mg_connection *conn, void *arg)
+{
+    service *svc = arg;
+    json_t *in;
+    int st;
+    if ((st = admin_json(svc, conn, &in)) != 0)
+        return st;
+    const char *jti = json_get_str(in, "jti");
+    if (!jti || strlen(jti) != TOKEN_JTI_LEN) {
+        json_decref(in);
+        return web_reply_error(conn, 400, "the body must be {\"jti\": the token's 22-character id}");
+    }
+    /* kept until the longest a token can live has passed */
+    if (token_revoke(svc, jti, (int64_t)time(NULL) + TOKEN_MAX_LIFETIME + TOKEN_LEEWAY) != 0)
+        st = web_reply_error(conn, 503, "the revocation was not stored: retry");
+    else
+        st = web_reply_json(conn, 200, json_pack("{s:s}", "revoked", jti));
+    note("admin: revoked token %s", jti);
+    json_decref(in);
+    return st;
+}
+
+static int admin_unlock(struct mg_connection *conn, void *arg)
+{
+    service *svc = arg;
+    json_t *in;
+    int st;
+    if ((st = admin_json(svc, conn, &in)) != 0)
+        return st;
+    const char *user = json_get_str(in, "username");
+    if (!user)
+        st = web_reply_error(conn, 400, "the body must be {\"username\": ...}");
+    else if (accounts_unlock(svc->acc, user) != 0)
+        st = web_reply_error(conn, 404, "no account '%s'", user);
+    else
+        st = web_reply_json(conn, 200, json_pack("{s:s}", "unlocked", user));
+    json_decref(in);
+    return st;
+}
+
+/* ---- audit: every stored signature, verified again ----------------------- */
+
+static int admin_audit(struct mg_connection *conn, void *arg)
+{
+    service *svc = arg;
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    json_int_t checked = 0, bad = 0;
+    int st;
+    if ((st = admin_allowed(svc, conn)) != 0)
+        return st;
+    if (!(db = store_reader(svc->st)) ||
+        sqlite3_prepare_v2(db,
+                           "SELECT r.id, d.cert_pem, r.op, r.msg_id, r.created, r.payload, r.signature, "
+                           "r.payload_sha256 FROM receipts r JOIN devices d ON d.serial = r.device_serial "
+                           "ORDER BY r.id",
+                           -1, &q, NULL) != SQLITE_OK)
+        return web_reply_error(conn, 503, "the store is not available");
+    json_t *failures = json_array();
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        uint8_t md[32];
+        unsigned int mdn = 0;
+        const void *payload = sqlite3_column_blob(q, 5);
+        int plen = sqlite3_column_bytes(q, 5);
+        int ok = sqlite3_column_bytes(q, 3) == 16 && sqlite3_column_bytes(q, 7) == 32 &&
+                 EVP_Digest(payload ? payload : "", (size_t)plen, md, &mdn, EVP_sha256(), NULL) == 1 &&
+                 CRYPTO_memcmp(md, sqlite3_column_blob(q, 7), 32) == 0 &&
+                 c06_audit_verify((const char *)sqlite3_column_text(q, 1), svc->server_name,
+                                  (const char *)sqlite3_column_text(q, 2), sqlite3_column_blob(q, 3),
+                                  sqlite3_column_int64(q, 4), payload, (size_t)plen,
+                                  sqlite3_column_blob(q, 6), (size_t)sqlite3_column_bytes(q, 6)) == 0;
+        checked++;
+        if (!ok) {
+            bad++;
+            json_array_append_new(failures, json_integer(sqlite3_column_int64(q, 0)));
+        }
+    }
+    sqlite3_finalize(q);
+    note("audit: %lld signatures checked, %lld do not verify", (long long)checked, (long long)bad);
+    return web_reply_json(conn, 200, json_pack("{s:I, s:I, s:o}", "checked", checked, "bad", bad,
+                                               "bad_receipts", failures));
+}
+
+const web_route admin_routes[] = {
+    {"GET", "/v1/admin/sessions", admin_sessions, NULL},
+    {"POST", "/v1/admin/sweep", admin_sweep, NULL},
+    {"POST", "/v1/admin/revoke-device", admin_revoke_device, NULL},
+    {"POST", "/v1/admin/revoke-token", admin_revoke_token, NULL},
+    {"POST", "/v1/admin/unlock", admin_unlock, NULL},
+    {"GET", "/v1/admin/audit", admin_audit, NULL},
+    {0},
+};

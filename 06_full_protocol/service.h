@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * service.h - what 06-server's handlers share: the store, the keys, the
+ * device CA, the live sessions and the policy switches. One instance, made
+ * by server.c at start, read-only afterwards except where a field says
+ * which lock guards it.
+ *
+ * The handlers, by file (each a lesson of its own):
+ *   accounts_http.c  POST /v1/register                      (R4's accounts, done right)
+ *   est.c            /.well-known/est/cacerts, simpleenroll, simplereenroll  (RFC 7030)
+ *   session.c        POST /v1/hello, /v1/data, /v1/close, GET /v1/whoami     (R3's protocol)
+ *   admin.c          /v1/admin/...                          (R1's session cleanup, revocation)
+ *   devices.c        who a client certificate is, revocation, the CRL
+ */
+#ifndef COURSE_06_SERVICE_H
+#define COURSE_06_SERVICE_H
+
+#include <civetweb.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "accounts.h"
+#include "live.h"
+#include "store/store.h"
+#include "tls/tls.h"
+#include "token/token.h"
+
+/* Defaults (06-server --help shows them). */
+#define SERVICE_IDLE_DEFAULT 1800     /* seconds without a request, then a session ends */
+#define SERVICE_SESSIONS_DEFAULT 1024 /* live sessions at most */
+#define SERVICE_DEVICE_DAYS 30        /* a device certificate's validity */
+#define SERVICE_MAX_REVOKED 4096      /* revoked serials and tokens kept in memory */
+
+typedef struct service {
+    const char *data_dir;
+    char url[128];         /* https://NAME: iss and aud of every token */
+    const char *server_name; /* "localhost": in every HELLO transcript and record signature */
+
+    store *st;
+    accounts *acc;
+    token_key token_keys[1];
+    uint8_t admin_digest[32];        /* SHA-256 of the admin token */
+    char admin_serial[LIVE_SERIAL_SIZE]; /* the admin client certificate's serial */
+
+    /* the device CA: issues client certificates only; its key stays
+     * encrypted on disk and decrypted in memory only */
+    X509 *device_ca;
+    EVP_PKEY *device_ca_key;
+    const char *device_ca_file;
+    char crl_file[512];  /* DATA/devices-crl.pem, rewritten on each revocation */
+    tls_crl *crls;       /* what the TLS layer checks; reloaded without a restart */
+    pthread_mutex_t crl_lock;
+
+    EVP_PKEY *server_key; /* signs HELLO_ACK (the TLS server certificate's key) */
+    X509 *server_cert;
+
+    live *sessions;
+    unsigned rotate_every;
+    unsigned idle_seconds;
+    long token_lifetime;
+    size_t max_sessions;
+    int enrol_binding_optional; /* --enrol-binding optional: lab/curl only */
+    int bind_ip;                /* --bind-ip: a session answers only its first address (R3) */
+    int lab_bearer;             /* --lab --lab-bearer: tokens not bound to the certificate */
+
+    /* revoked device serials and token ids, for connections already open
+     * (the CRL stops new handshakes only); under revoked_lock */
+    pthread_mutex_t revoked_lock;
+    char (*revoked_serials)[LIVE_SERIAL_SIZE];
+    size_t n_revoked_serials;
+    char (*revoked_jtis)[32];
+    size_t n_revoked_jtis;
+} service;
+
+/* ---- devices.c ---------------------------------------------------------- */
+
+/* Who is on the other end of this request, from its client certificate. */
+typedef struct device_id {
+    char serial[LIVE_SERIAL_SIZE];
+    char user[LIVE_USER_SIZE];
+    int64_t account_id;
+    int64_t tokens_valid_after; /* the account's: older tokens are dead */
+    uint8_t x5t[32];
+    X509 *cert; /* borrowed from the connection */
+} device_id;
+
+/* 0 with *d filled when the connection carries a device certificate of a
+ * live device of an enabled account; otherwise the HTTP status after
+ * answering (403 with the reason; close_shape: as R3's CLOSE message). */
+int device_require(service *svc, struct mg_connection *conn, device_id *d, int close_shape);
+int device_is_revoked(service *svc, const char *serial);
+/* Revoke: the row, the in-memory set, its sessions, a new CRL the TLS layer
+ * takes at once. 0, or -1 with err. */
+int device_revoke(service *svc, const char *serial, const char *reason, char *err, size_t len);
+/* Write DATA/devices-crl.pem from the devices table (at start and on each
+ * revocation) and hand it to the TLS layer. */
+int device_crl_publish(service *svc, char *err, size_t len);
+int token_is_revoked(service *svc, const char *jti);
+int token_revoke(service *svc, const char *jti, int64_t exp);
+/* Load the revoked serials and tokens from the store (at start). */
+int revoked_load(service *svc);
+
+/* ---- the handlers ------------------------------------------------------- */
+int h_register(struct mg_connection *conn, void *svc);
+int h_est_cacerts(struct mg_connection *conn, void *svc);
+int h_est_enroll(struct mg_connection *conn, void *svc);
+int h_est_reenroll(struct mg_connection *conn, void *svc);
+int h_hello(struct mg_connection *conn, void *svc);
+int h_data(struct mg_connection *conn, void *svc);
+int h_close(struct mg_connection *conn, void *svc);
+int h_whoami(struct mg_connection *conn, void *svc);
+
+#endif

@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Chapter 06 end to end: 06-server, 06-client and 06-admin with a course PKI
+# made at run time in a temp dir. The whole flow (register, enrol, HELLO,
+# records, poll, token, CLOSE), then each refusal: accounts (R4), enrolment
+# (R1, R2, R5), certificates at the TLS layer, tokens (R1, R3), records and
+# the quarantine (R1), revocation (R5). Envelope attacks that need a hand-made
+# client (replay, reorder, reflection, tampering) are in
+# tests/interop/06_python_peer.sh, the third-party peers (PyJWT, openssl,
+# curl as an EST client, argon2-cffi) in tests/interop/06_*.sh.
+source "$(dirname "$0")/../lib.sh"
+tmp=$(course_tmpdir)
+P=$tmp/pki
+if ! 04_pki_ca/make-pki.sh "$BIN" "$P" >"$tmp/pki.log" 2>&1; then
+  t_fail "06: make-pki.sh builds a PKI with a device CA" "$(tail -n 5 "$tmp/pki.log")"
+  exit 0
+fi
+DATA=$tmp/data
+SRV=(--cert "$P/server-chain.crt" --key "$P/server.key" --device-ca "$P/devices" --pass-file "$P/ca-pass")
+if ! start_server 06-server "$BIN/06-server" --port 0 --data "$DATA" "${SRV[@]}" -v; then
+  t_fail "06: the server starts on a free port" "$(tail -n 5 "$SERVER_LOG")"
+  exit 0
+fi
+t_pass "06: the server starts and prints 'listening on https://...'"
+LOG=$SERVER_LOG
+URL="https://localhost:$SERVER_PORT"
+printf 'correct horse battery staple\n' >"$tmp/alice.pw"
+printf 'another long password\n' >"$tmp/bob.pw"
+printf 'wrong password, surely\n' >"$tmp/wrong.pw"
+chmod 600 "$tmp"/*.pw
+A=("$BIN/06-client" --url "$URL" --cacert "$P/root.crt" --home "$tmp/alice" --user alice --password-file "$tmp/alice.pw")
+B=("$BIN/06-client" --url "$URL" --cacert "$P/root.crt" --home "$tmp/bob" --user bob --password-file "$tmp/bob.pw")
+ADM=("$BIN/06-admin" --url "$URL" --cacert "$P/root.crt" --data "$DATA")
+DB=$DATA/course06.db
+sq() { sqlite3 -batch "$DB" "$@"; }
+
+# ---- the data folder: generated secrets, modes, the store's settings ----
+for f in token.key admin.token quarantine.key admin.key; do
+  t_true "06: first start made $f, mode 0600 (no secret in the code, R1)" "$(stat -c %a "$DATA/$f" 2>&1)" \
+    test "$(stat -c %a "$DATA/$f")" = 600
+done
+t_true "06: the data folder is 0700" "$(stat -c %a "$DATA")" test "$(stat -c %a "$DATA")" = 700
+t_true "06: the store is in WAL mode" "$(sq 'PRAGMA journal_mode')" test "$(sq 'PRAGMA journal_mode')" = wal
+t_true "06: every table is STRICT" "$(sq "SELECT name FROM sqlite_schema WHERE type='table' AND sql NOT LIKE '%STRICT%'")" \
+  test -z "$(sq "SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE '%STRICT%'")"
+t_true "06: the server narrates synchronous=FULL" "$(head -n 20 "$LOG")" grep -q 'synchronous=FULL' "$LOG"
+
+# ---- accounts (R4) ----
+t_expect "06: register makes an account" 0 --out "account 'alice' registered" -- "${A[@]}" register
+t_expect "06: a duplicate username is 409, and the server lives (R4 crashed)" 1 --err "HTTP 409" \
+  -- "${A[@]}" register
+t_expect "06: usernames are unique ignoring case" 1 --err "HTTP 409" \
+  -- "$BIN/06-client" --url "$URL" --cacert "$P/root.crt" --home "$tmp/x" --user ALICE --password-file "$tmp/alice.pw" register
+t_expect "06: the server enforces the username rules" 1 --err "HTTP 400" \
+  -- "$BIN/06-client" --url "$URL" --cacert "$P/root.crt" --home "$tmp/x" --user '../etc' --password-file "$tmp/alice.pw" register
+printf 'short\n' >"$tmp/short.pw"
+t_expect "06: a password under 8 bytes is refused" 1 --err "HTTP 400" \
+  -- "$BIN/06-client" --url "$URL" --cacert "$P/root.crt" --home "$tmp/x" --user carol --password-file "$tmp/short.pw" register
+t_expect "06: bob registers too" 0 -- "${B[@]}" register
+t_true "06: the stored hash is an Argon2id PHC string (R4: unsalted SHA-256)" "$(sq "SELECT pw_hash FROM accounts WHERE username='alice'")" \
+  grep -q '^\$argon2id\$v=19\$m=19456,t=2,p=1\$' <<<"$(sq "SELECT pw_hash FROM accounts WHERE username='alice'")"
+
+# ---- enrolment (EST) ----
+t_expect "06: enrol with a wrong password is 401" 1 --err "HTTP 401" \
+  -- "$BIN/06-client" --url "$URL" --cacert "$P/root.crt" --home "$tmp/alice" --user alice --password-file "$tmp/wrong.pw" enrol
+t_expect "06: enrol makes a device key and gets its certificate, named after the account" 0 \
+  --out "device certificate" --out "CN=alice" --err "" -- "${A[@]}" enrol
+t_true "06: the device key is 0600" "$(stat -c %a "$tmp/alice/device.key")" test "$(stat -c %a "$tmp/alice/device.key")" = 600
+t_expect "06: openssl verify -purpose sslclient accepts the device certificate" 0 --out "OK" \
+  -- openssl verify -purpose sslclient -CAfile "$P/root.crt" -untrusted "$P/devices-ca.crt" "$tmp/alice/device.crt"
+t_run openssl x509 -in "$tmp/alice/device.crt" -noout -text
+t_true "06: the device certificate is a leaf for clientAuth only" "$T_OUT" \
+  bash -c 'grep -q "CA:FALSE" <<<"$1" && grep -q "TLS Web Client Authentication" <<<"$1" && ! grep -q "Server Authentication" <<<"$1"' _ "$T_OUT"
+ALICE_SERIAL=$(openssl x509 -in "$tmp/alice/device.crt" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f' | sed 's/^0*//')
+t_true "06: the serial (the device id) is the server's, 128 random bits (R1 let clients choose)" "serial $ALICE_SERIAL" \
+  test "${#ALICE_SERIAL}" -ge 30
+t_true "06: the store knows the device under that serial" "$(sq 'SELECT serial FROM devices')" \
+  test "$(sq "SELECT count(*) FROM devices WHERE serial='$ALICE_SERIAL'")" = 1
+t_expect "06: bob enrols a P-256 device" 0 --out "CN=bob" -- "${B[@]}" --key-type p256 enrol
+
+# ---- the session and the records ----
+REC='{"FirstName": "Pedro", "LastName": "Pascal", "Age": 49, "Hight": 1.73, "Address": "Santiago", "Comments": "hello"}'
+t_expect "06: send-record: HELLO, a signed record, CLOSE; stored before the answer" 0 \
+  --out "record stored: id" --err "HELLO_ACK: session" --err "DATA_REQUEST seq 2 epoch 0" --err "CLOSE" \
+  -- "${A[@]}" send-record "$REC"
+t_true "06: the record is in the records table" "$(sq 'SELECT * FROM records')" \
+  test "$(sq "SELECT LastName FROM records r JOIN receipts c ON c.id = r.receipt_id WHERE c.device_serial='$ALICE_SERIAL'")" = Pascal
+t_true "06: the receipt keeps the signature and the payload (R1's non-repudiation)" "$(sq 'SELECT length(signature), op FROM receipts')" \
+  test "$(sq "SELECT length(signature) FROM receipts WHERE device_serial='$ALICE_SERIAL'")" = 64
+t_expect "06: R1's form: 06-client --server URL 'JSON'" 0 --out "record stored" \
+  -- "$BIN/06-client" --server "$URL" --cacert "$P/root.crt" --home "$tmp/alice" '{"FirstName": "Ana", "Age": 7}'
+t_true "06: the outbox is empty once the records are acknowledged" "$(ls "$tmp/alice/outbox" 2>&1)" \
+  test -z "$(ls -A "$tmp/alice/outbox" 2>/dev/null)"
+t_expect "06: a P-256 device stores a record too" 0 --out "record stored" -- "${B[@]}" send-record '{"FirstName": "Bob"}'
+t_expect "06: poll: R3's DATA_REQUEST with counters and a random string" 0 \
+  --out "poll 1: ok, random '" --out "poll 2: ok" --out '"records":' -- "${A[@]}" --every 1 --count 2 poll
+t_expect "06: --verbose shows the decrypted JSON" 0 --err '"status":"ok"' -- "${A[@]}" -v --every 1 --count 1 poll
+
+# key rotation: 12 polls in one session cross the epoch boundary (every 10)
+t_expect "06: keys rotate every 10 messages, never announced (R3)" 0 --err "DATA_REQUEST seq 12 epoch 1" \
+  --err "DATA_REQUEST seq 11 epoch 0" -- "${A[@]}" --every 1 --count 11 poll
+
+# ---- records the table does not take: quarantine (R1) ----
+t_expect "06: an unknown field is quarantined, and the client told why" 1 \
+  --err "quarantined" --err "unknown field 'Shoe'" -- "${A[@]}" send-record '{"FirstName": "Ana", "Shoe": 38}'
+t_expect "06: a wrong type is quarantined" 1 --err "quarantined" --err "Age" -- "${A[@]}" send-record '{"Age": "old"}'
+t_expect "06: a CHECK violation is quarantined" 1 --err "quarantined" -- "${A[@]}" send-record '{"Age": 400}'
+t_expect "06: a SQL-shaped key is quarantined (R1 built SQL from JSON keys)" 1 --err "quarantined" \
+  -- "${A[@]}" send-record '{"FirstName\"); DROP TABLE records; --": "x"}'
+t_true "06: ...and the tables are intact" "$(sq '.tables')" test "$(sq "SELECT count(*) FROM records")" -ge 3
+t_expect "06: keys equal ignoring case are quarantined" 1 --err "quarantined" \
+  -- "${A[@]}" send-record '{"age": 1, "Age": 2}'
+QDIR=$DATA/received_messages
+t_true "06: the quarantine folder is 0700" "$(stat -c %a "$QDIR")" test "$(stat -c %a "$QDIR")" = 700
+bad=0
+for f in "$QDIR"/*.bin; do
+  [[ "$(stat -c %a "$f")" == 600 && "$(basename "$f")" =~ ^[0-9a-f]{32}\.bin$ ]] || bad=1
+  grep -q 'Shoe' "$f" && bad=1
+done
+t_true "06: quarantine files are 0600, random-named, with no plaintext inside" "$(ls -l "$QDIR")" test "$bad" = 0
+t_true "06: quarantined receipts are kept, records are not" "$(sq "SELECT status, count(*) FROM receipts GROUP BY status")" \
+  test "$(sq "SELECT count(*) FROM receipts WHERE status='quarantined'")" -ge 4
+sq 'ALTER TABLE records ADD COLUMN Shoe INTEGER'
+t_expect "06: a live ALTER TABLE ADD COLUMN: the new field is taken, no restart" 0 --out "record stored" \
+  -- "${A[@]}" send-record '{"FirstName": "Ana", "Shoe": 38}'
+t_true "06: ...into the new column" "$(sq 'SELECT Shoe FROM records')" test "$(sq 'SELECT Shoe FROM records WHERE Shoe IS NOT NULL')" = 38
+t_expect "06: a record that is not JSON is refused by the client before it is signed" 2 --err "not JSON" \
+  -- "${A[@]}" send-record '{"FirstName": '
+
+# ---- tokens, with curl ----
+TOK=$("${A[@]}" -q token 2>"$tmp/token.err")
+t_true "06: 06-client token prints a JWT" "$(cat "$tmp/token.err")" grep -qE '^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$' <<<"$TOK"
+CURL_A=(curl -sS --cacert "$P/root.crt" --cert "$tmp/alice/device.crt" --key "$tmp/alice/device.key")
+t_expect "06: curl with the certificate and the token gets /v1/whoami" 0 --out '"account": "alice"' \
+  --out "\"device\": \"$ALICE_SERIAL\"" -- "${CURL_A[@]}" -H "Authorization: Bearer $TOK" "$URL/v1/whoami"
+t_expect "06: the same token with another device's certificate is refused (RFC 8705)" 0 \
+  --out "token bound to another certificate" \
+  -- curl -sS --cacert "$P/root.crt" --cert "$tmp/bob/device.crt" --key "$tmp/bob/device.key" -H "Authorization: Bearer $TOK" "$URL/v1/whoami"
+t_expect "06: without a certificate the token is refused" 0 --out "client certificate is required" \
+  -- curl -sS --cacert "$P/root.crt" -H "Authorization: Bearer $TOK" "$URL/v1/whoami"
+tampered="${TOK%?}$( [[ "${TOK: -1}" == A ]] && echo B || echo A)"
+t_expect "06: a tampered token is refused" 0 --out '"type": "CLOSE"' --not '"account"' \
+  -- "${CURL_A[@]}" -H "Authorization: Bearer $tampered" "$URL/v1/whoami"
+t_expect "06: no token at all is refused" 0 --out "Authorization: Bearer" -- "${CURL_A[@]}" "$URL/v1/whoami"
+t_expect "06: close ends the session token opened" 0 --out "CLOSE: session" -- "${A[@]}" close
+t_expect "06: ...and its token is dead (CLOSE revokes it)" 0 --out '"type": "CLOSE"' --not '"account"' \
+  -- "${CURL_A[@]}" -H "Authorization: Bearer $TOK" "$URL/v1/whoami"
+t_expect "06: close twice: no saved session" 1 --err "06-client token" -- "${A[@]}" close
+
+# ---- certificates at the TLS layer ----
+t_expect "06: HELLO without a client certificate: 403 and R3's CLOSE" 0 --out '"type": "CLOSE"' \
+  --out "client certificate is required" -- curl -sS --cacert "$P/root.crt" -X POST -d '{}' "$URL/v1/hello"
+t_run curl -sS --cacert "$P/root.crt" --cert "$P/client.crt" --key "$P/client.key" "$URL/v1/whoami"
+t_true "06: a certificate from the course's other CA is refused in the handshake (foreign)" "rc $T_RC: $T_ERR" test "$T_RC" -ne 0
+t_run openssl s_client -connect "127.0.0.1:$SERVER_PORT" -tls1_2 -CAfile "$P/root.crt" </dev/null
+t_true "06: TLS 1.2 is refused (TLS 1.3 only)" "rc $T_RC" test "$T_RC" -ne 0
+
+# ---- lockout (R4: no rate limit) ----
+for i in 1 2 3 4 5 6; do
+  "$BIN/06-client" --url "$URL" --cacert "$P/root.crt" --home "$tmp/bob2" --user bob --password-file "$tmp/wrong.pw" enrol >/dev/null 2>&1
+done
+t_expect "06: after failed passwords the account is locked: 429 with Retry-After" 1 --err "HTTP 429" \
+  -- "${B[@]}" --home "$tmp/bob2" enrol
+t_run curl -sS -D - -o /dev/null --cacert "$P/root.crt" -u bob:x -H 'Content-Type: application/pkcs10' --data-binary 'AAAA' \
+  "$URL/.well-known/est/simpleenroll"
+t_true "06: the 429 carries Retry-After" "$T_OUT" grep -qi '^Retry-After: [0-9]' <<<"$T_OUT"
+t_expect "06: 06-admin unlock lifts it" 0 --out '"unlocked": "bob"' -- "${ADM[@]}" unlock bob
+t_expect "06: ...and the right password works again" 0 --out "CN=bob" -- "${B[@]}" --home "$tmp/bob2" enrol
+
+# ---- the admin ----
+t_expect "06: 06-admin sessions lists the live sessions" 0 --out '"sessions"' -- "${ADM[@]}" sessions
+t_expect "06: 06-admin audit verifies every stored signature" 0 --out '"bad": 0' -- "${ADM[@]}" audit
+t_expect "06: the admin endpoints want the admin token" 0 --out "X-Admin-Token" \
+  -- curl -sS --cacert "$P/root.crt" --cert "$DATA/admin.crt" --key "$DATA/admin.key" "$URL/v1/admin/sessions"
+t_expect "06: ...and the admin certificate: a device certificate is not enough" 0 --out "admin certificate" \
+  -- "${CURL_A[@]}" -H "X-Admin-Token: $(cat "$DATA/admin.token")" "$URL/v1/admin/sessions"
+t_expect "06: the admin certificate is nobody's device" 0 --out "no enrolled device" \
+  -- curl -sS --cacert "$P/root.crt" --cert "$DATA/admin.crt" --key "$DATA/admin.key" -X POST -d '{}' "$URL/v1/hello"
+
+# ---- revocation (R5 had none) ----
+t_expect "06: 06-admin revoke-device revokes alice's device" 0 --out "\"revoked\": \"$ALICE_SERIAL\"" \
+  -- "${ADM[@]}" revoke-device "$ALICE_SERIAL" --reason keyCompromise
+t_run curl -sS --cacert "$P/root.crt" "$URL/crl" -o "$tmp/crl.der"
+t_expect "06: GET /crl lists the revoked serial" 0 --out "$(tr 'a-f' 'A-F' <<<"$ALICE_SERIAL")" \
+  -- openssl crl -inform DER -in "$tmp/crl.der" -noout -text
+t_expect "06: a revoked device cannot open a session" 1 -- "${A[@]}" send-record '{"FirstName": "X"}'
+t_expect "06: a revoked device never gets a certificate again for its key" 1 --err "revoked device" -- "${A[@]}" enrol
+t_true "06: the server still serves after all of it" "$(tail -n 3 "$LOG")" kill -0 "$SERVER_PID"
