@@ -1066,6 +1066,17 @@ static void hello_parse_table(void **state)
         snprintf(dup, sizeof dup, "{\"v\":1,%s", good + 1);
         assert_int_equal(hello_parse(dup, strlen(dup), &r), HELLO_ERR_DUPLICATE);
         assert_int_equal(hello_parse("not json", 8, &r), HELLO_ERR_JSON);
+        /* a NUL inside a string: json_parse refuses it (jansson without
+         * JSON_ALLOW_NUL), so strlen and the JSON can never disagree */
+        {
+            char *base = with_member(good, NULL, "device", "\"12NUL34\""), *at, nul[2048];
+            at = strstr(base, "NUL");
+            assert_non_null(at);
+            snprintf(nul, sizeof nul, "%.*s\\u0000%s", (int)(at - base), base, at + 3);
+            assert_non_null(strstr(nul, "\"12\\u000034\""));
+            assert_int_equal(hello_parse(nul, strlen(nul), &r), HELLO_ERR_JSON);
+            free(base);
+        }
         assert_int_equal(hello_parse("[1]", 3, &r), HELLO_ERR_JSON);
         assert_int_equal(hello_parse(good, strlen(good) - 1, &r), HELLO_ERR_JSON);
         assert_int_equal(hello_parse("{\"a\":{\"b\":{\"c\":{\"d\":{}}}}}", 27, &r), HELLO_ERR_JSON);
@@ -1104,6 +1115,8 @@ static void ack_parse_table(void **state)
         {NULL, "rotate_every", "65536", HELLO_ERR_ROTATE},
         {NULL, "rotate_every", "-1", HELLO_ERR_ROTATE},
         {NULL, "rotate_every", "\"10\"", HELLO_ERR_MEMBER_TYPE},
+        /* 2^32 + 10: as an unsigned it would be the signed 10, and verify */
+        {NULL, "rotate_every", "4294967306", HELLO_ERR_ROTATE},
         {NULL, "expires_at", "0", HELLO_ERR_EXPIRES},
         {NULL, "expires_at", "1.5", HELLO_ERR_MEMBER_TYPE},
         {NULL, "token", "\"a b\"", HELLO_ERR_TOKEN},
@@ -1311,6 +1324,26 @@ static void signed_op_parse_table(void **state)
         assert_null(o.payload);
         assert_null(o.sig);
         free(t);
+    }
+    /* the payload's limit: RECORD_PAYLOAD_MAX bytes parse, one more does not */
+    {
+        uint8_t *big = calloc(1, RECORD_PAYLOAD_MAX + 1);
+        char *e, *val, *t;
+        for (size_t n = RECORD_PAYLOAD_MAX; n <= RECORD_PAYLOAD_MAX + 1; n++) {
+            e = b64url_encode(big, n, B64_NO_PAD);
+            val = malloc(strlen(e) + 3);
+            sprintf(val, "\"%s\"", e);
+            t = with_member(good, NULL, "payload", val);
+            assert_int_equal(signed_op_parse((const uint8_t *)t, strlen(t), &o),
+                             n == RECORD_PAYLOAD_MAX ? HELLO_OK : HELLO_ERR_TOO_LONG);
+            if (n == RECORD_PAYLOAD_MAX)
+                assert_int_equal(o.payload_len, RECORD_PAYLOAD_MAX);
+            signed_op_clear(&o);
+            free(t);
+            free(val);
+            free(e);
+        }
+        free(big);
     }
     snprintf(dup, sizeof dup, "{\"op\":\"poll\",%s", good + 1);
     assert_int_equal(signed_op_parse((const uint8_t *)dup, strlen(dup), &o), HELLO_ERR_DUPLICATE);
