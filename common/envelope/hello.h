@@ -74,6 +74,22 @@
  * - Signature checks are OpenSSL's (which refuses non-canonical DER), and
  *   every other byte comparison on a secret-derived value is CRYPTO_memcmp.
  *
+ * Where this departs from ../shared/06-design.md 3.3 and the first sketch of
+ * this API, and why (the choices above aside):
+ * - hello_verify takes a non-const request and marks it verified;
+ *   hello_accept refuses (HELLO_ERR_STATE) a request that was not, so no
+ *   code path can answer an unchecked HELLO.
+ * - The design's server order also has "not revoked, account enabled" before
+ *   the time stamp, and "rate limit, slot free" after cb: those need the
+ *   server's tables, so the server does them around hello_verify (the lookup
+ *   by hello_request_device() first, the slot before hello_accept).
+ * - The session id takes 1..64 characters (the envelopes' limit), not
+ *   exactly 22: the server picks its length, the ACK signs it with lp().
+ * - The *_det functions take the ephemeral key and nonce from the caller so
+ *   the known-answer tests can reproduce Python's bytes; nothing else may
+ *   call them.
+ * - hello_ack_info also carries th, so the client can narrate it.
+ *
  * Server, for one HELLO:
  *     hello_request *r = NULL;
  *     st = hello_parse(body, len, &r);                 strict, no crypto yet

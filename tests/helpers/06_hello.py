@@ -198,7 +198,7 @@ def make(signer):
 
     doc = {
         "about": "chapter 06 HELLO / HELLO_ACK and record signatures, made by "
-                 "tests/helpers/06_hello.py (python3-cryptography); see tests/vectors/06/README.md",
+                 "tests/helpers/06_hello.py (python3-cryptography); see tests/vectors/06/hello.md",
         "server_name": SERVER_NAME,
         "cb": cb.hex(),
         "ts": TS,
