@@ -113,6 +113,8 @@ $(eval $(call prog,tls-selftest,scripts/tls-selftest.c,core net))
 $(eval $(call prog,token-tool,tests/helpers/token_tool.c,core token))
 # the web layer's channel binding and client certificate, for tests/interop/06_exporter.sh
 $(eval $(call prog,exporter-server,tests/helpers/exporter_server.c,core net tls pki kex))
+# http_session (kept-alive connection, bodies bound to it) against exporter-server
+$(eval $(call prog,session-driver,tests/helpers/session_driver.c,core net tls pki kex))
 
 .PHONY: all deps civetweb test demo doctor bench mutate clean pki unit-tests
 all: $(PROGRAMS) $(UNIT_BIN)

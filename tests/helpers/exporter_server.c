@@ -39,13 +39,15 @@ static const char OPTIONS_HELP[] =
     "  --client-ca F          ask for a client certificate (optional) issued under F\n"
     "  --tls13-only           refuse TLS 1.2\n"
     "  --renegotiation        allow TLS 1.2 renegotiation (a test of a second handshake)\n"
-    "  --accept-any-client-cert  let the handshake go on with an unverified client cert\n";
+    "  --accept-any-client-cert  let the handshake go on with an unverified client cert\n"
+    "  --no-ems               refuse TLS 1.2's extended master secret (RFC 7627)\n";
 
 typedef struct helper {
     tls_server_policy policy;
     const char *client_ca;
     int renegotiation;
     int accept_any;
+    int no_ems;
 } helper;
 
 /* The connection's exporter as hex into out (2 * WEB_EXPORTER_LEN + 1), or
@@ -131,12 +133,19 @@ static int init_ssl(void *ssl_ctx, void *arg)
     SSL_CTX *ctx = ssl_ctx;
     if (tls_server_configure(ctx, &h->policy) != 0)
         return -1;
-    if (h->renegotiation)
+    /* civetweb forbids renegotiation, and OpenSSL 3 refuses a client's by
+     * default: both undone, for a test of a second handshake */
+    if (h->renegotiation) {
         SSL_CTX_clear_options(ctx, SSL_OP_NO_RENEGOTIATION);
+        SSL_CTX_set_options(ctx, SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
+    }
     /* the store's callback: civetweb sets the SSL_CTX's own after this
      * returns (ssl_verify_peer), and OpenSSL then falls back to this one */
     if (h->accept_any)
         X509_STORE_set_verify_cb(SSL_CTX_get_cert_store(ctx), accept_any);
+    /* a TLS 1.2 connection without EMS: one whose exporter is not unique */
+    if (h->no_ems)
+        SSL_CTX_set_options(ctx, SSL_OP_NO_EXTENDED_MASTER_SECRET);
     return 0;
 }
 
@@ -162,6 +171,9 @@ static int option(int c, const char *arg, void *ctx)
     case 'A':
         h->accept_any = 1;
         return 1;
+    case 'E':
+        h->no_ems = 1;
+        return 1;
     }
     return 0;
 }
@@ -175,9 +187,10 @@ int main(int argc, char **argv)
         {"tls13-only", no_argument, NULL, '3'},
         {"renegotiation", no_argument, NULL, 'r'},
         {"accept-any-client-cert", no_argument, NULL, 'A'},
+        {"no-ems", no_argument, NULL, 'E'},
         {0},
     };
-    helper h = {{"build/pki/server-chain.crt", "build/pki/server.key", 0, -1}, NULL, 0, 0};
+    helper h = {{"build/pki/server-chain.crt", "build/pki/server.key", 0, -1}, NULL, 0, 0, 0};
     static const web_route routes[] = {
         {"GET", "/exporter", get_exporter, NULL},
         {"GET", "/peer", get_peer, NULL},
