@@ -480,8 +480,9 @@ int http_session_do(http_session *s, const http_session_request *r, http_respons
     transfer_init(&t, res, s->curl, s->o.max_response ? s->o.max_response : req.max_response);
     if (http_url_join(url, sizeof url, s->base_url, r->path) != 0) {
         res->code = CURLE_URL_MALFORMAT;
-        snprintf(res->error, sizeof res->error, "the URL %s%s is too long", s->base_url,
-                 r->path);
+        snprintf(res->error, sizeof res->error,
+                 "the URL is too long: %zu bytes of base URL and path, at most %zu",
+                 strlen(s->base_url) + strlen(r->path), sizeof url - 1);
         return -1;
     }
     /* what the last request's connection said: nothing yet for this one */
