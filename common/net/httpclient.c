@@ -21,6 +21,7 @@ typedef struct transfer {
     int too_big;
     CURL *curl;
     int tls_seen;
+    int chunked_out; /* the request body goes chunked (a session's body function) */
 } transfer;
 
 void http_client_init(void)
@@ -98,10 +99,36 @@ static void narrate_body(int out, const char *data, size_t size)
         wire_in("%.*s%s", (int)n, data, more);
 }
 
+/* A chunked body as sent holds its framing ("40\r\n" ... "\r\n", then
+ * "0\r\n\r\n"): narrate the chunks' data, as the server will read it. 0 if
+ * data is whole chunks, -1 if not (then it is narrated as it is). */
+static int narrate_chunks(const char *data, size_t size)
+{
+    size_t i = 0;
+    while (i < size) {
+        size_t n = 0, start = i;
+        while (i < size && ((data[i] >= '0' && data[i] <= '9') || (data[i] >= 'a' && data[i] <= 'f') ||
+                            (data[i] >= 'A' && data[i] <= 'F')) && i - start < 8) {
+            char c = data[i++];
+            n = n * 16 + (size_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+        }
+        if (i == start || i + 2 > size || data[i] != '\r' || data[i + 1] != '\n')
+            return -1;
+        i += 2;
+        if (n > size - i || size - i - n < 2)
+            return -1;
+        if (n)
+            narrate_body(1, data + i, n);
+        i += n + 2; /* the chunk's own CRLF (the last chunk's is the end of the body) */
+    }
+    return 0;
+}
+
 static int on_debug(CURL *curl, curl_infotype type, char *data, size_t size, void *arg)
 {
+    /* arg: the transfer, or NULL (a session's handle between requests) */
+    const transfer *t = arg;
     (void)curl;
-    (void)arg;
     switch (type) {
     case CURLINFO_TEXT:
         /* libcurl's own remarks: connection and TLS steps */
@@ -115,7 +142,8 @@ static int on_debug(CURL *curl, curl_infotype type, char *data, size_t size, voi
         narrate_lines(0, data, size);
         break;
     case CURLINFO_DATA_OUT:
-        narrate_body(1, data, size);
+        if (!(t && t->chunked_out && narrate_chunks(data, size) == 0))
+            narrate_body(1, data, size);
         hexdump("request body as sent", data, size);
         break;
     case CURLINFO_DATA_IN:
@@ -253,11 +281,13 @@ static int configure(CURL *curl, const http_request *req, transfer *t, char *err
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(curl, CURLOPT_DEBUGFUNCTION, on_debug);
+    curl_easy_setopt(curl, CURLOPT_DEBUGDATA, t);
     curl_easy_setopt(curl, CURLOPT_VERBOSE, 1L); /* feeds on_debug, prints nothing itself */
 
     if (stream) {
         /* No length up front: the body does not exist until the connection
          * does, so it goes chunked (webserver.c reads chunked bodies). */
+        t->chunked_out = 1;
         curl_easy_setopt(curl, CURLOPT_POST, 1L);
         curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
         curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
@@ -380,6 +410,10 @@ struct http_session {
     int have_exporter;
     uint8_t exporter[NET_EXPORTER_LEN];
     X509 *server_cert;
+    /* libcurl writes its error text here, at any time the handle is used
+     * (closing the kept connection in http_session_free too): it lives as
+     * long as the handle */
+    char errbuf[CURL_ERROR_SIZE];
     /* the request in progress */
     const http_session_request *req;
     stream_body body;
@@ -474,9 +508,10 @@ int http_session_do(http_session *s, const http_session_request *r, http_respons
     http_request req = http_request_defaults();
     struct curl_slist *hdrs = NULL;
     transfer t;
-    char errbuf[CURL_ERROR_SIZE] = "", url[4096];
+    char url[4096];
     int rc = -1;
 
+    s->errbuf[0] = '\0';
     transfer_init(&t, res, s->curl, s->o.max_response ? s->o.max_response : req.max_response);
     if (http_url_join(url, sizeof url, s->base_url, r->path) != 0) {
         res->code = CURLE_URL_MALFORMAT;
@@ -515,12 +550,18 @@ int http_session_do(http_session *s, const http_session_request *r, http_respons
     s->req = r;
     s->res = res;
     body_wipe(&s->body);
-    if (configure(s->curl, &req, &t, errbuf, r->body_fn ? &s->body : NULL, &hdrs, res) != 0)
+    if (configure(s->curl, &req, &t, s->errbuf, r->body_fn ? &s->body : NULL, &hdrs, res) != 0)
         goto end;
     curl_easy_setopt(s->curl, CURLOPT_PREREQFUNCTION, on_prereq);
     curl_easy_setopt(s->curl, CURLOPT_PREREQDATA, s);
-    rc = perform(s->curl, &t, errbuf, req.max_response, res);
+    rc = perform(s->curl, &t, s->errbuf, req.max_response, res);
 end:
+    /* the handle outlives this call: nothing of it may point into this
+     * stack frame (t, hdrs) once it returns */
+    curl_easy_setopt(s->curl, CURLOPT_DEBUGDATA, NULL);
+    curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt(s->curl, CURLOPT_HEADERDATA, NULL);
+    curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, NULL);
     if (rc != 0)
         http_response_free(res);
     body_wipe(&s->body); /* it may hold what the exporter protects */

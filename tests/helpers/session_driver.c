@@ -6,8 +6,8 @@
  * connection that carries it, and a new connection (and a new body) after
  * the server closes the old one.
  *
- *   session-driver reuse  --url URL --cacert F [--cert F --key F]
- *   session-driver nobind --url URL --cacert F [--tls12]
+ *   session-driver reuse  --url URL --cacert F [--cert F --key F] [--narrate]
+ *   session-driver nobind --url URL --cacert F [--tls12] [--narrate]
  *
  * reuse prints one "ok: ..." line per check it made and exits 0, or the
  * first failed check as an error and exits 1. nobind sends a body that needs
@@ -28,8 +28,8 @@
 #include "tls/tls.h"
 
 static const char USAGE[] =
-    "usage: session-driver reuse  --url URL --cacert F [--cert F --key F]\n"
-    "       session-driver nobind --url URL [--cacert F] [--tls12]\n";
+    "usage: session-driver reuse  --url URL --cacert F [--cert F --key F] [--narrate]\n"
+    "       session-driver nobind --url URL [--cacert F] [--tls12] [--narrate]\n";
 
 /* what the body function saw, call by call */
 typedef struct binder {
@@ -229,6 +229,10 @@ int main(int argc, char **argv)
     narrate_set_level(1, 0); /* the results and errors only */
     for (int i = 2; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--narrate") == 0) { /* the requests, as http_do narrates them */
+            narrate_set_level(0, 0);
+            continue;
+        }
         if (strcmp(argv[i], "--tls12") == 0) {
             o.tls_min_version = CURL_SSLVERSION_TLSv1_2;
             o.tls_max_version = CURL_SSLVERSION_MAX_TLSv1_2;

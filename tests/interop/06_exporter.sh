@@ -158,6 +158,11 @@ t_true "06 session: the key log is made private (0600)" "mode $(stat -c %a "$tmp
 t_expect "06 session: without a client certificate the server sees none" 0 \
   --out "ok: the server sees client certificate none" \
   -- "$BIN/session-driver" reuse --url "https://localhost:$PORT" --cacert "$P/root.crt"
+t_run "$BIN/session-driver" reuse --url "https://localhost:$PORT" --cacert "$P/root.crt" --narrate
+t_true "06 session: the narration shows a chunked body as its data, not its chunk framing" \
+  "$(grep -a -- '-> ' <<<"$T_OUT" | grep -v ': ' | head -n 4)" \
+  bash -c '[[ $1 == 0 ]] && grep -Eq "^\[client\] -> [0-9a-f]{64}\$" <<<"$2" && ! grep -Eq "^\[client\] -> (40|0)( \.\.\.)?\$" <<<"$2"' \
+  _ "$T_RC" "$T_OUT"
 stop_server "$SERVER_PID"
 
 # ---- web_peer_cert trusts OpenSSL's verdict, not the handshake going on ------
