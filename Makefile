@@ -111,6 +111,10 @@ include $(CHAPTER_MK)
 $(eval $(call prog,tls-selftest,scripts/tls-selftest.c,core net))
 # the token module's command-line driver, for the PyJWT interop suite
 $(eval $(call prog,token-tool,tests/helpers/token_tool.c,core token))
+# the web layer's channel binding and client certificate, for tests/interop/06_exporter.sh
+$(eval $(call prog,exporter-server,tests/helpers/exporter_server.c,core net tls pki kex))
+# http_session (kept-alive connection, bodies bound to it) against exporter-server
+$(eval $(call prog,session-driver,tests/helpers/session_driver.c,core net tls pki kex))
 
 .PHONY: all deps civetweb test demo doctor bench mutate clean pki unit-tests
 all: $(PROGRAMS) $(UNIT_BIN)
