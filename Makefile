@@ -83,7 +83,7 @@ SYSLIBS = $(CIVETWEB)/libcivetweb.a $(PKG_LIBS) -lpthread -ldl -lm
 # the layering down: a module may use only those after it, and a program links
 # only the modules it names, so the link step enforces the layering (chapter 01
 # names core and net, and cannot reach pki).
-MODULES := envelope token tls pki kex fernet net core
+MODULES := store envelope token tls pki kex fernet net core
 module_lib = $(BUILD)/lib/libcourse-$(1).a
 # the archives for a list of modules, in link order
 module_libs = $(foreach m,$(filter $(1),$(MODULES)),$(call module_lib,$(m)))
