@@ -919,7 +919,7 @@ static void crl_from_list(void **state)
     assert_non_null(num);
     assert_int_equal(ASN1_INTEGER_get(num), 7);
     ASN1_INTEGER_free(num);
-    assert_non_null(X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier, NULL, NULL) ? (void *)1 : NULL);
+    assert_true(X509_CRL_get_ext_by_NID(crl, NID_authority_key_identifier, -1) >= 0);
     revs = X509_CRL_get_REVOKED(crl);
     assert_int_equal(sk_X509_REVOKED_num(revs), 3);
     for (int i = 0; i < 3; i++) {
