@@ -691,7 +691,8 @@ static void challenge_types(void **state)
 static void challenge_twice(void **state)
 {
     fixture *f = *state;
-    static const unsigned char oid_2[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x02};
+    static const unsigned char oid_2[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
+                                          0xf7, 0x0d, 0x01, 0x09, 0x02};
     X509_REQ *csr = device_csr(f->leaf_key, "dev", "first"), *back = NULL;
     X509_ATTRIBUTE *two = X509_ATTRIBUTE_create_by_NID(NULL, NID_pkcs9_challengePassword,
                                                        V_ASN1_UTF8STRING, "a", 1);
