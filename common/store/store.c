@@ -282,6 +282,14 @@ sqlite3 *store_reader(store *st)
     return db;
 }
 
+/* A read-write connection of its own for a caller that serialises its use (06's accounts): same settings,
+ * checked the same way. Its writes wait for the writer's transaction (busy_timeout), never the reverse for
+ * long: each is one short statement. */
+sqlite3 *store_connect(store *st, char *err, size_t err_len)
+{
+    return connect_db(st->db_path, 0, err, err_len);
+}
+
 /* ---- the writer ------------------------------------------------------------------------------------ */
 
 static int exec_ok(sqlite3 *db, const char *sql)

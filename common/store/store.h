@@ -95,6 +95,10 @@ const char *store_describe(const store *st);
  * store_close. NULL if it cannot be opened. Never write through it (it is opened read-only). */
 sqlite3 *store_reader(store *st);
 
+/* A read-write connection with the same settings, owned by the caller (sqlite3_close it), for a part that
+ * serialises its own use and writes one short statement at a time (06's accounts). NULL with err. */
+sqlite3 *store_connect(store *st, char *err, size_t err_len);
+
 /* Run fn(db, arg) in the writer's transaction, inside its own SAVEPOINT: fn returns 0 to keep what it did,
  * anything else to roll back to the savepoint (the batch goes on). Returns only after the COMMIT holding the
  * job was durable: fn's result, or STORE_ERR_UNAVAILABLE if BEGIN or COMMIT failed (disk full, I/O error, a
