@@ -42,7 +42,7 @@ static const char *const SQL[ST_COUNT] = {
     /* one statement, so two failures at once both count: the right-hand
      * sides read the row as it was (failed is the old count) */
     [ST_FAIL] = "UPDATE accounts SET failed = failed + 1, locked_until = CASE WHEN failed + 1 > ?3 "
-                "THEN ?2 + min(?4, 1 << min(failed + 1 - ?3 - 1, 30)) ELSE locked_until END "
+                "THEN ?2 + min(?4, ?5 << min(failed + 1 - ?3 - 1, 30)) ELSE locked_until END "
                 "WHERE id = ?1 RETURNING failed, locked_until",
     [ST_OK] = "UPDATE accounts SET failed = 0, locked_until = 0, last_seen = ?2 WHERE id = ?1",
     /* only if nobody changed the password meanwhile */
@@ -357,7 +357,8 @@ static int64_t record_failure(accounts *a, int64_t id, int64_t now)
     s = stmt(a, ST_FAIL);
     if (sqlite3_bind_int64(s, 1, id) == SQLITE_OK && sqlite3_bind_int64(s, 2, now) == SQLITE_OK &&
         sqlite3_bind_int(s, 3, ACCOUNTS_FREE_FAILURES) == SQLITE_OK &&
-        sqlite3_bind_int(s, 4, ACCOUNTS_LOCK_MAX) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
+        sqlite3_bind_int(s, 4, ACCOUNTS_LOCK_MAX) == SQLITE_OK &&
+        sqlite3_bind_int(s, 5, ACCOUNTS_LOCK_BASE) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
         int64_t until = sqlite3_column_int64(s, 1);
         lock = until > now ? until - now : 0;
     }

@@ -312,13 +312,13 @@ static void lockout_on_a_fake_clock(void **state)
 {
     fx *f = *state;
     int64_t t = 1000;
-    unsigned retry = 99, want = 1;
+    unsigned retry = 99, want = ACCOUNTS_LOCK_BASE;
     assert_int_equal(reg(f, "grace", "the right one", t), ACCOUNTS_OK);
     for (int i = 0; i < ACCOUNTS_FREE_FAILURES; i++) {
         assert_int_equal(login(f, "grace", "the wrong one", t, &retry), ACCOUNTS_WRONG);
         assert_int_equal(retry, 0);
     }
-    /* the 6th failure locks for 1 s, the 7th for 2 s, ... up to 900 s */
+    /* the 6th failure locks for 15 s, the 7th for 30 s, ... up to 900 s */
     for (int k = 0; k < 13; k++) {
         assert_int_equal(login(f, "grace", "the wrong one", t, &retry), ACCOUNTS_WRONG);
         assert_int_equal(retry, want);
@@ -342,7 +342,7 @@ static void lockout_on_a_fake_clock(void **state)
         assert_int_equal(retry, 0);
     }
     assert_int_equal(login(f, "grace", "the wrong one", t, &retry), ACCOUNTS_WRONG);
-    assert_int_equal(retry, 1);
+    assert_int_equal(retry, ACCOUNTS_LOCK_BASE);
 }
 
 static void unlock_and_disable(void **state)
@@ -352,7 +352,7 @@ static void unlock_and_disable(void **state)
     assert_int_equal(reg(f, "heidi", "the right one", 1), ACCOUNTS_OK);
     for (int i = 0; i < ACCOUNTS_FREE_FAILURES + 1; i++)
         assert_int_equal(login(f, "heidi", "the wrong one", 10, &retry), ACCOUNTS_WRONG);
-    assert_int_equal(retry, 1);
+    assert_int_equal(retry, ACCOUNTS_LOCK_BASE);
     assert_int_equal(login(f, "heidi", "the right one", 10, &retry), ACCOUNTS_LOCKED);
     assert_int_equal(accounts_unlock(f->a, "heidi"), 0);
     assert_int_equal(col_int(f, "heidi", "failed"), 0);
