@@ -216,17 +216,13 @@ static sqlite3 *connect_db(const char *path, int readonly, char *err, size_t err
         goto fail;
     }
     sqlite3_extended_result_codes(db, 1);
-    /* DEFENSIVE: no writable_schema, no journal_mode=OFF, no shadow-table writes through SQL;
-     * TRUSTED_SCHEMA off: a view or trigger planted in the file cannot call functions with side effects */
+    /* DEFENSIVE: no writable_schema, no journal_mode=OFF, no shadow-table writes through SQL */
     if (sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, &on) != SQLITE_OK || on != 1) {
         snprintf(err, err_len, "%s: SQLITE_DBCONFIG_DEFENSIVE could not be set", path);
         goto fail;
     }
-    if (sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &on) != SQLITE_OK || on != 0) {
-        snprintf(err, err_len, "%s: SQLITE_DBCONFIG_TRUSTED_SCHEMA could not be turned off", path);
-        goto fail;
-    }
     sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
+    /* trusted_schema off: a view or trigger planted in the file cannot call functions with side effects */
     if (sqlite3_exec(db, "PRAGMA trusted_schema=OFF; PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;",
                      NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(db));
@@ -291,7 +287,9 @@ static int exec_ok(sqlite3 *db, const char *sql)
 
 /* One batch: BEGIN IMMEDIATE, a SAVEPOINT per job, COMMIT. Results are set here, waiters woken by the
  * caller. A job that leaves the transaction gone (SQLite rolls the whole transaction back on some errors,
- * SQLITE_FULL among them) takes the batch with it: everything before it is gone too. */
+ * SQLITE_FULL among them) takes the batch with it: everything before it is gone too. That case needs no
+ * test of its own: its savepoint is gone with it, so the ROLLBACK TO or RELEASE that follows fails, and a
+ * failed savepoint statement fails the batch. */
 static void run_batch(store *st, store_job *jobs)
 {
     sqlite3 *db = st->wdb;
@@ -307,10 +305,6 @@ static void run_batch(store *st, store_job *jobs)
             continue;
         }
         j->result = j->fn(db, j->arg);
-        if (sqlite3_get_autocommit(db)) { /* the transaction is no more */
-            ok = 0;
-            continue;
-        }
         if (j->result != 0 && !exec_ok(db, "ROLLBACK TO job"))
             ok = 0;
         else if (!exec_ok(db, "RELEASE job"))
