@@ -75,7 +75,8 @@ typedef struct store store;
 
 /* Open or create DIR/course06.db (DIR 0700, the file 0600), DIR/received_messages/ (0700) and the quarantine
  * key DIR/quarantine.key (32 random bytes, 0600, made with O_EXCL; refused when it is not a regular file, not
- * ours, has a second hard link, can be read by group or other, or is not exactly 32 bytes). Every connection
+ * ours, has a second hard link, can be read by group or other, or is not exactly 32 bytes: token_key_write
+ * and token_key_load do both, so the two key files keep one set of rules). Every connection
  * gets journal_mode=WAL (the answer is checked), synchronous=FULL (read back: 2), foreign_keys=ON,
  * busy_timeout=5000, trusted_schema=OFF and SQLITE_DBCONFIG_DEFENSIVE. Creates the schema at user_version 0;
  * refuses a database from a newer version, a `records` table that is not STRICT, a column name outside

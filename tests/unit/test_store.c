@@ -334,6 +334,15 @@ static void key_file_refusals(void **state)
     free(k1);
 }
 
+/* the sqlite3 shell runs sql on the stopped store's database; then store_open must refuse, saying text */
+static void open_refused_after(fx *f, const char *sql, const char *text)
+{
+    char err[512];
+    shell(f, sql);
+    if (store_open(f->dir, &f->st, err, sizeof err) != -1 || !strstr(err, text))
+        fail_msg("after %s: wanted a refusal with \"%s\", got \"%s\"", sql, text, f->st ? "(opened)" : err);
+}
+
 static void records_table_refusals(void **state)
 {
     fx *f = *state;
@@ -341,19 +350,14 @@ static void records_table_refusals(void **state)
     store_close(f->st);
     f->st = NULL;
     /* not STRICT: 'abc' would go into Age without a word */
-    shell(f, "PRAGMA foreign_keys=OFF; DROP TABLE records; CREATE TABLE records(receipt_id INTEGER PRIMARY KEY,"
-             " FirstName TEXT, Age INTEGER)");
-    assert_int_equal(store_open(f->dir, &f->st, err, sizeof err), -1);
-    assert_non_null(strstr(err, "not STRICT"));
+    open_refused_after(f, "PRAGMA foreign_keys=OFF; DROP TABLE records; CREATE TABLE records(receipt_id"
+                          " INTEGER PRIMARY KEY, FirstName TEXT, Age INTEGER)", "not STRICT");
     /* a name outside [A-Za-z_][A-Za-z0-9_]{0,63} */
-    shell(f, "DROP TABLE records; CREATE TABLE records(receipt_id INTEGER PRIMARY KEY, \"First Name\" TEXT)"
-             " STRICT");
-    assert_int_equal(store_open(f->dir, &f->st, err, sizeof err), -1);
-    assert_non_null(strstr(err, "not a plain name"));
-    shell(f, "DROP TABLE records; CREATE TABLE records(receipt_id INTEGER PRIMARY KEY,"
-             " a2345678901234567890123456789012345678901234567890123456789012345 TEXT) STRICT");
-    assert_int_equal(store_open(f->dir, &f->st, err, sizeof err), -1);
-    assert_non_null(strstr(err, "not a plain name"));
+    open_refused_after(f, "DROP TABLE records; CREATE TABLE records(receipt_id INTEGER PRIMARY KEY,"
+                          " \"First Name\" TEXT) STRICT", "not a plain name");
+    open_refused_after(f, "DROP TABLE records; CREATE TABLE records(receipt_id INTEGER PRIMARY KEY,"
+                          " a2345678901234567890123456789012345678901234567890123456789012345 TEXT) STRICT",
+                       "not a plain name");
     /* 64 characters is the limit, and fine */
     shell(f, "DROP TABLE records; CREATE TABLE records(receipt_id INTEGER PRIMARY KEY,"
              " a234567890123456789012345678901234567890123456789012345678901234 TEXT) STRICT");
@@ -361,9 +365,7 @@ static void records_table_refusals(void **state)
     /* a newer schema */
     store_close(f->st);
     f->st = NULL;
-    shell(f, "PRAGMA user_version = 7");
-    assert_int_equal(store_open(f->dir, &f->st, err, sizeof err), -1);
-    assert_non_null(strstr(err, "schema version 7"));
+    open_refused_after(f, "PRAGMA user_version = 7", "schema version 7");
     shell(f, "PRAGMA user_version = 1");
     assert_int_equal(store_open(f->dir, &f->st, err, sizeof err), 0);
 }
@@ -796,6 +798,22 @@ typedef struct thr {
     int id, ok;
 } thr;
 
+/* n threads running fn(thr *), each of which must set ok */
+static void run_threads(fx *f, int n, void *(*fn)(void *))
+{
+    pthread_t th[8];
+    thr t[8];
+    assert_true(n <= 8);
+    for (int i = 0; i < n; i++) {
+        t[i] = (thr){.f = f, .id = i};
+        assert_int_equal(pthread_create(&th[i], NULL, fn, &t[i]), 0);
+    }
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_true(t[i].ok);
+    }
+}
+
 static int insert_jti(sqlite3 *db, void *arg)
 {
     char sql[96];
@@ -832,19 +850,10 @@ static void *writer_thread(void *p)
 static void group_commit_batches(void **state)
 {
     fx *f = *state;
-    pthread_t th[8];
-    thr t[8];
     uint64_t j0, c0, j1, c1;
 
     store_stats(f->st, &j0, &c0);
-    for (int i = 0; i < 8; i++) {
-        t[i] = (thr){.f = f, .id = i};
-        assert_int_equal(pthread_create(&th[i], NULL, writer_thread, &t[i]), 0);
-    }
-    for (int i = 0; i < 8; i++) {
-        assert_int_equal(pthread_join(th[i], NULL), 0);
-        assert_true(t[i].ok);
-    }
+    run_threads(f, 8, writer_thread);
     store_stats(f->st, &j1, &c1);
     assert_int_equal(j1 - j0, 400);
     assert_int_equal(query_int(f, "SELECT count(*) FROM revoked_tokens"), 400);
@@ -970,18 +979,7 @@ static void failed_commit_is_never_acknowledged(void **state)
     assert_memory_equal(q.payload, a, strlen(a));
     store_quarantined_free(&q);
     /* several at once, all refused */
-    {
-        pthread_t th[4];
-        thr t[4];
-        for (int i = 0; i < 4; i++) {
-            t[i] = (thr){.f = f, .id = i};
-            assert_int_equal(pthread_create(&th[i], NULL, put_thread, &t[i]), 0);
-        }
-        for (int i = 0; i < 4; i++) {
-            assert_int_equal(pthread_join(th[i], NULL), 0);
-            assert_true(t[i].ok);
-        }
-    }
+    run_threads(f, 4, put_thread);
     assert_int_equal(store_write(f->st, clear_hook, NULL), 0);
     assert_int_equal(query_int(f, "SELECT count(*) FROM receipts"), receipts0);
     assert_int_equal(query_int(f, "SELECT count(*) FROM quarantine"), 0);
@@ -1035,16 +1033,7 @@ static void *mixed_thread(void *p)
 static void concurrent_records_and_readers(void **state)
 {
     fx *f = *state;
-    pthread_t th[8];
-    thr t[8];
-    for (int i = 0; i < 8; i++) {
-        t[i] = (thr){.f = f, .id = i};
-        assert_int_equal(pthread_create(&th[i], NULL, mixed_thread, &t[i]), 0);
-    }
-    for (int i = 0; i < 8; i++) {
-        assert_int_equal(pthread_join(th[i], NULL), 0);
-        assert_true(t[i].ok);
-    }
+    run_threads(f, 8, mixed_thread);
     assert_int_equal(query_int(f, "SELECT count(*) FROM records"), 8 * 20);
     assert_int_equal(query_int(f, "SELECT count(*) FROM quarantine"), 8 * 5);
     assert_int_equal(count_files(f, ".bin"), 8 * 5);
