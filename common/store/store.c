@@ -481,7 +481,7 @@ void store_close(store *st)
     pthread_mutex_unlock(&st->mu);
     if (st->thread_started)
         pthread_join(st->writer, NULL);
-    store_records_reset(st);
+    store_records_close(st);
     sqlite3_close(st->wdb);
     while (st->readers) {
         store_reader_conn *c = st->readers;

@@ -473,6 +473,17 @@ static void mapper_table(void **state)
         store_result r = put(f, "{\"a\\nb\\u001b[31m\":1}");
         EXPECT(r, STORE_QUARANTINED, "unknown field 'a\\x0ab\\x1b[31m'");
     }
+    /* jansson quotes the bytes near a syntax error: they leave as printable ASCII, in the answer and the row */
+    {
+        store_result r = put(f, "{\"Age\": \x1b[2J\xc3\xa4\x01}");
+        char row[600];
+        EXPECT(r, STORE_QUARANTINED, "not JSON: ");
+        for (const char *c = r.reason; *c; c++)
+            assert_true(*c >= 0x20 && *c <= 0x7e);
+        query_text(f, "SELECT reason FROM quarantine ORDER BY rowid DESC LIMIT 1", row, sizeof row);
+        assert_string_equal(row, r.reason);
+        assert_non_null(strchr(r.reason, '?'));
+    }
     /* text up to 64 KiB, not one byte more */
     memset(big, 'x', sizeof big);
     memcpy(big, "{\"Comments\":\"", 13);
@@ -491,8 +502,8 @@ static void mapper_table(void **state)
     assert_int_equal(store_write(f->st, no_sql_text_contains, &found), 0);
     assert_int_equal(found, 0);
     assert_int_equal(query_int(f, "SELECT count(*) FROM receipts WHERE status = 'quarantined'"),
-                     (long long)(sizeof cases / sizeof cases[0]) + 3);
-    assert_int_equal(query_int(f, "SELECT count(*) FROM quarantine"), (long long)(sizeof cases / sizeof cases[0]) + 3);
+                     (long long)(sizeof cases / sizeof cases[0]) + 4);
+    assert_int_equal(query_int(f, "SELECT count(*) FROM quarantine"), (long long)(sizeof cases / sizeof cases[0]) + 4);
     assert_int_equal(query_int(f, "SELECT count(*) FROM records"), 1);
 }
 
