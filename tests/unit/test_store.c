@@ -75,6 +75,9 @@ static int setup(void **state)
     strcat(f->dir, "/data"); /* store_open makes the data dir itself */
     if (store_open(f->dir, &f->st, err, sizeof err) != 0) {
         fprintf(stderr, "store_open: %s\n", err);
+        *strrchr(f->dir, '/') = '\0'; /* cmocka runs no teardown after a failed setup: clean up here */
+        rm_rf(f->dir);
+        free(f);
         return -1;
     }
     seed(f);
