@@ -42,12 +42,12 @@ peer() {
   BODY=$(curl -sS --max-time "$(course_limit 10)" --cacert "$P/root.crt" "$@" "https://localhost:$port/peer" 2>&1)
 }
 
-# s_client_cmd PORT LETTER [s_client args...]: s_client's command letter (K:
-# key update, R: renegotiate) on a fresh connection, then GET /exporter on it.
+# s_client_cmd PORT LETTER PATH [s_client args...]: s_client's command letter
+# (K: key update, R: renegotiate) on a fresh connection, then GET PATH on it.
 # Each step waits for what it needs in s_client's output (bounded).
 s_client_cmd() {
-  local port=$1 letter=$2 fifo=$tmp/in.$RANDOM out=$tmp/out.$RANDOM i limit
-  shift 2
+  local port=$1 letter=$2 path=$3 fifo=$tmp/in.$RANDOM out=$tmp/out.$RANDOM i limit
+  shift 3
   mkfifo "$fifo"
   timeout "$(course_limit 15)" openssl s_client -connect "127.0.0.1:$port" -servername localhost \
     -CAfile "$P/root.crt" -verify_return_error -keymatexport EXPORTER-Channel-Binding \
@@ -60,8 +60,11 @@ s_client_cmd() {
   local want=KEYUPDATE
   [[ $letter == R ]] && want=RENEGOTIATING
   for ((i = 0; i < limit * 20; i++)); do grep -q "$want" "$out" && break; sleep 0.05; done
-  printf 'GET /exporter HTTP/1.1\nHost: localhost\nConnection: close\n\n' >&7
-  for ((i = 0; i < limit * 20; i++)); do grep -q '^[0-9a-f]\{64\}\|"status":' "$out" && break; sleep 0.05; done
+  printf 'GET %s HTTP/1.1\nHost: localhost\nConnection: close\n\n' "$path" >&7
+  for ((i = 0; i < limit * 20; i++)); do
+    grep -q '^[0-9a-f]\{64\}\|"status":\|^course-client\|^none' "$out" && break
+    sleep 0.05
+  done
   exec 7>&-
   wait "$pid" 2>/dev/null
   SOUT=$(cat "$out")
@@ -114,17 +117,21 @@ peer "$PORT"
 t_true "06 exporter: without a client certificate, /peer says none" "got '$BODY'" test "$BODY" = none
 
 # ---- after a TLS 1.3 KeyUpdate, the same connection, the same value ----------
-s_client_cmd "$PORT" K -tls1_3
+s_client_cmd "$PORT" K /exporter -tls1_3
 t_true "06 exporter: a TLS 1.3 KeyUpdate keeps the connection's value (no new handshake)" \
   "s_client '$KM', server '$BODY'" bash -c '[[ $1 =~ ^[0-9a-f]{64}$ && $1 == "$2" ]]' _ "$KM" "$BODY"
 t_true "06 exporter: the KeyUpdate went out" "$(tail -n 3 <<<"$SOUT")" grep -q KEYUPDATE <<<"$SOUT"
 
 # ---- a TLS 1.2 renegotiation: a second handshake, a new value ----------------
-s_client_cmd "$PORT" R -tls1_2
+s_client_cmd "$PORT" R /exporter -tls1_2
 t_true "06 exporter: after a TLS 1.2 renegotiation the server answers the new handshake's value, not the first one's" \
   "first handshake '$KM', server after it '$BODY'" \
   bash -c '[[ $1 =~ ^[0-9a-f]{64}$ && $2 =~ ^[0-9a-f]{64}$ && $1 != "$2" ]]' _ "$KM" "$BODY"
 t_true "06 exporter: the renegotiation happened" "$(tail -n 3 <<<"$SOUT")" grep -q RENEGOTIATING <<<"$SOUT"
+s_client_cmd "$PORT" R /peer -tls1_2 -cert "$P/client.crt" -cert_chain "$P/client-chain.crt" -key "$P/client.key"
+t_true "06 exporter: after a renegotiation that presents the same client certificate, /peer still names it" \
+  "$(grep -a 'RENEG\|^course\|^none' <<<"$SOUT")" \
+  bash -c 'grep -q RENEGOTIATING <<<"$1" && grep -aq "^course-client" <<<"$1"' _ "$SOUT"
 
 # ---- http_session: one kept-alive connection, bodies made for it ------------
 : >"$tmp/keylog"
