@@ -184,6 +184,38 @@ peer "$SERVER_PORT" "${CLIENT[@]}"
 t_true "06 exporter: ... while a verified one still is" "got '$BODY'" test "$BODY" = course-client
 stop_server "$SERVER_PID"
 
+# ---- a second handshake that fails leaves no value behind ------------------
+# The request head goes out, then s_client renegotiates while the handler
+# waits for the body; the server fails that handshake at its ClientHello
+# (--fail-renegotiation), so the body never comes, and the handler narrates
+# what web_tls_exporter says then: the first handshake's value would be a
+# stale one, from keys the connection no longer vouches for.
+start_server exporter-failreneg "$BIN/exporter-server" --port 0 "${SRV[@]}" --fail-renegotiation ||
+  { t_fail "06 exporter: exporter-server --fail-renegotiation starts" "see above"; exit 0; }
+fifo=$tmp/reneg.in
+out=$tmp/reneg.out
+mkfifo "$fifo"
+timeout "$(course_limit 15)" openssl s_client -tls1_2 -connect "127.0.0.1:$SERVER_PORT" -servername localhost \
+  -CAfile "$P/root.crt" -verify_return_error -crlf -keymatexport EXPORTER-Channel-Binding \
+  -keymatexportlen 32 <"$fifo" >"$out" 2>&1 &
+cpid=$!
+exec 7>"$fifo"
+limit=$(course_limit 10)
+for ((i = 0; i < limit * 20; i++)); do grep -q "Keying material" "$out" && break; sleep 0.05; done
+printf 'POST /bound HTTP/1.1\nHost: localhost\nContent-Length: 64\n\n' >&7
+for ((i = 0; i < limit * 20; i++)); do grep -q "<- POST /bound" "$SERVER_LOG" && break; sleep 0.05; done
+printf 'R\n' >&7
+for ((i = 0; i < limit * 20; i++)); do grep -q "tls-exporter of" "$SERVER_LOG" && break; sleep 0.05; done
+exec 7>&-
+wait "$cpid" 2>/dev/null
+first=$(sed -n 's/^ *Keying material: //p' "$out" | head -n 1 | tr 'A-F' 'a-f')
+after=$(sed -n 's/.*tls-exporter of 127\.0\.0\.1:[0-9]*: //p' "$SERVER_LOG" | head -n 1)
+t_true "06 exporter: the renegotiation started and the server failed it" "$(grep -a 'RENEG\|alert' "$out")" \
+  bash -c 'grep -q RENEGOTIATING "$1" && grep -q "alert handshake failure" "$1"' _ "$out"
+t_true "06 exporter: after a second handshake failed, the handler gets no exporter (not the first handshake's)" \
+  "first handshake $first, the handler got '$after'" test "$after" = unknown
+stop_server "$SERVER_PID"
+
 # ---- TLS 1.2 without the extended master secret has no sound exporter -------
 start_server exporter-noems "$BIN/exporter-server" --port 0 "${SRV[@]}" --no-ems ||
   { t_fail "06 exporter: exporter-server --no-ems starts" "see above"; exit 0; }
