@@ -232,3 +232,14 @@ t_expect "06 session: a body that binds the channel is never built on a connecti
   --out "ok: refused: no channel binding on this connection (TLS 1.2 without the extended master secret)" \
   -- "$BIN/session-driver" nobind --url "https://localhost:$SERVER_PORT" --cacert "$P/root.crt" --tls12
 stop_server "$SERVER_PID"
+
+# ---- --tls13-only: the exporter over TLS 1.3, and no TLS 1.2 at all ----------
+start_server exporter-13 "$BIN/exporter-server" --port 0 "${SRV[@]}" --tls13-only ||
+  { t_fail "06 exporter: exporter-server --tls13-only starts" "see above"; exit 0; }
+s_client "$SERVER_PORT" /exporter -tls1_2
+t_true "06 exporter: --tls13-only refuses a TLS 1.2 handshake" "km '$KM' body '$BODY'" \
+  bash -c '[[ -z $1 && -z $2 ]] && grep -q "alert protocol version" <<<"$3"' _ "$KM" "$BODY" "$SOUT"
+s_client "$SERVER_PORT" /exporter -tls1_3
+t_true "06 exporter: --tls13-only serves TLS 1.3 with its binding" "s_client '$KM', server '$BODY'" \
+  bash -c '[[ $1 =~ ^[0-9a-f]{64}$ && $1 == "$2" ]]' _ "$KM" "$BODY"
+stop_server "$SERVER_PID"
