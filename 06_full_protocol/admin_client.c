@@ -147,7 +147,10 @@ int main(int argc, char **argv)
         errorf(cmd, "HTTP %ld: %s", res.status, res.body ? res.body : "");
         rc = EXIT_FAILED;
     } else {
-        result("%.*s", (int)res.body_len, res.body);
+        size_t n = res.body_len;
+        while (n && (res.body[n - 1] == '\n' || res.body[n - 1] == '\r'))
+            n--; /* the JSON, without the line end the server adds */
+        result("%.*s", (int)n, res.body);
         rc = EXIT_OK;
     }
     http_response_free(&res);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* webserver.c - see webserver.h */
 #include "net/webserver.h"
+#include "net_internal.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -526,8 +527,11 @@ static void log_request(const struct mg_request_info *ri)
     shown[o] = '\0';
     wire_in("%s %s%s%s HTTP/%s", ri->request_method, shown, ri->query_string ? "?" : "",
             ri->query_string ? ri->query_string : "", ri->http_version);
-    for (int i = 0; i < ri->num_headers; i++)
-        wire_in("%s: %s", ri->http_headers[i].name, ri->http_headers[i].value);
+    for (int i = 0; i < ri->num_headers; i++) {
+        char line[8192];
+        const char *name = ri->http_headers[i].name, *v = ri->http_headers[i].value;
+        wire_in("%s", net_header_shown(name, strlen(name), v, strlen(v), line, sizeof line));
+    }
 }
 
 /* ---- slow clients ----

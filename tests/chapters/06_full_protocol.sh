@@ -124,7 +124,7 @@ t_expect "06: 06-admin quarantine lists what was kept, and why" 0 --out "unknown
   -- "${ADM[@]}" quarantine
 "${A[@]}" -q send-record '{"FirstName": "Bea", "Shoe": 41}' >/dev/null 2>&1
 QID2=$(sq "SELECT q.id FROM quarantine q JOIN receipts r ON r.id = q.receipt_id WHERE CAST(r.payload AS TEXT) LIKE '%Bea%'")
-QID=$("${ADM[@]}" -q quarantine | grep -o '"id":"[0-9a-f]\{32\}","device":"[0-9a-f]*","op":"record","reason":"unknown field .Shoe' | head -n 1 | cut -d'"' -f4)
+QID=$(sq "SELECT q.id FROM quarantine q JOIN receipts r ON r.id = q.receipt_id WHERE CAST(r.payload AS TEXT) LIKE '%\"Ana\", \"Shoe\": 38%'")
 t_run "${ADM[@]}" -q quarantine show "$QID"
 shown=$(grep -o '"payload":"[A-Za-z0-9_-]*"' <<<"$T_OUT" | cut -d'"' -f4 | tr -- '-_' '+/')
 while (( ${#shown} % 4 )); do shown+="="; done
