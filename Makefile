@@ -83,7 +83,7 @@ SYSLIBS = $(CIVETWEB)/libcivetweb.a $(PKG_LIBS) -lpthread -ldl -lm
 # the layering down: a module may use only those after it, and a program links
 # only the modules it names, so the link step enforces the layering (chapter 01
 # names core and net, and cannot reach pki).
-MODULES := envelope token tls pki kex fernet net core
+MODULES := store envelope token tls pki kex fernet net core
 module_lib = $(BUILD)/lib/libcourse-$(1).a
 # the archives for a list of modules, in link order
 module_libs = $(foreach m,$(filter $(1),$(MODULES)),$(call module_lib,$(m)))
@@ -111,6 +111,10 @@ include $(CHAPTER_MK)
 $(eval $(call prog,tls-selftest,scripts/tls-selftest.c,core net))
 # the token module's command-line driver, for the PyJWT interop suite
 $(eval $(call prog,token-tool,tests/helpers/token_tool.c,core token))
+# the web layer's channel binding and client certificate, for tests/interop/06_exporter.sh
+$(eval $(call prog,exporter-server,tests/helpers/exporter_server.c,core net tls pki kex))
+# http_session (kept-alive connection, bodies bound to it) against exporter-server
+$(eval $(call prog,session-driver,tests/helpers/session_driver.c,core net tls pki kex))
 
 .PHONY: all deps civetweb test demo doctor bench mutate clean pki unit-tests
 all: $(PROGRAMS) $(UNIT_BIN)

@@ -17,6 +17,10 @@
 #   build/pki/client.crt          client certificate: CN course-client (clientAuth)
 #   build/pki/client-chain.crt    client.crt followed by intermediate.crt
 #   build/pki/crl.pem             the intermediate's CRL (nothing revoked), 30 days
+#   build/pki/devices/            chapter 06's device CA folder: a second intermediate of the
+#                                 root, CN "Course Device CA", EKU clientAuth only (nothing under
+#                                 it passes for a TLS server); ca.key encrypted with ca-pass
+#   build/pki/devices-ca.crt      the device CA's certificate (06-server's EST cacerts)
 #
 # Check any of them with: build/bin/minica inspect build/pki/server.crt
 # chapter 03's modules plus the one this chapter introduces

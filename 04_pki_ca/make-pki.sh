@@ -17,7 +17,7 @@ if [[ ! -s $pass ]]; then
 fi
 if [[ ! -f $D/root/ca.key ]]; then
   "$MINICA" init -q --dir "$D/root" --pass-file "$pass" --cn "Course Root CA"
-  rm -rf "$D/intermediate"
+  rm -rf "$D/intermediate" "$D/devices"
 fi
 cp "$D/root/ca.crt" "$D/root.crt"
 if [[ ! -f $D/intermediate/ca.key ]]; then
@@ -26,6 +26,15 @@ if [[ ! -f $D/intermediate/ca.key ]]; then
   rm -f "$D/server.crt" "$D/client.crt" "$D/crl.pem"
 fi
 cp "$D/intermediate/ca.crt" "$D/intermediate.crt"
+# chapter 06's device CA: a second intermediate, for client certificates only.
+# Its EKU clientAuth is inherited down the chain by OpenSSL's purpose check,
+# so a certificate it signs never passes for a TLS server, and a device
+# certificate never comes from the CA that signs servers.
+if [[ ! -f $D/devices/ca.key ]]; then
+  "$MINICA" intermediate -q --dir "$D/root" --pass-file "$pass" --out "$D/devices" \
+    --cn "Course Device CA" --purpose client
+fi
+cp "$D/devices/ca.crt" "$D/devices-ca.crt"
 
 # a leaf is kept while it still verifies (and has a week left)
 fresh() { # fresh CERT PURPOSE [--host NAME]
@@ -59,4 +68,4 @@ crl_fresh() {
 if ! crl_fresh; then
   "$MINICA" crl -q --dir "$D/intermediate" --pass-file "$pass" --days 30 --out "$D/crl.pem"
 fi
-echo "pki: ready in $D (root.crt, intermediate.crt, server.{key,crt}, server-chain.crt, client.{key,crt}, crl.pem)"
+echo "pki: ready in $D (root.crt, intermediate.crt, server.{key,crt}, server-chain.crt, client.{key,crt}, crl.pem, devices-ca.crt)"

@@ -33,7 +33,9 @@ static const char USAGE[] =
     "  init         --dir D [--pass-file F] [--cn NAME] [--key-type T] [--days N]\n"
     "               make a root CA in D: ca.key (encrypted, 0600), ca.crt, index.txt\n"
     "  intermediate --dir ROOT [--pass-file F] --out DIR [--new-pass-file F] [--cn NAME]\n"
-    "               make an intermediate CA (pathlen 0) in DIR, signed by the CA in ROOT\n"
+    "               [--purpose client|server]\n"
+    "               make an intermediate CA (pathlen 0) in DIR, signed by the CA in ROOT;\n"
+    "               --purpose gives it that one EKU: nothing under it passes for the other\n"
     "  key          --out F [--key-type T] [--encrypt --pass-file F]\n"
     "  csr          --key F --cn NAME [--san DNS:x,IP:y,email:z,URI:u ...] --out F\n"
     "               [--country C --state ST --locality L --org O --ou OU]\n"
@@ -80,7 +82,7 @@ typedef struct command {
 
 static const command COMMANDS[] = {
     {"init", mc_init, "dPt1D23456"},
-    {"intermediate", mc_intermediate, "dPoNt1D23456"},
+    {"intermediate", mc_intermediate, "dPoNt1D23456R"},
     {"key", mc_key, "otEP"},
     {"csr", mc_csr, "kos123456"},
     {"sign", mc_sign, "dPcpoDUba"},

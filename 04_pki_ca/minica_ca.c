@@ -164,6 +164,12 @@ int mc_intermediate(mc_opts *o)
         cli_usage_error("intermediate needs --out DIR (the folder for the new CA)");
     if (o->days)
         so.days = o->days;
+    if (o->purpose) {
+        int p = pki_profile_parse(o->purpose);
+        if (p != PKI_PROFILE_CLIENT && p != PKI_PROFILE_SERVER)
+            cli_usage_error("--purpose: '%s' is not client or server", o->purpose);
+        so.ca_purpose = p;
+    }
     if (mc_ca_open(o->dir, o->pass_file, &root) || make_ca_dir(o->out))
         goto end;
     if (!(pass = mc_passphrase(o->new_pass_file ? o->new_pass_file : o->pass_file, 1)))
@@ -175,7 +181,14 @@ int mc_intermediate(mc_opts *o)
     }
     if (!(cert = sign_recorded(o->dir, &root, csr, &so)))
         goto end;
-    note("CA:TRUE, pathlen 0: it may sign servers and clients, never another CA");
+    if (so.ca_purpose)
+        note("CA:TRUE, pathlen 0, EKU %s only: it may sign %ss, never another CA, and "
+             "nothing it signs passes for a %s", so.ca_purpose == PKI_PROFILE_CLIENT ? "clientAuth"
+                                                                       : "serverAuth",
+             pki_profile_name(so.ca_purpose),
+             so.ca_purpose == PKI_PROFILE_CLIENT ? "TLS server" : "TLS client");
+    else
+        note("CA:TRUE, pathlen 0: it may sign servers and clients, never another CA");
     rc = write_ca_files(o->out, key, pass, cert, &cert, 1);
 end:
     mc_free_pass(pass);

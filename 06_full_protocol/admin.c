@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "core/encoding.h"
+#include "core/json.h"
 #include "envelope/hello.h"
 #include "net/webserver.h"
 #include "pki/pki.h"
@@ -187,7 +188,7 @@ static int admin_audit(struct mg_connection *conn, void *arg)
         int ok = sqlite3_column_bytes(q, 3) == 16 && sqlite3_column_bytes(q, 7) == 32 &&
                  EVP_Digest(payload ? payload : "", (size_t)plen, md, &mdn, EVP_sha256(), NULL) == 1 &&
                  CRYPTO_memcmp(md, sqlite3_column_blob(q, 7), 32) == 0 &&
-                 c06_audit_verify((const char *)sqlite3_column_text(q, 1), svc->server_name,
+                 signed_op_verify_stored((const char *)sqlite3_column_text(q, 1), (size_t)sqlite3_column_bytes(q, 1), svc->server_name,
                                   (const char *)sqlite3_column_text(q, 2), sqlite3_column_blob(q, 3),
                                   sqlite3_column_int64(q, 4), payload, (size_t)plen,
                                   sqlite3_column_blob(q, 6), (size_t)sqlite3_column_bytes(q, 6)) == 0;

@@ -164,7 +164,7 @@ static int whoami(client *c, channel *ch)
     http_response res = {0};
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", ch->token);
     const char *headers[] = {auth, NULL};
-    http_session_request r = {"GET", "/v1/whoami", NULL, headers, NULL, 0};
+    http_session_request r = {.method = "GET", .path = "/v1/whoami", .headers = headers};
     int rc = http_session_do(ch->http, &r, &res);
     OPENSSL_cleanse(auth, sizeof auth);
     if (rc != 0)

@@ -121,7 +121,8 @@ int client_register(client *c)
     }
     step("registering account '%s' (the password travels inside TLS; the server stores Argon2id)",
          c->user);
-    http_session_request r = {"POST", "/v1/register", "application/json", NULL, text, strlen(text)};
+    http_session_request r = {.method = "POST", .path = "/v1/register", .content_type = "application/json",
+                              .body = text, .body_len = strlen(text)};
     if (http_session_do(s, &r, &res) != 0)
         errorf("register", "%s", res.error);
     else if (res.status != 201)

@@ -187,7 +187,8 @@ static int exchange(client *c, channel *ch, envelope_type t, const char *path, c
     json_decref(j);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", ch->token);
     const char *headers[] = {auth, NULL};
-    http_session_request r = {"POST", path, "application/json", headers, body, body ? strlen(body) : 0};
+    http_session_request r = {.method = "POST", .path = path, .content_type = "application/json",
+                              .headers = headers, .body = body, .body_len = body ? strlen(body) : 0};
     if (!body)
         goto out;
     if (http_session_do(ch->http, &r, &res) != 0) {

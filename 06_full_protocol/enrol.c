@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "core/encoding.h"
+#include "core/json.h"
 #include "net/webserver.h"
 #include "pki/pki.h"
 #include "service.h"

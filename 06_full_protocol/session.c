@@ -265,6 +265,14 @@ int h_hello(struct mg_connection *conn, void *arg)
 
     if ((st = device_require(svc, conn, &d, 1)) != 0)
         return st;
+    /* this connection's channel binding (RFC 9266): the HELLO must be signed
+     * over it; `openssl s_client -keymatexport EXPORTER-Channel-Binding
+     * -keymatexportlen 32` shows the same value on the client's side */
+    if (web_tls_exporter(conn, cb) != 0)
+        return close_plain(conn, 500, "this connection has no TLS exporter value");
+    char *cb_hex = hex_encode(cb, sizeof cb);
+    note("tls-exporter of this connection: %s", cb_hex ? cb_hex : "?");
+    free(cb_hex);
     if (live_count(svc->sessions) >= svc->max_sessions) {
         live_sweep(svc->sessions, 0);
         if (live_count(svc->sessions) >= svc->max_sessions)
@@ -280,12 +288,6 @@ int h_hello(struct mg_connection *conn, void *arg)
     free(body);
     if (hs != HELLO_OK)
         return close_plain(conn, 400, hello_status_str(hs));
-    if (web_tls_exporter(conn, cb) != 0) {
-        hello_request_free(req);
-        return close_plain(conn, 500, "this connection has no TLS exporter value");
-    }
-    if (narrate_is_verbose())
-        hexdump("tls-exporter (this connection)", cb, sizeof cb);
     hs = hello_verify(req, d.cert, svc->server_name, cb, now_ms());
     if (hs != HELLO_OK) {
         hello_request_free(req);
@@ -515,7 +517,10 @@ int h_whoami(struct mg_connection *conn, void *arg)
     /* a token lives only as long as its session (CLOSE ends both) */
     if (!(s = live_get(svc->sessions, claims.sid)))
         return close_plain(conn, 401, "the token's session has ended");
+    int elsewhere = svc->bind_ip && strcmp(s->peer, web_peer(conn)) != 0;
     live_put(svc->sessions, s);
+    if (elsewhere)
+        return close_plain(conn, 403, "this session is bound to the address that opened it (--bind-ip)");
     return web_reply_json(conn, 200,
                           json_pack("{s:s, s:s, s:s, s:s, s:I}", "account", d.user, "device", d.serial,
                                     "session", claims.sid, "jti", claims.jti, "token_expires_at",

@@ -21,6 +21,7 @@ PACKAGES=(
   # test peers and capture
   openssl curl tshark python3 python3-cryptography python3-jwt
   chromium libnss3-tools testssl.sh nginx wrk # chapter 05: browser, scan, HTTPS bench
+  python3-openssl python3-websocket python3-argon2 # chapter 06: EST, push, password-hash peers
 )
 
 # shellcheck disable=SC2206

@@ -2,13 +2,17 @@
 /* httpclient.c - see httpclient.h */
 #include "net/httpclient.h"
 
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "core/encoding.h"
 #include "core/narrate.h"
+#include "net/exporter.h"
 
 typedef struct transfer {
     http_response *res;
@@ -17,6 +21,7 @@ typedef struct transfer {
     int too_big;
     CURL *curl;
     int tls_seen;
+    int chunked_out; /* the request body goes chunked (a session's body function) */
 } transfer;
 
 void http_client_init(void)
@@ -94,10 +99,36 @@ static void narrate_body(int out, const char *data, size_t size)
         wire_in("%.*s%s", (int)n, data, more);
 }
 
+/* A chunked body as sent holds its framing ("40\r\n" ... "\r\n", then
+ * "0\r\n\r\n"): narrate the chunks' data, as the server will read it. 0 if
+ * data is whole chunks, -1 if not (then it is narrated as it is). */
+static int narrate_chunks(const char *data, size_t size)
+{
+    size_t i = 0;
+    while (i < size) {
+        size_t n = 0, start = i;
+        while (i < size && ((data[i] >= '0' && data[i] <= '9') || (data[i] >= 'a' && data[i] <= 'f') ||
+                            (data[i] >= 'A' && data[i] <= 'F')) && i - start < 8) {
+            char c = data[i++];
+            n = n * 16 + (size_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+        }
+        if (i == start || i + 2 > size || data[i] != '\r' || data[i + 1] != '\n')
+            return -1;
+        i += 2;
+        if (n > size - i || size - i - n < 2)
+            return -1;
+        if (n)
+            narrate_body(1, data + i, n);
+        i += n + 2; /* the chunk's own CRLF (the last chunk's is the end of the body) */
+    }
+    return 0;
+}
+
 static int on_debug(CURL *curl, curl_infotype type, char *data, size_t size, void *arg)
 {
+    /* arg: the transfer, or NULL (a session's handle between requests) */
+    const transfer *t = arg;
     (void)curl;
-    (void)arg;
     switch (type) {
     case CURLINFO_TEXT:
         /* libcurl's own remarks: connection and TLS steps */
@@ -111,7 +142,8 @@ static int on_debug(CURL *curl, curl_infotype type, char *data, size_t size, voi
         narrate_lines(0, data, size);
         break;
     case CURLINFO_DATA_OUT:
-        narrate_body(1, data, size);
+        if (!(t && t->chunked_out && narrate_chunks(data, size) == 0))
+            narrate_body(1, data, size);
         hexdump("request body as sent", data, size);
         break;
     case CURLINFO_DATA_IN:
@@ -194,27 +226,47 @@ static int add_header(struct curl_slist **list, const char *line)
     return 0;
 }
 
-int http_do(const http_request *req, http_response *res)
+/* A body libcurl pulls from us (CURLOPT_READFUNCTION): a session's body
+ * built by its body function once the connection is up. */
+typedef struct stream_body {
+    char *data; /* malloc'ed by the body function */
+    size_t len;
+    size_t sent;
+} stream_body;
+
+static size_t on_read(char *buf, size_t size, size_t nitems, void *arg)
 {
-    CURL *curl = NULL;
-    struct curl_slist *hdrs = NULL;
-    transfer t;
-    char errbuf[CURL_ERROR_SIZE] = "";
+    stream_body *b = arg;
+    size_t room = size * nitems, n = b->len - b->sent;
+    if (n > room)
+        n = room;
+    memcpy(buf, b->data + b->sent, n);
+    b->sent += n;
+    return n;
+}
+
+/* libcurl rewinds the body when it sends the request again on a new
+ * connection (the kept-alive one was dead); the body function then builds a
+ * new body for that connection anyway, before any of it is read. */
+static int on_seek(void *arg, curl_off_t offset, int origin)
+{
+    stream_body *b = arg;
+    if (origin != SEEK_SET || offset != 0)
+        return CURL_SEEKFUNC_CANTSEEK;
+    b->sent = 0;
+    return CURL_SEEKFUNC_OK;
+}
+
+/* Everything a request sets on a handle, in one place for http_do and
+ * http_session_do: where to, how long, the narration, the body, the headers
+ * and the TLS options. stream: the body comes from a stream_body (a session's
+ * body function) rather than req->body. Returns 0, or -1 with res->error set
+ * (out of memory); *hdrs is the caller's to free either way. */
+static int configure(CURL *curl, const http_request *req, transfer *t, char *errbuf,
+                     stream_body *stream, struct curl_slist **hdrs, http_response *res)
+{
     char ctype[160];
-    int rc = -1;
 
-    memset(res, 0, sizeof *res);
-    memset(&t, 0, sizeof t);
-    t.res = res;
-    t.max = req->max_response;
-
-    curl = curl_easy_init();
-    if (!curl) {
-        res->code = CURLE_FAILED_INIT;
-        snprintf(res->error, sizeof res->error, "libcurl could not start a transfer");
-        return -1;
-    }
-    t.curl = curl;
     curl_easy_setopt(curl, CURLOPT_URL, req->url);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
     /* Only http and https, and never follow redirects silently. */
@@ -225,29 +277,40 @@ int http_do(const http_request *req, http_response *res)
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "https-from-the-ground-up/1.0");
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(curl, CURLOPT_DEBUGFUNCTION, on_debug);
+    curl_easy_setopt(curl, CURLOPT_DEBUGDATA, t);
     curl_easy_setopt(curl, CURLOPT_VERBOSE, 1L); /* feeds on_debug, prints nothing itself */
 
-    if (strcmp(req->method, "GET") != 0 || req->body) {
+    if (stream) {
+        /* No length up front: the body does not exist until the connection
+         * does, so it goes chunked (webserver.c reads chunked bodies). */
+        t->chunked_out = 1;
+        curl_easy_setopt(curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
+        curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(curl, CURLOPT_READDATA, stream);
+        curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, on_seek);
+        curl_easy_setopt(curl, CURLOPT_SEEKDATA, stream);
+    } else if (strcmp(req->method, "GET") != 0 || req->body) {
         curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
     }
     if (req->content_type) {
         snprintf(ctype, sizeof ctype, "Content-Type: %s", req->content_type);
-        if (add_header(&hdrs, ctype) != 0)
+        if (add_header(hdrs, ctype) != 0)
             goto no_memory;
     }
     for (const char *const *h = req->headers; h && *h; h++)
-        if (add_header(&hdrs, *h) != 0)
+        if (add_header(hdrs, *h) != 0)
             goto no_memory;
     /* no "Expect: 100-continue" round trip: it only confuses the narration */
-    if (add_header(&hdrs, "Expect:") != 0)
+    if (add_header(hdrs, "Expect:") != 0)
         goto no_memory;
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, *hdrs);
 
     if (req->cacert)
         curl_easy_setopt(curl, CURLOPT_CAINFO, req->cacert);
@@ -259,41 +322,270 @@ int http_do(const http_request *req, http_response *res)
         curl_easy_setopt(curl, CURLOPT_SSLKEY, req->client_key);
     if (req->tls_min_version || req->tls_max_version)
         curl_easy_setopt(curl, CURLOPT_SSLVERSION, req->tls_min_version | req->tls_max_version);
-
-    if (req->customise && (res->code = req->customise(curl, req->customise_arg)) != CURLE_OK) {
-        snprintf(res->error, sizeof res->error, "%s", curl_easy_strerror(res->code));
-        goto end;
-    }
-
-    res->code = curl_easy_perform(curl);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &res->status);
-    if (t.too_big) {
-        snprintf(res->error, sizeof res->error, "response body is larger than %zu bytes",
-                 req->max_response);
-        goto end;
-    }
-    if (res->code != CURLE_OK) {
-        snprintf(res->error, sizeof res->error, "%s",
-                 errbuf[0] ? errbuf : curl_easy_strerror(res->code));
-        goto end;
-    }
-    if (!res->body) { /* an empty body is still a string */
-        res->body = calloc(1, 1);
-        if (!res->body)
-            goto end;
-    }
-    rc = 0;
-    goto end;
+    return 0;
 no_memory:
     /* a request without one of its headers is not the request asked for */
     res->code = CURLE_OUT_OF_MEMORY;
     snprintf(res->error, sizeof res->error, "out of memory while adding the request headers");
+    return -1;
+}
+
+/* Run the configured transfer and fill res. 0 when a response arrived. */
+static int perform(CURL *curl, transfer *t, const char *errbuf, size_t max_response,
+                   http_response *res)
+{
+    long connects = 0;
+    res->code = curl_easy_perform(curl);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &res->status);
+    if (curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK)
+        res->new_connections = connects;
+    if (t->too_big) {
+        snprintf(res->error, sizeof res->error, "response body is larger than %zu bytes",
+                 max_response);
+        return -1;
+    }
+    if (res->code != CURLE_OK) {
+        if (!res->error[0]) /* a callback may have said why already */
+            snprintf(res->error, sizeof res->error, "%s",
+                     errbuf[0] ? errbuf : curl_easy_strerror(res->code));
+        return -1;
+    }
+    if (!res->body) { /* an empty body is still a string */
+        res->body = calloc(1, 1);
+        if (!res->body) {
+            res->code = CURLE_OUT_OF_MEMORY;
+            snprintf(res->error, sizeof res->error, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void transfer_init(transfer *t, http_response *res, CURL *curl, size_t max)
+{
+    memset(res, 0, sizeof *res);
+    memset(t, 0, sizeof *t);
+    t->res = res;
+    t->max = max;
+    t->curl = curl;
+}
+
+int http_do(const http_request *req, http_response *res)
+{
+    CURL *curl = curl_easy_init();
+    struct curl_slist *hdrs = NULL;
+    transfer t;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    int rc = -1;
+
+    transfer_init(&t, res, curl, req->max_response);
+    if (!curl) {
+        res->code = CURLE_FAILED_INIT;
+        snprintf(res->error, sizeof res->error, "libcurl could not start a transfer");
+        return -1;
+    }
+    if (configure(curl, req, &t, errbuf, NULL, &hdrs, res) != 0)
+        goto end;
+    if (req->customise && (res->code = req->customise(curl, req->customise_arg)) != CURLE_OK) {
+        snprintf(res->error, sizeof res->error, "%s", curl_easy_strerror(res->code));
+        goto end;
+    }
+    rc = perform(curl, &t, errbuf, req->max_response, res);
 end:
     if (rc != 0)
         http_response_free(res);
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(curl);
     return rc;
+}
+
+/* ---- kept-alive sessions ------------------------------------------------ */
+
+struct http_session {
+    CURL *curl; /* one handle: its connection cache keeps the connection */
+    http_session_opts o;
+    char *base_url;
+    /* what the connection of the last request said (at its pre-request
+     * moment: once the transfer is over, libcurl no longer names the SSL*) */
+    int have_exporter;
+    uint8_t exporter[NET_EXPORTER_LEN];
+    X509 *server_cert;
+    /* libcurl writes its error text here, at any time the handle is used
+     * (closing the kept connection in http_session_free too): it lives as
+     * long as the handle */
+    char errbuf[CURL_ERROR_SIZE];
+    /* the request in progress */
+    const http_session_request *req;
+    stream_body body;
+    http_response *res;
+};
+
+http_session *http_session_new(const http_session_opts *o)
+{
+    http_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->o = *o;
+    s->base_url = strdup(o->base_url ? o->base_url : "");
+    s->curl = curl_easy_init();
+    if (!s->base_url || !s->curl) {
+        http_session_free(s);
+        return NULL;
+    }
+    /* the strings the caller passed stay the caller's; only the URL is copied */
+    s->o.base_url = s->base_url;
+    return s;
+}
+
+static void body_wipe(stream_body *b)
+{
+    if (b->data)
+        encoding_free_secret(b->data, b->len);
+    memset(b, 0, sizeof *b);
+}
+
+void http_session_free(http_session *s)
+{
+    if (!s)
+        return;
+    curl_easy_cleanup(s->curl); /* closes the kept connection */
+    body_wipe(&s->body);
+    X509_free(s->server_cert);
+    OPENSSL_cleanse(s->exporter, sizeof s->exporter);
+    free(s->base_url);
+    free(s);
+}
+
+/* libcurl calls this once the connection that carries the request is up,
+ * fresh or kept alive, and before a byte of the request goes out: read this
+ * connection's exporter and certificate, and (with a body function) build the
+ * body from the exporter. A reconnect calls it again, for the new connection. */
+static int on_prereq(void *arg, char *ip, char *local_ip, int port, int local_port)
+{
+    http_session *s = arg;
+    struct curl_tlssessioninfo *info = NULL;
+    SSL *ssl = NULL;
+    (void)ip;
+    (void)local_ip;
+    (void)port;
+    (void)local_port;
+
+    s->have_exporter = 0;
+    OPENSSL_cleanse(s->exporter, sizeof s->exporter);
+    X509_free(s->server_cert);
+    s->server_cert = NULL;
+    if (curl_easy_getinfo(s->curl, CURLINFO_TLS_SSL_PTR, &info) == CURLE_OK && info &&
+        info->backend == CURLSSLBACKEND_OPENSSL && info->internals)
+        ssl = info->internals;
+    if (ssl) {
+        s->have_exporter = net_tls_exporter(ssl, s->exporter) == 0;
+        s->server_cert = SSL_get1_peer_certificate(ssl);
+    }
+    if (!s->req->body_fn)
+        return CURL_PREREQFUNC_OK;
+
+    body_wipe(&s->body);
+    if (!s->have_exporter) {
+        /* a body that binds a channel needs a channel to bind */
+        snprintf(s->res->error, sizeof s->res->error,
+                 "no channel binding on this connection (%s): not sending a body that needs "
+                 "one",
+                 ssl ? "TLS 1.2 without the extended master secret" : "not TLS");
+        return CURL_PREREQFUNC_ABORT;
+    }
+    if (s->req->body_fn(s->exporter, s->req->body_arg, &s->body.data, &s->body.len) != 0 ||
+        !s->body.data) {
+        body_wipe(&s->body);
+        snprintf(s->res->error, sizeof s->res->error,
+                 "the request body could not be built for this connection");
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
+}
+
+int http_session_do(http_session *s, const http_session_request *r, http_response *res)
+{
+    http_request req = http_request_defaults();
+    struct curl_slist *hdrs = NULL;
+    transfer t;
+    char url[4096];
+    int rc = -1;
+
+    s->errbuf[0] = '\0';
+    transfer_init(&t, res, s->curl, s->o.max_response ? s->o.max_response : req.max_response);
+    if (http_url_join(url, sizeof url, s->base_url, r->path) != 0) {
+        res->code = CURLE_URL_MALFORMAT;
+        snprintf(res->error, sizeof res->error,
+                 "the URL is too long: %zu bytes of base URL and path, at most %zu",
+                 strlen(s->base_url) + strlen(r->path), sizeof url - 1);
+        return -1;
+    }
+    /* what the last request's connection said: nothing yet for this one */
+    s->have_exporter = 0;
+    OPENSSL_cleanse(s->exporter, sizeof s->exporter);
+    X509_free(s->server_cert);
+    s->server_cert = NULL;
+    req.url = url;
+    req.method = r->method ? r->method : "GET";
+    req.content_type = r->content_type;
+    req.headers = r->headers;
+    req.body = r->body;
+    req.body_len = r->body_len;
+    req.cacert = s->o.cacert;
+    req.crlfile = s->o.crlfile;
+    req.client_cert = s->o.client_cert;
+    req.client_key = s->o.client_key;
+    req.tls_min_version = s->o.tls_min_version;
+    req.tls_max_version = s->o.tls_max_version;
+    if (s->o.timeout_ms)
+        req.timeout_ms = s->o.timeout_ms;
+    if (s->o.connect_timeout_ms)
+        req.connect_timeout_ms = s->o.connect_timeout_ms;
+    req.max_response = t.max;
+
+    /* The same handle, its options set afresh: curl_easy_reset keeps the
+     * connection cache (and the TLS session cache), so the same options
+     * find the kept-alive connection again. */
+    curl_easy_reset(s->curl);
+    s->req = r;
+    s->res = res;
+    body_wipe(&s->body);
+    if (configure(s->curl, &req, &t, s->errbuf, r->body_fn ? &s->body : NULL, &hdrs, res) != 0)
+        goto end;
+    curl_easy_setopt(s->curl, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(s->curl, CURLOPT_PREREQDATA, s);
+    rc = perform(s->curl, &t, s->errbuf, req.max_response, res);
+end:
+    /* the handle outlives this call: nothing of it may point into this
+     * stack frame (t, hdrs) once it returns */
+    curl_easy_setopt(s->curl, CURLOPT_DEBUGDATA, NULL);
+    curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt(s->curl, CURLOPT_HEADERDATA, NULL);
+    curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, NULL);
+    if (rc != 0)
+        http_response_free(res);
+    body_wipe(&s->body); /* it may hold what the exporter protects */
+    s->req = NULL;
+    s->res = NULL;
+    curl_slist_free_all(hdrs);
+    return rc;
+}
+
+int http_session_exporter(http_session *s, uint8_t out[NET_EXPORTER_LEN])
+{
+    if (!s->have_exporter) {
+        memset(out, 0, NET_EXPORTER_LEN);
+        return -1;
+    }
+    memcpy(out, s->exporter, NET_EXPORTER_LEN);
+    return 0;
+}
+
+X509 *http_session_server_cert(http_session *s)
+{
+    if (s->server_cert && X509_up_ref(s->server_cert) == 1)
+        return s->server_cert;
+    return NULL;
 }
 
 int http_url_join(char *out, size_t out_len, const char *base, const char *path)

@@ -2,7 +2,12 @@
 /*
  * httpclient.h - a small client layer over libcurl that every chapter uses.
  *
- * One call does one request. The narration shows the request and response
+ * http_do: one call does one request, on a connection of its own.
+ * http_session: many requests on one kept-alive connection (chapter 06), and
+ * the channel binding of that connection (RFC 9266 tls-exporter) to put in
+ * a request's body.
+ *
+ * Both are narrated the same way. The narration shows the request and response
  * lines and headers exactly as libcurl sends and receives them
  * (CURLOPT_DEBUGFUNCTION), and bodies as hex with --verbose. Transport
  * failures come back with the text of curl's error buffer, which says what
@@ -19,7 +24,9 @@
 #define COURSE_HTTPCLIENT_H
 
 #include <curl/curl.h>
+#include <openssl/x509.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct http_request {
     const char *method;       /* "GET" (default) or "POST", ... */
@@ -55,6 +62,9 @@ typedef struct http_response {
     /* filled for TLS transfers */
     char tls_version[32];
     char tls_cipher[64];
+    /* connections the transfer had to open (CURLINFO_NUM_CONNECTS): 1 for a
+     * new connection, 0 when a session's kept-alive one carried it */
+    long new_connections;
 } http_response;
 
 /* Call once at start (after setting SSLKEYLOGFILE, if ever). */
@@ -73,5 +83,74 @@ int http_url_join(char *out, size_t out_len, const char *base, const char *path)
 /* One readable line for a failed transfer, with a hint where a learner can
  * act (server not running, wrong port, certificate problems). */
 void http_report_failure(const char *what, const http_request *req, const http_response *res);
+
+/* ---- kept-alive sessions (chapter 06) ----
+ *
+ * One CURL easy handle reused for every request, so that one TLS connection
+ * carries them all; libcurl opens a new one when the server closed it (and
+ * resumes the TLS session where it can). SSLKEYLOGFILE works as for http_do:
+ * libcurl writes the key log of every connection it opens.
+ *
+ *     http_session_opts o = {.base_url = "https://localhost:8006",
+ *                            .cacert = "build/pki/root.crt"};
+ *     http_session *s = http_session_new(&o);
+ *     http_session_request r = {.method = "POST", .path = "/v1/hello",
+ *                               .content_type = "application/json",
+ *                               .body_fn = make_hello, .body_arg = &state};
+ *     if (http_session_do(s, &r, &res) != 0) ... res.error ...
+ *     http_response_free(&res);
+ *     http_session_free(s);
+ */
+typedef struct http_session http_session;
+
+typedef struct http_session_opts {
+    const char *base_url;   /* "https://localhost:8006" (copied) */
+    const char *cacert, *crlfile, *client_cert, *client_key; /* as in http_request; the
+                                                              * strings must outlive the
+                                                              * session */
+    long tls_min_version, tls_max_version; /* CURL_SSLVERSION_* or 0 */
+    long timeout_ms, connect_timeout_ms;   /* per request; 0: the http_request defaults */
+    size_t max_response;                   /* 0: the http_request default */
+} http_session_opts;
+
+/* NULL on error (out of memory). No connection is made until the first
+ * request. */
+http_session *http_session_new(const http_session_opts *o);
+/* Closes the connection; NULL is fine. */
+void http_session_free(http_session *s);
+
+/* Build the body once the connection that will carry the request has
+ * finished its TLS handshake, from that connection's exporter
+ * (CURLOPT_PREREQFUNCTION + CURLINFO_TLS_SSL_PTR): so a body that binds the
+ * channel is always sent on the channel it binds, even when libcurl had to
+ * reconnect (then it is called again, with the new connection's value).
+ * Return 0 with a malloc'ed body (the session wipes and frees it), or -1 to
+ * abort the request. Never called on a connection without a sound exporter
+ * (plain HTTP, TLS 1.2 without the extended master secret): the request
+ * fails instead. The body goes chunked (its length is not known up front). */
+typedef int (*http_body_fn)(const uint8_t exporter[32], void *arg, char **body, size_t *len);
+
+typedef struct http_session_request {
+    const char *method, *path;          /* "POST", "/v1/hello" (joined to base_url) */
+    const char *content_type;           /* for the body, or NULL */
+    const char *const *headers;         /* extra "Name: value" lines, NULL-terminated */
+    const char *body;                   /* a fixed body (with body_len), or: */
+    size_t body_len;
+    http_body_fn body_fn;               /* a body made for the connection */
+    void *body_arg;
+} http_session_request;
+
+/* 0 when a response arrived (any status), -1 on a transport failure
+ * (res->error says why), like http_do; the narration is http_do's
+ * (request/response lines and headers; bodies with --verbose).
+ * res->new_connections says whether the kept connection carried it (0). */
+int http_session_do(http_session *s, const http_session_request *r, http_response *res);
+/* The exporter of the connection the last request used: 0 with out filled,
+ * or -1 (out zeroed) when that request reached no TLS connection with a
+ * sound exporter. */
+int http_session_exporter(http_session *s, uint8_t out[32]);
+/* The server's leaf certificate of that connection (a new reference:
+ * X509_free it), or NULL. */
+X509 *http_session_server_cert(http_session *s);
 
 #endif

@@ -16,8 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include "core/encoding.h"
 #include "core/json.h"
+#include "net/exporter.h"
 
 /* One TCP connection, by the far end's address and port. */
 typedef struct peer_key {
@@ -580,9 +585,215 @@ static void mark_served(web_server *s, const struct mg_request_info *ri, int add
     pthread_mutex_unlock(&s->lock);
 }
 
+/* ---- what the TLS layer knows about a connection ------------------------
+ *
+ * A handler may ask for the channel binding of its connection (RFC 9266
+ * tls-exporter) and for the client certificate the handshake verified, but
+ * civetweb hands a handler no SSL*. So both are taken while the handshake
+ * runs, and kept with the connection. The order on one worker thread, in
+ * civetweb 1.15's worker_thread_run (civetweb.c, the "HTTPS connection"
+ * branch of its consume_socket loop), is:
+ *
+ *   sslize(conn, SSL_accept, NULL)    the handshake: OpenSSL calls our info
+ *                                     callback (on_tls_info) on this thread,
+ *                                     HANDSHAKE_START first, SSL_accept's
+ *                                     exit with the handshake finished last
+ *   ssl_get_client_cert_info(...)     fills request_info.client_cert
+ *   init_connection(conn)             clears conn_data, then calls
+ *                                     callbacks.init_connection (ours below)
+ *   process_new_connection(conn)      every request of the connection, then
+ *                                     close_connection: callbacks.
+ *                                     connection_close, then SSL_free
+ *
+ * The info callback cannot reach the connection's data (init_connection has
+ * not made it yet, and clears whatever is there), so it leaves the facts in a
+ * _Thread_local slot and connection_opening moves them into the connection.
+ * One worker serves one connection at a time, HANDSHAKE_START wipes the slot
+ * and connection_opening empties it: what a connection gets is what its own
+ * handshake left, never a value of another connection. */
+
+typedef struct tls_facts {
+    int done; /* a handshake finished */
+    int have_exporter;
+    uint8_t exporter[WEB_EXPORTER_LEN];
+    int peer_verified; /* a client certificate came, and OpenSSL verified it */
+} tls_facts;
+
+/* What web_serve keeps per connection (mg_get_user_connection_data). */
+typedef struct conn_data {
+    tls_facts tls;
+} conn_data;
+
+/* The facts of the handshake this worker thread ran last, until
+ * connection_opening takes them. */
+static _Thread_local tls_facts t_handshake;
+
+static void facts_wipe(tls_facts *f)
+{
+    OPENSSL_cleanse(f, sizeof *f);
+}
+
+/* The exporter, and whether the client's certificate was verified: asked of
+ * OpenSSL, not assumed from civetweb's options. A chapter's init_ssl may
+ * install a verify callback that lets a bad certificate through (to narrate
+ * it, say); such a certificate is not one a handler may trust. */
+static void facts_of(const SSL *ssl, tls_facts *f)
+{
+    memset(f, 0, sizeof *f);
+    f->done = 1;
+    f->have_exporter = net_tls_exporter(ssl, f->exporter) == 0;
+    f->peer_verified = SSL_get0_peer_certificate(ssl) != NULL &&
+                       (SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER) != 0 &&
+                       SSL_get_verify_result(ssl) == X509_V_OK;
+}
+
+/* The info callback that was on the SSL_CTX before ours (civetweb's no-op,
+ * or a chapter's): ours calls it first, so a chapter loses nothing. */
+static int g_prev_info_idx = -1;
+static pthread_once_t g_prev_info_once = PTHREAD_ONCE_INIT;
+typedef void (*info_cb)(const SSL *ssl, int where, int ret);
+typedef struct prev_info {
+    info_cb fn;
+} prev_info;
+
+static void prev_info_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+                           void *argp)
+{
+    (void)parent;
+    (void)ad;
+    (void)idx;
+    (void)argl;
+    (void)argp;
+    free(ptr);
+}
+
+static void prev_info_idx_make(void)
+{
+    g_prev_info_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, prev_info_free);
+}
+
+static void on_tls_info(const SSL *ssl, int where, int ret)
+{
+    const prev_info *prev = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_prev_info_idx);
+    struct mg_connection *conn = SSL_get_app_data(ssl);
+    /* set only once connection_opening ran: this is a second handshake */
+    conn_data *d = conn ? mg_get_user_connection_data(conn) : NULL;
+
+    if (prev && prev->fn)
+        prev->fn(ssl, where, ret);
+    if (where & SSL_CB_HANDSHAKE_START) {
+        /* TLS 1.3 has no second handshake: OpenSSL says "start" for a
+         * KeyUpdate or a ticket arriving later, and neither changes the
+         * exporter or the peer. */
+        if (d && SSL_version(ssl) == TLS1_3_VERSION)
+            return;
+        /* A new handshake (the first, or a TLS 1.2 renegotiation): what the
+         * last one said no longer holds, even if this one fails. */
+        facts_wipe(&t_handshake);
+        if (d)
+            facts_wipe(&d->tls);
+    }
+    /* Not at SSL_CB_HANDSHAKE_DONE: OpenSSL says "done" before its state is
+     * final, and SSL_get_extms_support (TLS 1.2's extended master secret)
+     * still answers "unknown" there. SSL_accept's exit (SSL_read's, for a
+     * renegotiation) with ret 1 and the handshake finished is the moment. */
+    if ((where & SSL_CB_ACCEPT_EXIT) == SSL_CB_ACCEPT_EXIT && ret == 1 &&
+        SSL_is_init_finished(ssl)) {
+        tls_facts f;
+        if (d && SSL_version(ssl) == TLS1_3_VERSION && d->tls.done)
+            return; /* a TLS 1.3 post-handshake message: nothing changed */
+        facts_of(ssl, &f);
+        if (!d) {
+            t_handshake = f;
+        } else {
+            /* A renegotiation: civetweb's copy of the client certificate is
+             * the first handshake's; vouch for it only if it is still the
+             * certificate the peer presented. */
+            const struct mg_client_cert *cc = mg_get_request_info(conn)->client_cert;
+            X509 *now = SSL_get0_peer_certificate(ssl);
+            if (!cc || !cc->peer_cert || !now || X509_cmp(now, cc->peer_cert) != 0)
+                f.peer_verified = 0;
+            d->tls = f;
+        }
+        facts_wipe(&f);
+    }
+}
+
+/* Put on_tls_info on a server context, after the chapter's init_ssl had its
+ * say (it may have set an info callback of its own: kept, and called).
+ * Returns 0 or -1. */
+static int tls_info_install(SSL_CTX *ctx)
+{
+    prev_info *prev;
+    pthread_once(&g_prev_info_once, prev_info_idx_make);
+    if (g_prev_info_idx < 0)
+        return -1;
+    if (SSL_CTX_get_info_callback(ctx) == on_tls_info)
+        return 0; /* the same context twice: installed already */
+    if (!(prev = calloc(1, sizeof *prev)))
+        return -1;
+    prev->fn = SSL_CTX_get_info_callback(ctx);
+    if (SSL_CTX_set_ex_data(ctx, g_prev_info_idx, prev) != 1) {
+        free(prev);
+        return -1;
+    }
+    SSL_CTX_set_info_callback(ctx, on_tls_info);
+    return 0;
+}
+
+/* callbacks.init_connection: right after the handshake, on its thread. */
+static int connection_opening(const struct mg_connection *conn, void **data)
+{
+    conn_data *d = NULL;
+    (void)conn; /* its request_info is not readable yet (connection_type is unset) */
+    /* a plain HTTP connection ran no handshake, and gets no data */
+    if (t_handshake.done && (d = calloc(1, sizeof *d)) != NULL)
+        d->tls = t_handshake;
+    /* taken (or lost to an allocation failure: then the connection has no
+     * exporter, which handlers must treat as "unknown", and do) */
+    facts_wipe(&t_handshake);
+    *data = d;
+    return 0;
+}
+
+int web_tls_exporter(struct mg_connection *conn, uint8_t out[WEB_EXPORTER_LEN])
+{
+    const conn_data *d = mg_get_user_connection_data(conn);
+    if (!d || !d->tls.have_exporter) {
+        memset(out, 0, WEB_EXPORTER_LEN);
+        return -1;
+    }
+    memcpy(out, d->tls.exporter, WEB_EXPORTER_LEN);
+    return 0;
+}
+
+X509 *web_peer_cert(struct mg_connection *conn)
+{
+    const conn_data *d = mg_get_user_connection_data(conn);
+    const struct mg_client_cert *cc = mg_get_request_info(conn)->client_cert;
+    if (!d || !d->tls.peer_verified || !cc)
+        return NULL;
+    return (X509 *)cc->peer_cert;
+}
+
+void web_close_after_reply(struct mg_connection *conn)
+{
+    (void)conn;
+    t_must_close = 1;
+}
+
+/* callbacks.connection_close: the connection is going (civetweb then clears
+ * conn_data and frees the SSL). */
 static void connection_closing(const struct mg_connection *conn)
 {
+    conn_data *d = mg_get_user_connection_data(conn);
     mark_served(mg_get_user_data(mg_get_context(conn)), mg_get_request_info(conn), 0);
+    if (d) {
+        facts_wipe(&d->tls);
+        free(d);
+    }
+    /* a handshake that failed after its facts were taken leaves none behind */
+    facts_wipe(&t_handshake);
 }
 
 /* The peer of socket fd, if it is one of this server's connections. */
@@ -810,7 +1021,17 @@ static int self_test(const web_config *cfg)
 static int init_ssl_hook(void *ssl_ctx, void *user_data)
 {
     const web_server *s = user_data;
-    return s->cfg->init_ssl(ssl_ctx, s->cfg->init_ssl_arg);
+    int rc = s->cfg->init_ssl ? s->cfg->init_ssl(ssl_ctx, s->cfg->init_ssl_arg) : 0;
+    /* civetweb put its own (no-op) info callback on the context just before
+     * calling us (init_ssl_ctx_impl); ours goes over whatever is there now,
+     * and calls it. A server that cannot tell its handlers the channel
+     * binding must not start: a handler would take "unknown" for a refusal
+     * it cannot explain. */
+    if (rc >= 0 && tls_info_install(ssl_ctx) != 0) {
+        notice("cannot watch the TLS handshakes (out of memory)");
+        return -1;
+    }
+    return rc;
 }
 
 /* The options web_serve sets itself, name and value: 6 pairs. */
@@ -850,6 +1071,20 @@ int web_serve(const web_config *cfg)
         return EXIT_FAILED;
     }
 
+    /* civetweb refuses TLS without a certificate only when no init_ssl is
+     * set, and the web layer always sets one for its handshake watcher: say
+     * it here, as civetweb would have. */
+    if (cfg->tls && !cfg->init_ssl) {
+        int have_cert = 0;
+        for (const char *const *o = cfg->civetweb_options; o && o[0]; o += 2)
+            have_cert |= strcmp(o[0], "ssl_certificate") == 0;
+        if (!have_cert) {
+            errorf("cannot start the server", "TLS needs a certificate: set the civetweb "
+                                              "option ssl_certificate, or an init_ssl that "
+                                              "loads one");
+            return EXIT_FAILED;
+        }
+    }
     if (self_test(cfg))
         return EXIT_FAILED;
 
@@ -905,7 +1140,10 @@ int web_serve(const web_config *cfg)
     memset(&cb, 0, sizeof cb);
     cb.begin_request = dispatch;
     cb.log_message = log_message;
-    cb.init_ssl = cfg->init_ssl ? init_ssl_hook : NULL;
+    /* every TLS server gets the handshake watcher (init_ssl_hook), composed
+     * with the chapter's init_ssl if it has one */
+    cb.init_ssl = cfg->tls ? init_ssl_hook : NULL;
+    cb.init_connection = connection_opening;
     cb.connection_close = connection_closing;
     init.callbacks = &cb;
     init.user_data = &srv;

@@ -30,7 +30,9 @@
 
 #include <civetweb.h>
 #include <jansson.h>
+#include <openssl/x509.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/cli.h"
 #include "core/narrate.h"
@@ -61,12 +63,17 @@ typedef struct web_config {
     int per_client_pending;
     const web_route *routes; /* terminated by an entry with fn == NULL */
 
-    /* TLS (chapter 05 on): set tls = 1 and name the files. */
+    /* TLS (chapter 05 on): set tls = 1 and name the files (civetweb's
+     * ssl_certificate option, or an init_ssl that loads them). Every TLS
+     * server watches its handshakes, so that handlers can ask for
+     * web_tls_exporter() and web_peer_cert(). */
     int tls;
     /* Extra civetweb options as name/value pairs, NULL-terminated. */
     const char *const *civetweb_options;
     /* Called by civetweb with the SSL_CTX before it loads the certificate
-     * (return 0 to let civetweb go on, 1 if the callback did all the work). */
+     * (return 0 to let civetweb go on, 1 if the callback did all the work).
+     * The web layer adds its handshake watcher (an info callback) after this
+     * returns; an info callback set here is kept and still called. */
     int (*init_ssl)(void *ssl_ctx, void *user_data);
     void *init_ssl_arg;
     /* Header lines added to every response, e.g. "Strict-Transport-Security: max-age=63072000". */
@@ -119,5 +126,27 @@ const char *web_header(struct mg_connection *conn, const char *name);
  * limits count by (a client can open connections at will, but not choose
  * its address on the far side of a TCP handshake). */
 const char *web_peer(struct mg_connection *conn);
+
+/* Close the connection once the reply is sent ("Connection: close"), as a
+ * server does when it wants a client to come back on a new connection. */
+void web_close_after_reply(struct mg_connection *conn);
+
+/* ---- the TLS connection under the request ---- */
+
+#define WEB_EXPORTER_LEN 32
+/* RFC 9266 tls-exporter of this request's TLS connection:
+ * SSL_export_keying_material with label "EXPORTER-Channel-Binding", no
+ * context, 32 bytes: what both ends of this connection, and no other, can
+ * compute. 0 with out filled; -1 (out zeroed) if the connection is not TLS or
+ * the value is unknown (never a value of another connection). Unknown also
+ * for TLS 1.2 without the extended master secret (RFC 9266 section 4.2), and
+ * after a TLS 1.2 renegotiation that failed. A renegotiation that succeeds
+ * gives its own value. */
+int web_tls_exporter(struct mg_connection *conn, uint8_t out[WEB_EXPORTER_LEN]);
+/* The client certificate the TLS layer verified for this connection
+ * (borrowed, valid while the handler runs), or NULL: none was sent, none was
+ * asked for, or OpenSSL's verification did not pass (a chapter's verify
+ * callback may have let the handshake go on). */
+X509 *web_peer_cert(struct mg_connection *conn);
 
 #endif

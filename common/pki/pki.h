@@ -9,10 +9,12 @@
  * this module).
  *
  * Files: pki.c (keys, files, serials, fingerprints), pki_csr.c (subject
- * names, CSRs, the subject checks), pki_san.c (SANs), pki_sign.c (the root,
- * the signing policy), pki_pem.c (reading PEM), pki_out.c (writing PEM,
- * names as text), pki_verify.c (verification), pki_index.c (the CA's index,
- * its lock, revocation), pki_crl.c (CRLs), pki_internal.h (what they share);
+ * names, CSRs, the subject checks, the challengePassword), pki_san.c (SANs),
+ * pki_sign.c (the root, the signing policy, device certificates), pki_pem.c
+ * (reading PEM), pki_out.c (writing PEM, names as text), pki_verify.c
+ * (verification), pki_index.c (the CA's index, its lock, revocation),
+ * pki_crl.c (CRLs from the index or from a caller's list), pki_internal.h
+ * (what they share);
  * signedkex.h/.c (the signed key exchange of chapter 04, on this module).
  *
  * Every function that can fail returns NULL or -1 and records one readable
@@ -103,6 +105,11 @@ typedef struct pki_sign_opts {
     time_t not_before;  /* lab option: explicit window; 0 = now */
     time_t not_after;   /* lab option: explicit end; 0 = not_before + days */
     const char *crl_url; /* CRL distribution point, or NULL */
+    /* intermediate only: 0, or PKI_PROFILE_CLIENT / PKI_PROFILE_SERVER to give
+     * the CA that one extended key usage (clientAuth / serverAuth). OpenSSL
+     * checks the purpose along the whole chain, so nothing under a clientAuth
+     * CA passes as a TLS server, whatever the leaf says. */
+    int ca_purpose;
 } pki_sign_opts;
 
 pki_sign_opts pki_sign_defaults(pki_profile profile);
@@ -140,6 +147,35 @@ typedef struct pki_sign_report {
  * has its own reason in pki_last_error(). report may be NULL. */
 X509 *pki_sign_csr(X509_REQ *csr, X509 *issuer, EVP_PKEY *issuer_key, const pki_sign_opts *opts,
                    pki_sign_report *report);
+
+/* ---- devices (chapter 06: enrolment shaped like EST, RFC 7030) ---- */
+
+/* RFC 2985's upper bound for a challengePassword (ub-challengePassword). */
+#define PKI_MAX_CHALLENGE 255
+/* The longest device certificate pki_issue_device signs (06 uses 30). */
+#define PKI_MAX_DEVICE_DAYS 397
+
+/* The request's challengePassword (PKCS#9, NID_pkcs9_challengePassword) as
+ * text into out: 0, or -1 (and a reason) if it is absent, present twice, not
+ * a PrintableString or UTF8String, holds a NUL or invalid UTF-8, or does not
+ * fit out. EST (RFC 7030 section 3.5) puts the TLS channel binding there, so
+ * a request made for one connection is refused on another. */
+int pki_csr_challenge_get(X509_REQ *csr, char *out, size_t out_len);
+/* Set it (a UTF8String, replacing any there), before signing the request:
+ * the self-signature then covers it. 1 to PKI_MAX_CHALLENGE bytes of UTF-8. */
+int pki_csr_challenge_set(X509_REQ *csr, const char *value);
+
+/* A device certificate (EST, RFC 7030): verify the request's self-signature
+ * (proof of possession); the key must be Ed25519 or EC P-256 (anything else,
+ * RSA-1024 included, is refused with a reason naming what it is); the
+ * request's subject and extensions are ignored: subject CN=cn only, the
+ * client profile (CA:FALSE, digitalSignature, EKU clientAuth only, SKI/AKI),
+ * valid `days` (1..PKI_MAX_DEVICE_DAYS) from now, capped by the issuer, and a
+ * random positive 128-bit serial, which is the device id: written to
+ * serial_hex as lower-case hex (33 bytes are enough). NULL and
+ * pki_last_error() on refusal. */
+X509 *pki_issue_device(X509_REQ *csr, X509 *ca, EVP_PKEY *ca_key, const char *cn, int days,
+                       char *serial_hex, size_t serial_len);
 
 /* ---- loading and saving PEM ---- */
 
@@ -230,6 +266,22 @@ X509_CRL *pki_crl_create(const char *dir, X509 *ca_cert, EVP_PKEY *ca_key, int d
  * date, or nearly so): thisUpdate and nextUpdate, at most 3650 days apart. */
 X509_CRL *pki_crl_create_at(const char *dir, X509 *ca_cert, EVP_PKEY *ca_key, time_t this_update,
                             time_t next_update);
+/* One revoked certificate of a list the caller keeps (06-server's devices
+ * table): serial in hex (as pki_serial_hex writes it), when, and a reason
+ * name (NULL or "unspecified": no reason extension, RFC 5280 5.3.1). */
+typedef struct pki_revoked {
+    const char *serial_hex;
+    time_t revoked_at;
+    const char *reason;
+} pki_revoked;
+/* The most entries pki_crl_from_list puts in one CRL. */
+#define PKI_MAX_CRL_ENTRIES 100000
+/* A CRL of exactly these n entries, signed by ca_key, numbered crl_number
+ * (>= 1: the caller keeps the counter, and it only goes up), valid for days
+ * (1..3650) from now, with the issuer's AKI. A serial that is not hex, a
+ * serial listed twice or an unknown reason is refused. */
+X509_CRL *pki_crl_from_list(X509 *ca, EVP_PKEY *ca_key, const pki_revoked *list, size_t n,
+                            long crl_number, int days);
 /* 1 if the reason name is a CRL reason we accept. */
 int pki_crl_reason_valid(const char *reason);
 

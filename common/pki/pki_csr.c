@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * pki_csr.c - subject names and certificate signing requests: what a
- * requester makes on its own machine (the key never leaves it).
+ * requester makes on its own machine (the key never leaves it), and the one
+ * attribute chapter 06's enrolment reads from a request, its
+ * challengePassword (PKCS#9, RFC 2985 5.4.1), which EST (RFC 7030 3.5)
+ * uses to carry the TLS channel binding.
  */
 #include <stdio.h>
 #include <string.h>
@@ -170,6 +173,106 @@ int pki_csr_verify(X509_REQ *csr)
     if (X509_REQ_verify(csr, pub) != 1) {
         pki_fail("the request's self-signature does not verify: it was altered, or its maker "
                  "does not hold the private key");
+        return -1;
+    }
+    return 0;
+}
+
+/* 1 if every byte is one PrintableString allows (X.680: letters, digits,
+ * space and '()+,-./:=?): OpenSSL parses the type without checking. */
+static int printable_ok(const unsigned char *s, int len)
+{
+    for (int i = 0; i < len; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+              (s[i] >= '0' && s[i] <= '9') || strchr(" '()+,-./:=?", s[i]) != NULL) ||
+            s[i] == '\0')
+            return 0;
+    return 1;
+}
+
+int pki_csr_challenge_get(X509_REQ *csr, char *out, size_t out_len)
+{
+    int at, len, type;
+    X509_ATTRIBUTE *attr;
+    ASN1_TYPE *value;
+    const unsigned char *data;
+    unsigned char *utf8 = NULL;
+
+    pki_fail("%s", "");
+    if (out && out_len)
+        out[0] = '\0';
+    if (!csr || !out || out_len == 0) {
+        pki_fail("pki_csr_challenge_get: a request and a buffer are needed");
+        return -1;
+    }
+    if ((at = X509_REQ_get_attr_by_NID(csr, NID_pkcs9_challengePassword, -1)) < 0) {
+        pki_fail("the request has no challengePassword");
+        return -1;
+    }
+    /* two of them: one reader takes the first and another the last, and the
+     * binding has two answers */
+    if (X509_REQ_get_attr_by_NID(csr, NID_pkcs9_challengePassword, at) >= 0) {
+        pki_fail("the request has more than one challengePassword");
+        return -1;
+    }
+    attr = X509_REQ_get_attr(csr, at);
+    if (X509_ATTRIBUTE_count(attr) != 1 || !(value = X509_ATTRIBUTE_get0_type(attr, 0))) {
+        pki_fail("the request's challengePassword must hold exactly one value");
+        return -1;
+    }
+    type = ASN1_TYPE_get(value);
+    if (type != V_ASN1_PRINTABLESTRING && type != V_ASN1_UTF8STRING) {
+        pki_fail("the request's challengePassword is not a PrintableString or UTF8String");
+        return -1;
+    }
+    data = ASN1_STRING_get0_data(value->value.asn1_string);
+    len = ASN1_STRING_length(value->value.asn1_string);
+    if (type == V_ASN1_PRINTABLESTRING && !printable_ok(data, len)) {
+        pki_fail("the request's challengePassword holds a character a PrintableString may not");
+        return -1;
+    }
+    /* ASN1_STRING_to_UTF8 decodes, so it refuses UTF-8 that is not */
+    if (type == V_ASN1_UTF8STRING &&
+        (ASN1_STRING_to_UTF8(&utf8, value->value.asn1_string) != len ||
+         memchr(data, '\0', (size_t)len))) {
+        OPENSSL_free(utf8);
+        pki_fail("the request's challengePassword is not UTF-8 text (or holds a NUL)");
+        return -1;
+    }
+    OPENSSL_free(utf8);
+    if ((size_t)len >= out_len) {
+        pki_fail("the request's challengePassword is %d bytes; at most %zu fit", len, out_len - 1);
+        return -1;
+    }
+    memcpy(out, data, (size_t)len);
+    out[len] = '\0';
+    return 0;
+}
+
+int pki_csr_challenge_set(X509_REQ *csr, const char *value)
+{
+    ASN1_STRING *str = NULL;
+    size_t len = value ? strlen(value) : 0;
+    int at;
+
+    pki_fail("%s", "");
+    if (!csr || len == 0 || len > PKI_MAX_CHALLENGE) {
+        pki_fail("a challengePassword is 1 to %d bytes", PKI_MAX_CHALLENGE);
+        return -1;
+    }
+    /* copying as UTF-8 into a UTF8String checks that the text is UTF-8 */
+    if (ASN1_mbstring_copy(&str, (const unsigned char *)value, (int)len, MBSTRING_UTF8,
+                           B_ASN1_UTF8STRING) < 0) {
+        pki_fail("the challengePassword is not UTF-8 text");
+        return -1;
+    }
+    while ((at = X509_REQ_get_attr_by_NID(csr, NID_pkcs9_challengePassword, -1)) >= 0)
+        X509_ATTRIBUTE_free(X509_REQ_delete_attr(csr, at));
+    at = X509_REQ_add1_attr_by_NID(csr, NID_pkcs9_challengePassword, V_ASN1_UTF8STRING,
+                                   ASN1_STRING_get0_data(str), ASN1_STRING_length(str));
+    ASN1_STRING_free(str);
+    if (!at) {
+        pki_fail("cannot add the challengePassword to the request");
         return -1;
     }
     return 0;

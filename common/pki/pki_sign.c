@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
@@ -125,6 +126,11 @@ static int add_profile_exts(X509 *cert, X509 *issuer, EVP_PKEY *pub, const pki_s
         /* pathlen 0: it may sign leaves, never another CA */
         bc = "critical,CA:TRUE,pathlen:0";
         ku = "critical,keyCertSign,cRLSign";
+        /* an EKU on a CA restricts everything under it (OpenSSL checks the
+         * purpose on every certificate of the chain): a device CA with
+         * clientAuth only cannot vouch for a TLS server, whatever it signs */
+        if (o->ca_purpose == PKI_PROFILE_CLIENT || o->ca_purpose == PKI_PROFILE_SERVER)
+            eku = o->ca_purpose == PKI_PROFILE_SERVER ? "serverAuth" : "clientAuth";
         break;
     default:
         bc = "critical,CA:FALSE";
@@ -227,6 +233,12 @@ X509 *pki_sign_csr(X509_REQ *csr, X509 *issuer, EVP_PKEY *issuer_key, const pki_
         pki_fail("a root is self-signed; it is never made from a CSR");
         return NULL;
     }
+    if (opts->ca_purpose && (opts->profile != PKI_PROFILE_INTERMEDIATE ||
+                             (opts->ca_purpose != PKI_PROFILE_CLIENT &&
+                              opts->ca_purpose != PKI_PROFILE_SERVER))) {
+        pki_fail("only an intermediate CA is restricted to a purpose, client or server");
+        return NULL;
+    }
     if (pki_csr_verify(csr) || pki_subject_check(X509_REQ_get_subject_name(csr)))
         return NULL;
     pub = X509_REQ_get0_pubkey(csr);
@@ -258,5 +270,72 @@ X509 *pki_sign_csr(X509_REQ *csr, X509 *issuer, EVP_PKEY *issuer_key, const pki_
     cert = make_cert(X509_REQ_get_subject_name(csr), pub, sans, issuer, issuer_key, opts, rep);
 end:
     GENERAL_NAMES_free(sans);
+    return cert;
+}
+
+/* 0 if a device key is one chapter 06 accepts: Ed25519, or EC on P-256.
+ * Anything else is refused by name: R5's CA handed out RSA-1024 by default,
+ * and a CA that signs "any key that verifies" signs that too. */
+static int device_key_check(EVP_PKEY *pub)
+{
+    char group[64] = "", desc[80];
+    size_t glen = 0;
+    if (EVP_PKEY_is_a(pub, "ED25519"))
+        return 0;
+    if (EVP_PKEY_is_a(pub, "EC") &&
+        EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+                                       &glen) == 1 &&
+        !strcmp(group, "prime256v1"))
+        return 0;
+    pki_key_describe(pub, desc, sizeof desc);
+    pki_fail("a device key must be Ed25519 or EC P-256; this request's key is %s", desc);
+    return -1;
+}
+
+X509 *pki_issue_device(X509_REQ *csr, X509 *ca, EVP_PKEY *ca_key, const char *cn, int days,
+                       char *serial_hex, size_t serial_len)
+{
+    pki_sign_opts o = pki_sign_defaults(PKI_PROFILE_CLIENT);
+    pki_name subj = {.cn = cn};
+    X509_NAME *name = NULL;
+    EVP_PKEY *pub;
+    X509 *cert = NULL;
+
+    pki_fail("%s", "");
+    if (!csr || !ca || !ca_key || !cn || !serial_hex || serial_len == 0) {
+        pki_fail("pki_issue_device: a request, the CA, its key, a name and a serial buffer "
+                 "are needed");
+        return NULL;
+    }
+    serial_hex[0] = '\0';
+    if (days < 1 || days > PKI_MAX_DEVICE_DAYS) {
+        pki_fail("a device certificate is valid for 1 to %d days", PKI_MAX_DEVICE_DAYS);
+        return NULL;
+    }
+    /* proof of possession first: nothing else in a request is worth reading
+     * before we know its maker holds the key */
+    if (pki_csr_verify(csr) || device_key_check(pub = X509_REQ_get0_pubkey(csr)))
+        return NULL;
+    if (!X509_check_private_key(ca, ca_key)) {
+        pki_fail("the CA key does not match the CA certificate");
+        return NULL;
+    }
+    /* the name is the caller's (the account that authenticated), never the
+     * request's; it still passes the checks every subject passes */
+    if (!(name = pki_build_name(&subj)) || pki_subject_check(name))
+        goto end;
+    o.days = days;
+    /* no SANs and none of the request's extensions: make_cert adds only the
+     * client profile's */
+    if (!(cert = make_cert(name, pub, NULL, ca, ca_key, &o, NULL)))
+        goto end;
+    if (pki_serial_hex(X509_get0_serialNumber(cert), serial_hex, serial_len)) {
+        pki_fail("the serial buffer is too small (%zu bytes; 33 are needed)", serial_len);
+        serial_hex[0] = '\0';
+        X509_free(cert);
+        cert = NULL;
+    }
+end:
+    X509_NAME_free(name);
     return cert;
 }

@@ -50,12 +50,16 @@ static STACK_OF(X509_INFO) *read_pem(const char *path, const char *what)
     return items;
 }
 
-/* Is crl signed by one of the certificates in cas (a trust anchor)? */
+/* Is crl signed by one of the self-signed certificates in cas (a root)? Then
+ * the CRLs cover the chain up to it, and every CA below it is checked too. A
+ * CA file may also hold an intermediate as the anchor (chapter 06 trusts its
+ * device CA alone, with X509_V_FLAG_PARTIAL_CHAIN): the chain ends at that
+ * anchor, which no CRL can revoke, so its own CRL covers the leaf only. */
 static int signed_by_anchor(X509_CRL *crl, STACK_OF(X509_INFO) *cas)
 {
     for (int i = 0; i < sk_X509_INFO_num(cas); i++) {
         X509 *ca = sk_X509_INFO_value(cas, i)->x509;
-        EVP_PKEY *key = ca ? X509_get0_pubkey(ca) : NULL;
+        EVP_PKEY *key = ca && X509_self_signed(ca, 0) == 1 ? X509_get0_pubkey(ca) : NULL;
         if (key && X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca)) == 0 &&
             X509_CRL_verify(crl, key) == 1)
             return 1;

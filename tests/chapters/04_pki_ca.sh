@@ -270,3 +270,29 @@ t_expect "04: the course PKI's server chain verifies for 127.0.0.1" 0 --out "OK"
   -- "$M" verify --ca pki/root.crt --ip 127.0.0.1 --purpose server --crl pki/crl.pem pki/server-chain.crt
 t_run stat -c %a pki/ca-pass pki/server.key pki/client.key
 t_true "04: the PKI's passphrase and keys are 0600" "$T_OUT" eval '[[ $(sort -u <<<"$T_OUT") == 600 ]]'
+# chapter 06's device CA: an intermediate of the same root, for clients only
+t_expect "04: make pki's device CA verifies against the root" 0 --out "pki/devices-ca.crt: OK" \
+  -- openssl verify -CAfile pki/root.crt pki/devices-ca.crt
+t_true "04: devices-ca.crt is the device CA folder's certificate" "they differ" \
+  cmp -s pki/devices-ca.crt pki/devices/ca.crt
+t_run openssl x509 -in pki/devices-ca.crt -noout -subject -ext basicConstraints,extendedKeyUsage
+t_true "04: the device CA is CN Course Device CA, CA:TRUE pathlen 0, EKU clientAuth only" "$T_OUT" eval \
+  'grep -q "CN = Course Device CA" <<<"$T_OUT" && grep -q "CA:TRUE, pathlen:0" <<<"$T_OUT" &&
+   grep -q "TLS Web Client Authentication" <<<"$T_OUT" && ! grep -q "Server Authentication" <<<"$T_OUT"'
+t_run stat -c %a pki/devices/ca.key
+t_true "04: the device CA key is 0600" "mode $T_OUT" test "$T_OUT" = 600
+t_expect "04: the device CA key is encrypted (no passphrase: refused)" 1 \
+  -- openssl pkey -in pki/devices/ca.key -passin pass: -noout
+t_expect "04: ... and opens with build/pki/ca-pass" 0 \
+  -- openssl pkey -in pki/devices/ca.key -passin file:pki/ca-pass -noout
+t_expect "04: the device CA issues a client certificate" 0 --out "wrote dev1.crt" \
+  -- "$M" issue --dir pki/devices --pass-file pki/ca-pass --profile client --name dev1 device-one
+t_expect "04: openssl verify -purpose sslclient accepts it" 0 --out "dev1.crt: OK" \
+  -- openssl verify -CAfile pki/root.crt -untrusted pki/devices-ca.crt -purpose sslclient dev1.crt
+t_expect "04: a server certificate under the device CA is signed ..." 0 --out "wrote devsrv.crt" \
+  -- "$M" issue --dir pki/devices --pass-file pki/ca-pass --profile server --name devsrv localhost
+t_expect "04: ... but never passes for a TLS server (the CA's EKU is clientAuth)" 2 \
+  --err "unsuitable certificate purpose" --err "at 1 depth" \
+  -- openssl verify -CAfile pki/root.crt -untrusted pki/devices-ca.crt -purpose sslserver devsrv.crt
+t_expect "04: intermediate --purpose takes client or server only" 2 --err "is not client or server" \
+  -- "$M" intermediate --dir root --pass-file pass --out inter-bad --purpose both

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/bn.h>
+#include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
 #include "pki/pki.h"
@@ -580,6 +582,439 @@ static void san_parse_null(void **state)
     assert_non_null(strstr(pki_last_error(), "missing"));
 }
 
+/* ---- chapter 06: challengePassword, device certificates, CRLs from a list ---- */
+
+/* A CSR for key with CN=cn, its challengePassword set to chal (or none). */
+static X509_REQ *device_csr(EVP_PKEY *key, const char *cn, const char *chal)
+{
+    pki_name subj = {.cn = cn};
+    X509_REQ *csr = pki_csr_create(key, &subj, NULL, 0);
+    assert_non_null(csr);
+    if (chal) {
+        assert_int_equal(pki_csr_challenge_set(csr, chal), 0);
+        /* the self-signature must cover it: sign again */
+        assert_true(X509_REQ_sign(csr, key, EVP_PKEY_is_a(key, "ED25519") ? NULL : EVP_sha256()) > 0);
+    }
+    return csr;
+}
+
+/* Round trip through DER, as the request travels (EST: base64 DER). */
+static X509_REQ *der_round_trip(X509_REQ *csr)
+{
+    unsigned char *der = NULL, *p;
+    const unsigned char *q;
+    int len = i2d_X509_REQ(csr, &der);
+    X509_REQ *back;
+    assert_true(len > 0);
+    q = p = der;
+    back = d2i_X509_REQ(NULL, &q, len);
+    OPENSSL_free(p);
+    assert_non_null(back);
+    return back;
+}
+
+static void challenge_round_trip(void **state)
+{
+    fixture *f = *state;
+    const char *binding = "q2VrN-Ts_7yXlY0p9dZ3aZc1b2x4h5j6k7l8m9n0o1A"; /* b64url: '_' and '-' */
+    char out[PKI_MAX_CHALLENGE + 1], small[8], big[PKI_MAX_CHALLENGE + 2];
+    X509_REQ *csr = device_csr(f->leaf_key, "dev", NULL), *back;
+
+    assert_int_equal(pki_csr_challenge_get(csr, out, sizeof out), -1);
+    assert_non_null(strstr(pki_last_error(), "no challengePassword"));
+    assert_string_equal(out, "");
+    X509_REQ_free(csr);
+
+    csr = device_csr(f->leaf_key, "dev", "first value");
+    assert_int_equal(pki_csr_challenge_set(csr, binding), 0); /* replaces, never adds */
+    assert_true(X509_REQ_sign(csr, f->leaf_key, EVP_sha256()) > 0);
+    assert_int_equal(X509_REQ_get_attr_count(csr), 1);
+    back = der_round_trip(csr);
+    assert_int_equal(pki_csr_verify(back), 0);
+    assert_int_equal(pki_csr_challenge_get(back, out, sizeof out), 0);
+    assert_string_equal(out, binding);
+    /* what does not fit is refused, not cut */
+    assert_int_equal(pki_csr_challenge_get(back, small, sizeof small), -1);
+    assert_non_null(strstr(pki_last_error(), "at most 7 fit"));
+    X509_REQ_free(back);
+
+    /* the signature covers it: changing it after signing breaks the PoP */
+    assert_int_equal(pki_csr_challenge_set(csr, "another connection"), 0);
+    assert_int_not_equal(pki_csr_verify(csr), 0);
+    X509_REQ_free(csr);
+
+    /* set's own limits: empty, too long, not UTF-8 */
+    csr = device_csr(f->leaf_key, "dev", NULL);
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_int_equal(pki_csr_challenge_set(csr, ""), -1);
+    assert_int_equal(pki_csr_challenge_set(csr, big), -1);
+    big[PKI_MAX_CHALLENGE] = '\0';
+    assert_int_equal(pki_csr_challenge_set(csr, big), 0);
+    assert_int_equal(pki_csr_challenge_set(csr, "caf\xc3"), -1);
+    assert_int_equal(pki_csr_challenge_set(csr, "caf\xc3\xa9"), 0);
+    assert_int_equal(pki_csr_challenge_get(csr, out, sizeof out), 0);
+    assert_string_equal(out, "caf\xc3\xa9");
+    X509_REQ_free(csr);
+}
+
+/* Attributes other tools could write: which ones get accepts. */
+static void challenge_types(void **state)
+{
+    fixture *f = *state;
+    static const struct { int type; const char *v; int len; int ok; } cases[] = {
+        {V_ASN1_PRINTABLESTRING, "Plain text 123", 14, 0},
+        {V_ASN1_PRINTABLESTRING, "under_score", 11, -1}, /* '_' is not printable */
+        {V_ASN1_UTF8STRING, "nul\0inside", 10, -1},
+        {V_ASN1_UTF8STRING, "\xff\xfe", 2, -1},           /* not UTF-8 */
+        {V_ASN1_IA5STRING, "ia5", 3, -1},
+        {V_ASN1_T61STRING, "t61", 3, -1},
+        {V_ASN1_BMPSTRING, "\0b\0m", 4, -1},
+    };
+    char out[64];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        X509_REQ *csr = device_csr(f->leaf_key, "dev", NULL);
+        assert_true(X509_REQ_add1_attr_by_NID(csr, NID_pkcs9_challengePassword, cases[i].type,
+                                              (const unsigned char *)cases[i].v, cases[i].len));
+        assert_int_equal(pki_csr_challenge_get(csr, out, sizeof out), cases[i].ok);
+        if (cases[i].ok == 0)
+            assert_string_equal(out, cases[i].v);
+        else
+            assert_string_equal(out, "");
+        X509_REQ_free(csr);
+    }
+}
+
+/* Two challengePasswords, or one with two values: OpenSSL 3 will not add a
+ * second attribute of a kind, but another tool's DER may hold one. Make it
+ * by renaming an unstructuredName (1.2.840.113549.1.9.2) to .9.7 in the DER. */
+static void challenge_twice(void **state)
+{
+    fixture *f = *state;
+    static const unsigned char oid_2[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
+                                          0xf7, 0x0d, 0x01, 0x09, 0x02};
+    X509_REQ *csr = device_csr(f->leaf_key, "dev", "first"), *back = NULL;
+    X509_ATTRIBUTE *two = X509_ATTRIBUTE_create_by_NID(NULL, NID_pkcs9_challengePassword,
+                                                       V_ASN1_UTF8STRING, "a", 1);
+    unsigned char *der = NULL;
+    const unsigned char *q;
+    char out[64];
+    int len, patched = 0;
+
+    assert_true(X509_REQ_add1_attr_by_NID(csr, NID_pkcs9_unstructuredName, V_ASN1_UTF8STRING,
+                                          (const unsigned char *)"second", 6));
+    len = i2d_X509_REQ(csr, &der);
+    assert_true(len > (int)sizeof oid_2);
+    for (int i = 0; i + (int)sizeof oid_2 <= len; i++)
+        if (!memcmp(der + i, oid_2, sizeof oid_2)) {
+            der[i + sizeof oid_2 - 1] = 0x07;
+            patched++;
+        }
+    assert_int_equal(patched, 1);
+    q = der;
+    back = d2i_X509_REQ(NULL, &q, len);
+    assert_non_null(back);
+    assert_int_equal(pki_csr_challenge_get(back, out, sizeof out), -1);
+    assert_non_null(strstr(pki_last_error(), "more than one challengePassword"));
+    X509_REQ_free(back);
+    OPENSSL_free(der);
+    X509_REQ_free(csr);
+
+    /* one attribute, two values */
+    csr = device_csr(f->leaf_key, "dev", NULL);
+    assert_non_null(two);
+    assert_true(X509_ATTRIBUTE_set1_data(two, V_ASN1_UTF8STRING, "b", 1));
+    assert_int_equal(X509_ATTRIBUTE_count(two), 2);
+    assert_true(X509_REQ_add1_attr(csr, two));
+    assert_int_equal(pki_csr_challenge_get(csr, out, sizeof out), -1);
+    assert_non_null(strstr(pki_last_error(), "exactly one value"));
+    X509_ATTRIBUTE_free(two);
+    X509_REQ_free(csr);
+}
+
+/* R2's sign_csr copied every requested extension: a CSR asking for CA:TRUE
+ * became a sub-CA. A device certificate takes nothing from the request but
+ * its key. */
+static void device_ignores_request_R2(void **state)
+{
+    fixture *f = *state;
+    X509_REQ *csr = X509_REQ_new();
+    STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+    BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
+    GENERAL_NAMES *sans = sk_GENERAL_NAME_new_null();
+    ASN1_BIT_STRING *ku = ASN1_BIT_STRING_new();
+    STACK_OF(X509) *trusted = sk_X509_new_null();
+    X509_NAME *subj = X509_REQ_get_subject_name(csr);
+    pki_verify_opts vo = {.purpose = PKI_PROFILE_CLIENT};
+    char serial[40], text[256], again[40], detail[256];
+    X509 *cert;
+    int days = 0, secs = 0;
+
+    bc->ca = 1;
+    ASN1_BIT_STRING_set_bit(ku, 5, 1); /* keyCertSign */
+    ASN1_BIT_STRING_set_bit(ku, 6, 1); /* cRLSign */
+    sk_GENERAL_NAME_push(sans, pki_san_parse("DNS:bank.example"));
+    X509V3_add1_i2d(&exts, NID_basic_constraints, bc, 1, X509V3_ADD_DEFAULT);
+    X509V3_add1_i2d(&exts, NID_key_usage, ku, 1, X509V3_ADD_DEFAULT);
+    X509V3_add1_i2d(&exts, NID_subject_alt_name, sans, 0, X509V3_ADD_DEFAULT);
+    X509_REQ_add_extensions(csr, exts);
+    X509_NAME_add_entry_by_txt(subj, "O", MBSTRING_ASC, (const unsigned char *)"Evil", -1, -1, 0);
+    X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC, (const unsigned char *)"admin", -1, -1, 0);
+    X509_REQ_set_pubkey(csr, f->leaf_key);
+    assert_true(X509_REQ_sign(csr, f->leaf_key, EVP_sha256()) > 0);
+
+    cert = pki_issue_device(csr, f->ca, f->ca_key, "alice", 30, serial, sizeof serial);
+    assert_non_null(cert);
+    assert_int_equal(X509_check_ca(cert), 0);
+    pki_name_text(X509_get_subject_name(cert), text, sizeof text);
+    assert_string_equal(text, "CN=alice");
+    assert_true(X509_get_ext_by_NID(cert, NID_subject_alt_name, -1) < 0);
+    assert_int_equal(X509_get_key_usage(cert), KU_DIGITAL_SIGNATURE);
+    assert_int_equal(X509_get_extended_key_usage(cert), XKU_SSL_CLIENT);
+    assert_non_null(X509_get0_subject_key_id(cert));
+    assert_non_null(X509_get0_authority_key_id(cert));
+    assert_int_equal(X509_check_purpose(cert, X509_PURPOSE_SSL_CLIENT, 0), 1);
+    assert_int_equal(X509_check_purpose(cert, X509_PURPOSE_SSL_SERVER, 0), 0);
+    /* 30 days from now */
+    assert_true(ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(cert)));
+    assert_true(days == 30 || (days == 29 && secs > 86400 - 120));
+    /* the serial handed back is the certificate's */
+    assert_int_equal(pki_serial_hex(X509_get0_serialNumber(cert), again, sizeof again), 0);
+    assert_string_equal(serial, again);
+    sk_X509_push(trusted, f->ca);
+    assert_int_equal(pki_verify(cert, trusted, NULL, &vo, detail, sizeof detail), PKI_VERIFY_OK);
+
+    sk_X509_free(trusted);
+    X509_free(cert);
+    BASIC_CONSTRAINTS_free(bc);
+    ASN1_BIT_STRING_free(ku);
+    GENERAL_NAMES_free(sans);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    X509_REQ_free(csr);
+}
+
+/* R5's CA did not bind the public key: no proof of possession. */
+static void device_refuses_tampered_csr_R5(void **state)
+{
+    fixture *f = *state;
+    X509_REQ *csr = device_csr(f->leaf_key, "dev", "binding");
+    char serial[40] = "x";
+    EVP_PKEY *other = pki_key_generate("ec");
+    X509 *cert;
+
+    /* the request carries someone else's key now: its signature no longer matches */
+    X509_REQ_set_pubkey(csr, other);
+    cert = pki_issue_device(csr, f->ca, f->ca_key, "alice", 30, serial, sizeof serial);
+    assert_null(cert);
+    assert_non_null(strstr(pki_last_error(), "self-signature does not verify"));
+    assert_string_equal(serial, "");
+    X509_REQ_free(csr);
+    EVP_PKEY_free(other);
+}
+
+static void device_key_types(void **state)
+{
+    fixture *f = *state;
+    struct { EVP_PKEY *key; const char *refused; } cases[] = {
+        {EVP_RSA_gen(1024), "this request's key is RSA 1024"},
+        {pki_key_generate("rsa2048"), "this request's key is RSA 2048"},
+        {EVP_EC_gen("P-384"), "this request's key is EC secp384r1"},
+        {pki_key_generate("ed25519"), NULL},
+        {pki_key_generate("ec"), NULL},
+    };
+    char serial[40];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        X509_REQ *csr;
+        X509 *cert;
+        assert_non_null(cases[i].key);
+        csr = device_csr(cases[i].key, "dev", NULL);
+        cert = pki_issue_device(csr, f->ca, f->ca_key, "bob", 30, serial, sizeof serial);
+        if (cases[i].refused) {
+            assert_null(cert);
+            assert_non_null(strstr(pki_last_error(), "must be Ed25519 or EC P-256"));
+            assert_non_null(strstr(pki_last_error(), cases[i].refused));
+        } else {
+            assert_non_null(cert);
+            assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(cert), cases[i].key), 1);
+        }
+        X509_free(cert);
+        X509_REQ_free(csr);
+        EVP_PKEY_free(cases[i].key);
+    }
+}
+
+static void device_serials_and_limits(void **state)
+{
+    fixture *f = *state;
+    X509_REQ *csr = device_csr(f->leaf_key, "dev", NULL);
+    char serial[40], prev[40] = "", tiny[8];
+    int wide = 0;
+    for (int i = 0; i < 8; i++) {
+        X509 *cert = pki_issue_device(csr, f->ca, f->ca_key, "carol", 30, serial, sizeof serial);
+        BIGNUM *bn;
+        assert_non_null(cert);
+        bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+        assert_false(BN_is_negative(bn));
+        assert_false(BN_is_zero(bn));
+        assert_true(BN_num_bits(bn) <= 128);
+        /* 8 draws all under 121 bits: odds 2^-64, unless the serial is short */
+        wide += BN_num_bits(bn) > 120;
+        BN_free(bn);
+        assert_true(strlen(serial) >= 1 && strlen(serial) <= 32);
+        assert_int_equal(strspn(serial, "0123456789abcdef"), strlen(serial));
+        assert_string_not_equal(serial, prev);
+        snprintf(prev, sizeof prev, "%s", serial);
+        X509_free(cert);
+    }
+    assert_true(wide > 0);
+    assert_null(pki_issue_device(csr, f->ca, f->ca_key, "carol", 30, tiny, sizeof tiny));
+    assert_non_null(strstr(pki_last_error(), "serial buffer is too small"));
+    assert_null(pki_issue_device(csr, f->ca, f->ca_key, "carol", 0, serial, sizeof serial));
+    assert_null(pki_issue_device(csr, f->ca, f->ca_key, "carol", PKI_MAX_DEVICE_DAYS + 1, serial,
+                                 sizeof serial));
+    assert_null(pki_issue_device(csr, f->ca, f->ca_key, "", 30, serial, sizeof serial));
+    assert_null(pki_issue_device(csr, f->ca, f->ca_key, "<b>x</b>", 30, serial, sizeof serial));
+    assert_non_null(strstr(pki_last_error(), "markup"));
+    /* a key that is not the CA's */
+    assert_null(pki_issue_device(csr, f->ca, f->leaf_key, "carol", 30, serial, sizeof serial));
+    assert_non_null(strstr(pki_last_error(), "does not match"));
+    X509_REQ_free(csr);
+}
+
+/* The reason code of a CRL entry, 0 when it has none. */
+static int entry_reason(const X509_REVOKED *rev)
+{
+    ASN1_ENUMERATED *e = X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, NULL, NULL);
+    int code = e ? (int)ASN1_ENUMERATED_get(e) : 0;
+    ASN1_ENUMERATED_free(e);
+    return code;
+}
+
+static void crl_from_list(void **state)
+{
+    fixture *f = *state;
+    X509_REQ *csr = device_csr(f->leaf_key, "dev", NULL);
+    char serial[40], hex[48], detail[256];
+    X509 *cert = pki_issue_device(csr, f->ca, f->ca_key, "dave", 30, serial, sizeof serial);
+    time_t now = time(NULL);
+    pki_revoked list[] = {
+        {"0a1b", now - 3600, "keyCompromise"},
+        {serial, now - 60, "superseded"},
+        {"ff", now - 86400, NULL},
+    };
+    STACK_OF(X509) *trusted = sk_X509_new_null();
+    STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+    pki_verify_opts vo = {0};
+    EVP_PKEY *other = pki_key_generate("ec");
+    ASN1_INTEGER *num;
+    X509_CRL *crl;
+    STACK_OF(X509_REVOKED) *revs;
+    int seen = 0;
+
+    assert_non_null(cert);
+    crl = pki_crl_from_list(f->ca, f->ca_key, list, 3, 7, 7);
+    assert_non_null(crl);
+    assert_int_equal(X509_CRL_verify(crl, f->ca_key), 1);
+    assert_int_equal(X509_CRL_verify(crl, other), 0);
+    num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+    assert_non_null(num);
+    assert_int_equal(ASN1_INTEGER_get(num), 7);
+    ASN1_INTEGER_free(num);
+    assert_true(X509_CRL_get_ext_by_NID(crl, NID_authority_key_identifier, -1) >= 0);
+    revs = X509_CRL_get_REVOKED(crl);
+    assert_int_equal(sk_X509_REVOKED_num(revs), 3);
+    for (int i = 0; i < 3; i++) {
+        const X509_REVOKED *rev = sk_X509_REVOKED_value(revs, i);
+        assert_int_equal(pki_serial_hex(X509_REVOKED_get0_serialNumber(rev), hex, sizeof hex), 0);
+        for (int j = 0; j < 3; j++) {
+            if (strcasecmp(hex, list[j].serial_hex))
+                continue;
+            seen |= 1 << j;
+            assert_int_equal(ASN1_TIME_cmp_time_t(X509_REVOKED_get0_revocationDate(rev),
+                                                  list[j].revoked_at), 0);
+            assert_int_equal(entry_reason(rev), j == 0 ? 1 : j == 1 ? 4 : 0);
+        }
+    }
+    assert_int_equal(seen, 7);
+    sk_X509_push(trusted, f->ca);
+    sk_X509_CRL_push(crls, crl);
+    vo.crls = crls;
+    assert_int_equal(pki_verify(cert, trusted, NULL, &vo, detail, sizeof detail), PKI_VERIFY_REVOKED);
+    sk_X509_CRL_pop_free(crls, X509_CRL_free);
+
+    /* an empty list is a valid CRL: nothing revoked yet */
+    crl = pki_crl_from_list(f->ca, f->ca_key, NULL, 0, 1, 30);
+    assert_non_null(crl);
+    assert_true(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)) <= 0); /* NULL: no entries */
+    assert_int_equal(X509_CRL_verify(crl, f->ca_key), 1);
+    X509_CRL_free(crl);
+
+    /* refusals, each with its reason */
+    static const char *bad_serials[] = {"12zz", "-1", "", "0x12",
+                                        "123456789012345678901234567890123456789012"};
+    for (size_t i = 0; i < sizeof bad_serials / sizeof bad_serials[0]; i++) {
+        pki_revoked one = {bad_serials[i], now, NULL};
+        assert_null(pki_crl_from_list(f->ca, f->ca_key, &one, 1, 2, 7));
+        assert_non_null(strstr(pki_last_error(), "is not a serial in hex"));
+    }
+    pki_revoked twice[] = {{"0a1b", now, NULL}, {"0A1B", now, "keyCompromise"}};
+    assert_null(pki_crl_from_list(f->ca, f->ca_key, twice, 2, 2, 7));
+    assert_non_null(strstr(pki_last_error(), "serial twice"));
+    pki_revoked whim = {"01", now, "whim"};
+    assert_null(pki_crl_from_list(f->ca, f->ca_key, &whim, 1, 2, 7));
+    assert_non_null(strstr(pki_last_error(), "unknown revocation reason 'whim'"));
+    assert_null(pki_crl_from_list(f->ca, f->ca_key, list, 3, 0, 7));
+    assert_null(pki_crl_from_list(f->ca, f->ca_key, list, 3, 2, 0));
+    assert_null(pki_crl_from_list(f->ca, other, list, 3, 2, 7));
+    assert_null(pki_crl_from_list(f->ca, f->ca_key, NULL, 1, 2, 7));
+
+    EVP_PKEY_free(other);
+    sk_X509_free(trusted);
+    X509_free(cert);
+    X509_REQ_free(csr);
+}
+
+/* minica intermediate --purpose client: the CA carries EKU clientAuth, and
+ * OpenSSL's purpose check then refuses a server leaf under it. */
+static void intermediate_purpose(void **state)
+{
+    fixture *f = *state;
+    pki_name n = {.cn = "Devices"};
+    pki_sign_opts io = pki_sign_defaults(PKI_PROFILE_INTERMEDIATE);
+    EVP_PKEY *ikey = pki_key_generate("ec");
+    X509_REQ *csr = pki_csr_create(ikey, &n, NULL, 0);
+    const char *sans[] = {"DNS:localhost"};
+    pki_name ln = {.cn = "localhost"};
+    X509_REQ *lcsr = pki_csr_create(f->leaf_key, &ln, sans, 1);
+    pki_sign_opts so = pki_sign_defaults(PKI_PROFILE_SERVER);
+    STACK_OF(X509) *trusted = sk_X509_new_null(), *untrusted = sk_X509_new_null();
+    pki_verify_opts vo = {.purpose = PKI_PROFILE_SERVER};
+    char detail[256];
+    X509 *inter, *leaf;
+
+    io.ca_purpose = PKI_PROFILE_CLIENT;
+    inter = pki_sign_csr(csr, f->ca, f->ca_key, &io, NULL);
+    assert_non_null(inter);
+    assert_int_equal(X509_get_extended_key_usage(inter), XKU_SSL_CLIENT);
+    leaf = pki_sign_csr(lcsr, inter, ikey, &so, NULL);
+    assert_non_null(leaf);
+    sk_X509_push(trusted, f->ca);
+    sk_X509_push(untrusted, inter);
+    assert_int_equal(pki_verify(leaf, trusted, untrusted, &vo, detail, sizeof detail),
+                     PKI_VERIFY_WRONG_PURPOSE);
+    /* a purpose on a leaf profile is a mistake, not a silent no-op */
+    so.ca_purpose = PKI_PROFILE_CLIENT;
+    assert_null(pki_sign_csr(lcsr, inter, ikey, &so, NULL));
+    assert_non_null(strstr(pki_last_error(), "only an intermediate CA"));
+    sk_X509_free(trusted);
+    sk_X509_free(untrusted);
+    X509_free(leaf);
+    X509_free(inter);
+    X509_REQ_free(lcsr);
+    X509_REQ_free(csr);
+    EVP_PKEY_free(ikey);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -599,6 +1034,15 @@ int main(void)
         cmocka_unit_test(san_parse_null),
         cmocka_unit_test(policy_limits_names),
         cmocka_unit_test(name_text),
+        cmocka_unit_test(challenge_round_trip),
+        cmocka_unit_test(challenge_types),
+        cmocka_unit_test(challenge_twice),
+        cmocka_unit_test(device_ignores_request_R2),
+        cmocka_unit_test(device_refuses_tampered_csr_R5),
+        cmocka_unit_test(device_key_types),
+        cmocka_unit_test(device_serials_and_limits),
+        cmocka_unit_test(crl_from_list),
+        cmocka_unit_test(intermediate_purpose),
     };
     return cmocka_run_group_tests_name("pki", tests, setup, teardown);
 }

@@ -1,0 +1,581 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store.c - opening chapter 06's store (folders, key, database, pragmas, schema) and its one writer thread
+ * with group commit. The records mapper is records.c; the quarantine files are quarantine.c. store.h says
+ * how the server uses all three.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "store/store_internal.h"
+
+/* The schema, exactly as chapter 06's other parts query it. STRICT everywhere: a TEXT in an INTEGER column
+ * is an error, not a silent conversion, so the type checks of the mapper have a backstop in the engine. */
+static const char SCHEMA[] =
+    "CREATE TABLE accounts(id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+    " pw_hash TEXT NOT NULL, created_at INTEGER NOT NULL, failed INTEGER NOT NULL DEFAULT 0,"
+    " locked_until INTEGER NOT NULL DEFAULT 0, tokens_valid_after INTEGER NOT NULL DEFAULT 0,"
+    " last_seen INTEGER, disabled INTEGER NOT NULL DEFAULT 0 CHECK(disabled IN (0,1))) STRICT;"
+    "CREATE TABLE devices(serial TEXT PRIMARY KEY, account_id INTEGER NOT NULL REFERENCES accounts(id),"
+    " cert_pem TEXT NOT NULL, x5t BLOB NOT NULL UNIQUE,"
+    " key_alg TEXT NOT NULL CHECK(key_alg IN ('ed25519','p256')), not_after INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL, revoked_at INTEGER, reason TEXT) STRICT;"
+    "CREATE TABLE receipts(id INTEGER PRIMARY KEY, device_serial TEXT NOT NULL REFERENCES devices(serial),"
+    " msg_id BLOB NOT NULL CHECK(length(msg_id) = 16), op TEXT NOT NULL, payload BLOB NOT NULL,"
+    " payload_sha256 BLOB NOT NULL, created INTEGER NOT NULL, signature BLOB NOT NULL,"
+    " received_at INTEGER NOT NULL, session TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " status TEXT NOT NULL CHECK(status IN ('stored','quarantined')), UNIQUE(device_serial, msg_id)) STRICT;"
+    "CREATE TABLE records(receipt_id INTEGER PRIMARY KEY REFERENCES receipts(id), FirstName TEXT,"
+    " LastName TEXT, Age INTEGER CHECK(Age BETWEEN 0 AND 150), Hight REAL, Address TEXT, Comments TEXT)"
+    " STRICT;"
+    "CREATE TABLE quarantine(id TEXT PRIMARY KEY, receipt_id INTEGER REFERENCES receipts(id),"
+    " device_serial TEXT NOT NULL, reason TEXT NOT NULL, created_at INTEGER NOT NULL) STRICT;"
+    "CREATE TABLE revoked_tokens(jti TEXT PRIMARY KEY, exp INTEGER NOT NULL) STRICT;"
+    "CREATE TABLE schema_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;"
+    "INSERT INTO schema_meta VALUES('created_by', 'course06 store, schema 1');"
+    "PRAGMA user_version = 1;";
+
+/* ---- folders and the key ------------------------------------------------------------------------- */
+
+/* mkdir 0700, or check that the existing one is a directory of ours nobody else can enter */
+static int private_dir(const char *path, char *err, size_t err_len)
+{
+    struct stat s;
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, err_len, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (lstat(path, &s) != 0) {
+        snprintf(err, err_len, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(s.st_mode)) {
+        snprintf(err, err_len, "%s is not a directory", path);
+        return -1;
+    }
+    if (s.st_uid != geteuid()) {
+        snprintf(err, err_len, "%s belongs to user %u, not to this server's user %u", path,
+                 (unsigned)s.st_uid, (unsigned)geteuid());
+        return -1;
+    }
+    /* it holds the records and the quarantine: other users have no business listing it */
+    if (s.st_mode & 077) {
+        snprintf(err, err_len, "%s is open to other users (mode %03o); run: chmod 700 %s", path,
+                 (unsigned)(s.st_mode & 0777), path);
+        return -1;
+    }
+    return 0;
+}
+
+static char *join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+/* The quarantine key: made once with O_EXCL (two servers starting together cannot both write one), then
+ * loaded with the checks token_key_load makes for the token key, because it guards the same kind of thing:
+ * whoever reads it reads every quarantined record. */
+static int load_qkey(store *st, char *err, size_t err_len)
+{
+    char *path = join(st->dir, STORE_QKEY_NAME);
+    uint8_t buf[STORE_QKEY_LEN + 1];
+    struct stat s;
+    size_t got = 0;
+    int rc = -1, fd;
+
+    if (!path) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        int ok = RAND_bytes(buf, STORE_QKEY_LEN) == 1;
+        size_t off = 0;
+        while (ok && off < STORE_QKEY_LEN) {
+            ssize_t w = write(fd, buf + off, STORE_QKEY_LEN - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            ok = w > 0;
+            off += ok ? (size_t)w : 0;
+        }
+        ok = ok && fsync(fd) == 0;
+        close(fd);
+        OPENSSL_cleanse(buf, sizeof buf);
+        if (!ok) {
+            snprintf(err, err_len, "%s: cannot write a new key: %s", path, strerror(errno));
+            unlink(path);
+            free(path);
+            return -1;
+        }
+    } else if (errno != EEXIST) {
+        snprintf(err, err_len, "%s: %s", path, strerror(errno));
+        free(path);
+        return -1;
+    }
+
+    /* O_NONBLOCK: a FIFO put in its place cannot hang the start; fstat the descriptor we read */
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        snprintf(err, err_len, "%s: %s", path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    if (fstat(fd, &s) != 0) {
+        snprintf(err, err_len, "%s: %s", path, strerror(errno));
+        goto end;
+    }
+    if (!S_ISREG(s.st_mode)) {
+        snprintf(err, err_len, "%s is not a regular file", path);
+        goto end;
+    }
+    if (s.st_uid != geteuid()) {
+        snprintf(err, err_len, "%s belongs to user %u, not to this server's user %u", path,
+                 (unsigned)s.st_uid, (unsigned)geteuid());
+        goto end;
+    }
+    if (s.st_nlink != 1) {
+        snprintf(err, err_len, "%s has %u hard links; a key file has one name", path,
+                 (unsigned)s.st_nlink);
+        goto end;
+    }
+    if (s.st_mode & 077) {
+        snprintf(err, err_len, "%s can be read or written by other users (mode %03o); run: chmod 600 %s",
+                 path, (unsigned)(s.st_mode & 0777), path);
+        goto end;
+    }
+    for (;;) {
+        ssize_t r = read(fd, buf + got, sizeof buf - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(err, err_len, "%s: %s", path, strerror(errno));
+            goto end;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+        if (got == sizeof buf)
+            break;
+    }
+    if (got != STORE_QKEY_LEN) {
+        snprintf(err, err_len, "%s holds %s%zu bytes; the quarantine key is exactly %d raw bytes", path,
+                 got > STORE_QKEY_LEN ? "more than " : "", got > STORE_QKEY_LEN ? got - 1 : got,
+                 STORE_QKEY_LEN);
+        goto end;
+    }
+    memcpy(st->qkey, buf, STORE_QKEY_LEN);
+    rc = 0;
+end:
+    OPENSSL_cleanse(buf, sizeof buf);
+    close(fd);
+    free(path);
+    return rc;
+}
+
+/* ---- connections ----------------------------------------------------------------------------------- */
+
+static int pragma_text(sqlite3 *db, const char *sql, char *out, size_t out_len)
+{
+    sqlite3_stmt *s;
+    int rc = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0)) {
+        snprintf(out, out_len, "%s", (const char *)sqlite3_column_text(s, 0));
+        rc = 0;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Open one connection with the store's settings and check each one took: a pragma SQLite does not know,
+ * or cannot apply, is silently ignored, so only reading it back proves it. */
+static sqlite3 *connect_db(const char *path, int readonly, char *err, size_t err_len)
+{
+    sqlite3 *db = NULL;
+    char v[32];
+    int on = -1;
+    int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX |
+                SQLITE_OPEN_NOFOLLOW;
+
+    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+        snprintf(err, err_len, "%s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_extended_result_codes(db, 1);
+    /* DEFENSIVE: no writable_schema, no journal_mode=OFF, no shadow-table writes through SQL;
+     * TRUSTED_SCHEMA off: a view or trigger planted in the file cannot call functions with side effects */
+    if (sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, &on) != SQLITE_OK || on != 1) {
+        snprintf(err, err_len, "%s: SQLITE_DBCONFIG_DEFENSIVE could not be set", path);
+        goto fail;
+    }
+    if (sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &on) != SQLITE_OK || on != 0) {
+        snprintf(err, err_len, "%s: SQLITE_DBCONFIG_TRUSTED_SCHEMA could not be turned off", path);
+        goto fail;
+    }
+    sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
+    if (sqlite3_exec(db, "PRAGMA trusted_schema=OFF; PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(db));
+        goto fail;
+    }
+    /* journal_mode answers the mode it is in now: "wal", or the old mode when it could not switch */
+    if (pragma_text(db, readonly ? "PRAGMA journal_mode" : "PRAGMA journal_mode=WAL", v, sizeof v) != 0 ||
+        strcmp(v, "wal") != 0) {
+        snprintf(err, err_len, "%s: journal_mode is '%s', not 'wal'", path, v);
+        goto fail;
+    }
+    if (pragma_text(db, "PRAGMA synchronous", v, sizeof v) != 0 || strcmp(v, "2") != 0) {
+        snprintf(err, err_len, "%s: synchronous is %s, not 2 (FULL)", path, v);
+        goto fail;
+    }
+    if (pragma_text(db, "PRAGMA foreign_keys", v, sizeof v) != 0 || strcmp(v, "1") != 0) {
+        snprintf(err, err_len, "%s: foreign_keys did not turn on", path);
+        goto fail;
+    }
+    return db;
+fail:
+    sqlite3_close(db);
+    return NULL;
+}
+
+static void reader_forget(void *p)
+{
+    (void)p; /* the connection stays on st->readers, and store_close closes it */
+}
+
+sqlite3 *store_reader(store *st)
+{
+    sqlite3 *db = pthread_getspecific(st->reader_key);
+    char err[256];
+    store_reader_conn *c;
+
+    if (db)
+        return db;
+    db = connect_db(st->db_path, 1, err, sizeof err);
+    if (!db)
+        return NULL;
+    c = malloc(sizeof *c);
+    if (!c || pthread_setspecific(st->reader_key, db) != 0) {
+        free(c);
+        sqlite3_close(db);
+        return NULL;
+    }
+    c->db = db;
+    pthread_mutex_lock(&st->mu);
+    c->next = st->readers;
+    st->readers = c;
+    pthread_mutex_unlock(&st->mu);
+    return db;
+}
+
+/* A read-write connection of its own for a caller that serialises its use (06's accounts): same settings,
+ * checked the same way. Its writes wait for the writer's transaction (busy_timeout), never the reverse for
+ * long: each is one short statement. */
+sqlite3 *store_connect(store *st, char *err, size_t err_len)
+{
+    return connect_db(st->db_path, 0, err, err_len);
+}
+
+/* ---- the writer ------------------------------------------------------------------------------------ */
+
+static int exec_ok(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+}
+
+/* One batch: BEGIN IMMEDIATE, a SAVEPOINT per job, COMMIT. Results are set here, waiters woken by the
+ * caller. A job that leaves the transaction gone (SQLite rolls the whole transaction back on some errors,
+ * SQLITE_FULL among them) takes the batch with it: everything before it is gone too. */
+static void run_batch(store *st, store_job *jobs)
+{
+    sqlite3 *db = st->wdb;
+    int ok = exec_ok(db, "BEGIN IMMEDIATE");
+    size_t n = 0;
+
+    for (store_job *j = jobs; j; j = j->next) {
+        n++;
+        if (!ok)
+            continue;
+        if (!exec_ok(db, "SAVEPOINT job")) {
+            ok = 0;
+            continue;
+        }
+        j->result = j->fn(db, j->arg);
+        if (sqlite3_get_autocommit(db)) { /* the transaction is no more */
+            ok = 0;
+            continue;
+        }
+        if (j->result != 0 && !exec_ok(db, "ROLLBACK TO job"))
+            ok = 0;
+        else if (!exec_ok(db, "RELEASE job"))
+            ok = 0;
+    }
+    /* the COMMIT is the fsync of the WAL under synchronous=FULL: only after it may anyone hear "stored" */
+    if (ok && !exec_ok(db, "COMMIT"))
+        ok = 0;
+    if (!ok && !sqlite3_get_autocommit(db))
+        exec_ok(db, "ROLLBACK");
+    for (store_job *j = jobs; j; j = j->next)
+        if (!ok)
+            j->result = STORE_ERR_UNAVAILABLE;
+    pthread_mutex_lock(&st->mu);
+    st->jobs += n;
+    if (ok)
+        st->commits++;
+    pthread_mutex_unlock(&st->mu);
+}
+
+static void deadline_after_us(struct timespec *ts, long us)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_nsec += us * 1000;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static void *writer_main(void *p)
+{
+    store *st = p;
+    pthread_mutex_lock(&st->mu);
+    for (;;) {
+        store_job *batch, *last;
+        size_t n = 1;
+        while (!st->head && !st->stopping)
+            pthread_cond_wait(&st->work_cv, &st->mu);
+        if (!st->head)
+            break; /* stopping, and the queue has drained */
+        /* group commit: give other workers up to 1 ms to add to this batch, unless it is full */
+        if (st->queued < STORE_BATCH_MAX && !st->stopping) {
+            struct timespec ts;
+            deadline_after_us(&ts, STORE_BATCH_WAIT_US);
+            while (st->queued < STORE_BATCH_MAX && !st->stopping)
+                if (pthread_cond_timedwait(&st->work_cv, &st->mu, &ts) != 0)
+                    break;
+        }
+        batch = last = st->head;
+        while (n < STORE_BATCH_MAX && last->next) {
+            last = last->next;
+            n++;
+        }
+        st->head = last->next;
+        if (!st->head)
+            st->tail = NULL;
+        last->next = NULL;
+        st->queued -= n;
+        pthread_mutex_unlock(&st->mu);
+
+        run_batch(st, batch);
+
+        pthread_mutex_lock(&st->mu);
+        for (store_job *j = batch; j;) {
+            store_job *next = j->next; /* j lives on its waiter's stack: read next before done */
+            j->done = 1;
+            j = next;
+        }
+        pthread_cond_broadcast(&st->done_cv);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return NULL;
+}
+
+int store_write(store *st, store_job_fn fn, void *arg)
+{
+    store_job job = {.fn = fn, .arg = arg};
+    if (!st || !fn)
+        return STORE_ERR_UNAVAILABLE;
+    pthread_mutex_lock(&st->mu);
+    if (st->stopping) {
+        pthread_mutex_unlock(&st->mu);
+        return STORE_ERR_UNAVAILABLE;
+    }
+    if (st->tail)
+        st->tail->next = &job;
+    else
+        st->head = &job;
+    st->tail = &job;
+    st->queued++;
+    pthread_cond_signal(&st->work_cv);
+    while (!job.done)
+        pthread_cond_wait(&st->done_cv, &st->mu);
+    pthread_mutex_unlock(&st->mu);
+    return job.result;
+}
+
+void store_stats(store *st, uint64_t *jobs, uint64_t *commits)
+{
+    pthread_mutex_lock(&st->mu);
+    if (jobs)
+        *jobs = st->jobs;
+    if (commits)
+        *commits = st->commits;
+    pthread_mutex_unlock(&st->mu);
+}
+
+const char *store_describe(const store *st)
+{
+    return st ? st->describe : "";
+}
+
+/* ---- open and close -------------------------------------------------------------------------------- */
+
+static int open_schema(store *st, char *err, size_t err_len)
+{
+    sqlite3_stmt *s;
+    int uv = -1;
+
+    if (sqlite3_prepare_v2(st->wdb, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        uv = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    if (uv == 0) {
+        /* one transaction: a crash halfway leaves no half schema */
+        if (!exec_ok(st->wdb, "BEGIN IMMEDIATE")) {
+            snprintf(err, err_len, "%s: %s", st->db_path, sqlite3_errmsg(st->wdb));
+            return -1;
+        }
+        if (!exec_ok(st->wdb, SCHEMA) || !exec_ok(st->wdb, "COMMIT")) {
+            snprintf(err, err_len, "%s: creating the schema: %s", st->db_path, sqlite3_errmsg(st->wdb));
+            exec_ok(st->wdb, "ROLLBACK");
+            return -1;
+        }
+    } else if (uv != STORE_SCHEMA_VERSION) {
+        snprintf(err, err_len, "%s has schema version %d; this server knows version %d", st->db_path, uv,
+                 STORE_SCHEMA_VERSION);
+        return -1;
+    }
+    return store_records_check_schema(st->wdb, err, err_len);
+}
+
+/* SQLite creates the database with the process's umask; making the file first, 0600, decides instead */
+static int private_file(const char *path, char *err, size_t err_len)
+{
+    struct stat s;
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, err_len, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &s) != 0 || !S_ISREG(s.st_mode) || s.st_uid != geteuid() || (s.st_mode & 077)) {
+        snprintf(err, err_len, "%s must be a regular file of this user with mode 0600 (it is %03o)", path,
+                 (unsigned)(s.st_mode & 0777));
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+int store_open(const char *dir, store **out, char *err, size_t err_len)
+{
+    store *st;
+    char *qdir = NULL;
+
+    *out = NULL;
+    if (!dir || !*dir) {
+        snprintf(err, err_len, "no data directory");
+        return -1;
+    }
+    st = calloc(1, sizeof *st);
+    if (!st) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    st->qdir_fd = -1;
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_mutex_init(&st->qmu, NULL);
+    {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the 1 ms batch wait ignores clock changes */
+        pthread_cond_init(&st->work_cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+    pthread_cond_init(&st->done_cv, NULL);
+    if (pthread_key_create(&st->reader_key, reader_forget) != 0) {
+        snprintf(err, err_len, "pthread_key_create failed");
+        goto fail;
+    }
+    st->reader_key_made = 1;
+    st->dir = strdup(dir);
+    st->db_path = join(dir, STORE_DB_NAME);
+    qdir = join(dir, STORE_QDIR_NAME);
+    if (!st->dir || !st->db_path || !qdir) {
+        snprintf(err, err_len, "out of memory");
+        goto fail;
+    }
+    if (private_dir(dir, err, err_len) != 0 || private_dir(qdir, err, err_len) != 0 ||
+        load_qkey(st, err, err_len) != 0 || private_file(st->db_path, err, err_len) != 0)
+        goto fail;
+    st->qdir_fd = open(qdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (st->qdir_fd < 0) {
+        snprintf(err, err_len, "%s: %s", qdir, strerror(errno));
+        goto fail;
+    }
+    st->wdb = connect_db(st->db_path, 0, err, err_len);
+    if (!st->wdb || open_schema(st, err, err_len) != 0 || store_q_scan(st, err, err_len) != 0)
+        goto fail;
+    snprintf(st->describe, sizeof st->describe, "WAL, synchronous=FULL (2), foreign keys on");
+    if (pthread_create(&st->writer, NULL, writer_main, st) != 0) {
+        snprintf(err, err_len, "cannot start the writer thread");
+        goto fail;
+    }
+    st->thread_started = 1;
+    free(qdir);
+    *out = st;
+    return 0;
+fail:
+    free(qdir);
+    store_close(st);
+    return -1;
+}
+
+void store_close(store *st)
+{
+    if (!st)
+        return;
+    pthread_mutex_lock(&st->mu);
+    st->stopping = 1;
+    pthread_cond_broadcast(&st->work_cv);
+    pthread_mutex_unlock(&st->mu);
+    if (st->thread_started)
+        pthread_join(st->writer, NULL);
+    store_records_reset(st);
+    sqlite3_close(st->wdb);
+    while (st->readers) {
+        store_reader_conn *c = st->readers;
+        st->readers = c->next;
+        sqlite3_close(c->db);
+        free(c);
+    }
+    if (st->reader_key_made) {
+        pthread_setspecific(st->reader_key, NULL);
+        pthread_key_delete(st->reader_key);
+    }
+    if (st->qdir_fd >= 0)
+        close(st->qdir_fd);
+    OPENSSL_cleanse(st->qkey, sizeof st->qkey);
+    free(st->quota);
+    free(st->dir);
+    free(st->db_path);
+    pthread_cond_destroy(&st->work_cv);
+    pthread_cond_destroy(&st->done_cv);
+    pthread_mutex_destroy(&st->mu);
+    pthread_mutex_destroy(&st->qmu);
+    free(st);
+}

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store_internal.h - what the store module's files share (store.c: opening, the writer; records.c: the
+ * mapper; quarantine.c: the encrypted files). Not for use outside common/store.
+ */
+#ifndef COURSE_STORE_INTERNAL_H
+#define COURSE_STORE_INTERNAL_H
+
+#include <pthread.h>
+
+#include "store/store.h"
+
+/* one records column, as pragma_table_xinfo gave it */
+typedef enum col_type { COL_INTEGER, COL_REAL, COL_TEXT, COL_BLOB, COL_ANY } col_type;
+typedef struct store_col {
+    char name[STORE_NAME_MAX + 1];
+    col_type type;
+    int required; /* NOT NULL without a default */
+} store_col;
+
+/* a prepared INSERT for one set of present columns */
+typedef struct store_stmt {
+    uint64_t mask;
+    sqlite3_stmt *stmt;
+} store_stmt;
+#define STORE_STMT_CACHE 32
+
+/* quarantine usage of one device */
+typedef struct store_quota {
+    char device[STORE_SERIAL_MAX + 1];
+    unsigned files;
+    uint64_t bytes;
+} store_quota;
+
+typedef struct store_job {
+    store_job_fn fn;
+    void *arg;
+    int result;
+    int done;
+    struct store_job *next;
+} store_job;
+
+typedef struct store_reader_conn {
+    sqlite3 *db;
+    struct store_reader_conn *next;
+} store_reader_conn;
+
+struct store {
+    char *dir;
+    char *db_path;
+    int qdir_fd;
+    uint8_t qkey[STORE_QKEY_LEN];
+    char describe[128];
+
+    sqlite3 *wdb; /* the writer's: used on the writer thread only (and by store_open before it starts) */
+
+    /* the writer's queue */
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv; /* a job arrived, or stop */
+    pthread_cond_t done_cv; /* a batch finished */
+    store_job *head, *tail;
+    size_t queued;
+    int stopping;
+    int thread_started;
+    pthread_t writer;
+    uint64_t jobs, commits;
+
+    /* the mapper's view of records: writer thread only */
+    int cols_valid;
+    int schema_version;
+    size_t ncols;
+    store_col cols[STORE_FIELDS_MAX];
+    char cols_problem[256]; /* non-empty: records is unusable as it is now, and why */
+    store_stmt stmts[STORE_STMT_CACHE];
+    size_t nstmts, stmt_next;
+
+    /* readers */
+    pthread_key_t reader_key;
+    int reader_key_made;
+    store_reader_conn *readers; /* under mu */
+
+    /* quarantine quota, under qmu */
+    pthread_mutex_t qmu;
+    store_quota *quota;
+    size_t nquota;
+};
+
+/* records.c */
+int store_records_check_schema(sqlite3 *db, char *err, size_t err_len);
+void store_records_reset(store *st);
+int store_valid_name(const char *s);
+
+/* quarantine.c */
+/* Encrypt and write a quarantine file for r with reason, fsync it and the directory; id receives the new
+ * name. Counts against the device's quota first: 1 when over quota (nothing written), 0 written, -1 failed
+ * (err). */
+int store_q_write(store *st, const store_receipt *r, int64_t received_at, const char *reason,
+                  char id[STORE_Q_ID_LEN + 1], char *err, size_t err_len);
+int store_q_scan(store *st, char *err, size_t err_len);
+int store_valid_qid(const char *id);
+
+#endif
