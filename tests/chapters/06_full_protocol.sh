@@ -120,6 +120,18 @@ done
 t_true "06: quarantine files are 0600, random-named, with no plaintext inside" "$(ls -l "$QDIR")" test "$bad" = 0
 t_true "06: quarantined receipts are kept, records are not" "$(sq "SELECT status, count(*) FROM receipts GROUP BY status")" \
   test "$(sq "SELECT count(*) FROM receipts WHERE status='quarantined'")" -ge 4
+t_expect "06: 06-admin quarantine lists what was kept, and why" 0 --out "unknown field 'Shoe'" \
+  -- "${ADM[@]}" quarantine
+QID=$("${ADM[@]}" -q quarantine | grep -o '"id":"[0-9a-f]\{32\}","device":"[0-9a-f]*","op":"record","reason":"unknown field .Shoe' | head -n 1 | cut -d'"' -f4)
+t_run "${ADM[@]}" -q quarantine show "$QID"
+shown=$(grep -o '"payload":"[A-Za-z0-9_-]*"' <<<"$T_OUT" | cut -d'"' -f4 | tr -- '-_' '+/')
+while (( ${#shown} % 4 )); do shown+="="; done
+t_true "06: 06-admin quarantine show decrypts it: the signed payload, byte for byte" "$T_OUT $T_ERR" \
+  grep -q '"Shoe": 38' <<<"$(base64 -d <<<"$shown" 2>/dev/null)"
+t_expect "06: 06-admin quarantine drop removes it" 0 --out "\"dropped\":\"$QID\"" -- "${ADM[@]}" quarantine drop "$QID"
+t_true "06: ...file and all" "$(ls "$QDIR")" test ! -e "$QDIR/$QID.bin"
+t_expect "06: a quarantine id that is not 32 hex digits is refused (never a path)" 1 --err "HTTP 400" \
+  -- "${ADM[@]}" quarantine show ../../etc/passwd
 sq 'ALTER TABLE records ADD COLUMN Shoe INTEGER'
 t_expect "06: a live ALTER TABLE ADD COLUMN: the new field is taken, no restart" 0 --out "record stored" \
   -- "${A[@]}" send-record '{"FirstName": "Ana", "Shoe": 38}'
