@@ -289,6 +289,42 @@ static int admin_quarantine_drop(struct mg_connection *conn, void *arg)
     return web_reply_json(conn, 200, json_pack("{s:s}", "dropped", id));
 }
 
+/* Replay: the signature is verified again (with the device's certificate as
+ * stored), then the store tries the records table as it is now. */
+static int admin_quarantine_replay(struct mg_connection *conn, void *arg)
+{
+    service *svc = arg;
+    store_quarantined q;
+    store_result res;
+    char id[33], err[256];
+    int st, ok = 0;
+    if ((st = quarantine_id(svc, conn, id)) != 0)
+        return st;
+    memset(&q, 0, sizeof q);
+    if (store_quarantine_read(svc->st, id, &q, err, sizeof err) != 0)
+        return web_reply_error(conn, 404, "%s", err);
+    sqlite3 *db = store_reader(svc->st);
+    sqlite3_stmt *c = NULL;
+    if (db && sqlite3_prepare_v2(db, "SELECT cert_pem FROM devices WHERE serial = ?1", -1, &c, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(c, 1, q.device, -1, SQLITE_STATIC);
+        if (sqlite3_step(c) == SQLITE_ROW)
+            ok = signed_op_verify_stored((const char *)sqlite3_column_text(c, 0),
+                                         (size_t)sqlite3_column_bytes(c, 0), svc->server_name, q.op,
+                                         q.msg_id, q.created_ms, q.payload, q.payload_len, q.sig,
+                                         q.sig_len) == HELLO_OK;
+    }
+    sqlite3_finalize(c);
+    store_quarantined_free(&q);
+    if (!ok)
+        return web_reply_error(conn, 409, "the stored signature does not verify: not replayed");
+    if (store_quarantine_replay(svc->st, id, &res) != 0)
+        return web_reply_error(conn, 404, "%s", res.reason);
+    note("admin: replayed quarantined message %s: %s", id, store_outcome_str(res.outcome));
+    return web_reply_json(conn, res.outcome == STORE_UNAVAILABLE ? 503 : 200,
+                          json_pack("{s:s, s:s, s:I}", "status", store_outcome_str(res.outcome), "reason",
+                                    res.reason, "record_id", (json_int_t)res.record_id));
+}
+
 const web_route admin_routes[] = {
     {"GET", "/v1/admin/sessions", admin_sessions, NULL},
     {"POST", "/v1/admin/sweep", admin_sweep, NULL},
@@ -299,5 +335,6 @@ const web_route admin_routes[] = {
     {"GET", "/v1/admin/quarantine", admin_quarantine_list, NULL},
     {"POST", "/v1/admin/quarantine/show", admin_quarantine_show, NULL},
     {"POST", "/v1/admin/quarantine/drop", admin_quarantine_drop, NULL},
+    {"POST", "/v1/admin/quarantine/replay", admin_quarantine_replay, NULL},
     {0},
 };

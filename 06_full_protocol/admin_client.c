@@ -11,7 +11,7 @@
  *   06-admin revoke-token JTI
  *   06-admin unlock USER                  after the lockout
  *   06-admin audit                        verify every stored signature again
- *   06-admin quarantine [list] | show ID | drop ID
+ *   06-admin quarantine [list] | show ID | drop ID | replay ID
  */
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -35,6 +35,7 @@ static const char USAGE[] =
     "  audit                    verify every stored record signature again\n"
     "  quarantine [list]        the signed records that could not be stored, and why\n"
     "  quarantine show|drop ID  one of them, decrypted; or remove it\n"
+    "  quarantine replay ID     its signature verified again, then the records table tried again\n"
     "Options:\n"
     "  --url URL     the server (default https://localhost:8006)\n"
     "  --data DIR    06-server's folder: admin.crt, admin.key, admin.token (default build/06)\n"
@@ -95,8 +96,10 @@ int main(int argc, char **argv)
         method = "GET";
         path = "/v1/admin/quarantine";
     } else if (!strcmp(cmd, "quarantine") && extra == 2 &&
-               (!strcmp(arg, "show") || !strcmp(arg, "drop"))) {
-        path = !strcmp(arg, "show") ? "/v1/admin/quarantine/show" : "/v1/admin/quarantine/drop";
+               (!strcmp(arg, "show") || !strcmp(arg, "drop") || !strcmp(arg, "replay"))) {
+        path = !strcmp(arg, "show")   ? "/v1/admin/quarantine/show"
+               : !strcmp(arg, "drop") ? "/v1/admin/quarantine/drop"
+                                      : "/v1/admin/quarantine/replay";
         body = json_pack("{s:s}", "id", argv[optind + 2]);
     } else {
         cli_usage_error("'%s': not a command of 06-admin, or the wrong arguments (see --help)", cmd);

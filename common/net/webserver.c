@@ -612,6 +612,9 @@ static void mark_served(web_server *s, const struct mg_request_info *ri, int add
  * and connection_opening empties it: what a connection gets is what its own
  * handshake left, never a value of another connection. */
 
+/* the header promises RFC 9266's 32 bytes; exporter.h computes them */
+_Static_assert(WEB_EXPORTER_LEN == NET_EXPORTER_LEN, "one exporter length on both sides");
+
 typedef struct tls_facts {
     int done; /* a handshake finished */
     int have_exporter;

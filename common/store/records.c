@@ -768,3 +768,162 @@ int store_put_record(store *st, const store_receipt *r, store_result *res)
     }
     return 0;
 }
+
+/* ---- replay: a quarantined record, after the schema was fixed ----------------------------------------- */
+
+typedef struct replay_job {
+    put_job put;
+    const char *qid;
+} replay_job;
+
+static int replay_job_fn(sqlite3 *db, void *arg)
+{
+    replay_job *rj = arg;
+    put_job *j = &rj->put;
+    store *st = j->st;
+    store_result *res = j->res;
+    values vs;
+    sqlite3_stmt *s = NULL;
+    sqlite3_int64 id = 0;
+    int rc, have = 0, stored = 0;
+
+    memset(&vs, 0, sizeof vs);
+    refresh_cols(st, db);
+    if (!j->obj)
+        snprintf(res->reason, sizeof res->reason, "%s", j->parse_reason);
+    else if (st->cols_problem[0])
+        snprintf(res->reason, sizeof res->reason, "the records table cannot take records now: %s", st->cols_problem);
+    else
+        validate(st, j->obj, &vs, res->reason, sizeof res->reason);
+    if (res->reason[0]) { /* the table still does not take it: it stays where it is */
+        res->outcome = STORE_QUARANTINED;
+        snprintf(res->quarantine_id, sizeof res->quarantine_id, "%s", rj->qid);
+        values_free(&vs);
+        return 0;
+    }
+    if (exec_sp(db, "SAVEPOINT rec") != 0) {
+        storage_failed(j, db, "savepoint");
+        values_free(&vs);
+        return 1;
+    }
+    /* the receipt of the first arrival, if its row was committed then */
+    if (sqlite3_prepare_v2(db, "SELECT id, status = 'stored' FROM receipts WHERE device_serial = ?1 AND msg_id = ?2",
+                           -1, &s, NULL) != SQLITE_OK) {
+        storage_failed(j, db, "reading the receipt");
+        goto undo;
+    }
+    sqlite3_bind_text(s, 1, j->r->device_serial, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, j->r->msg_id, 16, SQLITE_STATIC);
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        have = 1;
+        id = sqlite3_column_int64(s, 0);
+        stored = sqlite3_column_int(s, 1);
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        storage_failed(j, db, "reading the receipt");
+        goto undo;
+    }
+    if (stored) {
+        res->outcome = STORE_DUPLICATE;
+        res->record_id = id;
+        snprintf(res->reason, sizeof res->reason, "already stored as record %lld", (long long)id);
+    } else {
+        if (have) {
+            rc = sqlite3_prepare_v2(db, "UPDATE receipts SET status = 'stored' WHERE id = ?1", -1, &s, NULL) ==
+                         SQLITE_OK &&
+                     sqlite3_bind_int64(s, 1, id) == SQLITE_OK && sqlite3_step(s) == SQLITE_DONE
+                 ? 1
+                 : -1;
+            sqlite3_finalize(s);
+            s = NULL;
+        } else {
+            rc = insert_receipt(j, db, "stored", &id);
+        }
+        if (rc != 1) {
+            storage_failed(j, db, "storing the receipt");
+            goto undo;
+        }
+        int r2 = insert_record(st, db, id, &vs);
+        if (r2 != SQLITE_OK) {
+            if (!record_problem(r2)) {
+                storage_failed(j, db, "storing the record");
+                goto undo;
+            }
+            res->outcome = STORE_QUARANTINED;
+            snprintf(res->reason, sizeof res->reason, "the database refused the record: %s", sqlite3_errmsg(db));
+            snprintf(res->quarantine_id, sizeof res->quarantine_id, "%s", rj->qid);
+            exec_sp(db, "ROLLBACK TO rec");
+            exec_sp(db, "RELEASE rec");
+            values_free(&vs);
+            return 0;
+        }
+        res->outcome = STORE_STORED;
+        res->record_id = id;
+        snprintf(res->reason, sizeof res->reason, "stored as record %lld", (long long)id);
+    }
+    values_free(&vs);
+    if (sqlite3_prepare_v2(db, "DELETE FROM quarantine WHERE id = ?1", -1, &s, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(s, 1, rj->qid, -1, SQLITE_STATIC) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE) {
+        sqlite3_finalize(s);
+        storage_failed(j, db, "removing the quarantine row");
+        goto undo;
+    }
+    sqlite3_finalize(s);
+    return exec_sp(db, "RELEASE rec") == 0 ? 0 : 1;
+undo:
+    values_free(&vs);
+    if (!sqlite3_get_autocommit(db)) {
+        exec_sp(db, "ROLLBACK TO rec");
+        exec_sp(db, "RELEASE rec");
+    }
+    return 1;
+}
+
+int store_quarantine_replay(store *st, const char *id, store_result *res)
+{
+    store_quarantined q;
+    replay_job rj;
+    char perr[256], err[256];
+    int rc;
+
+    if (!res)
+        return -1;
+    memset(res, 0, sizeof *res);
+    if (!st || !store_valid_qid(id))
+        return bad_arg(res, "a quarantine id is 32 lower-case hex digits");
+    memset(&q, 0, sizeof q);
+    if (store_quarantine_read(st, id, &q, err, sizeof err) != 0)
+        return bad_arg(res, err);
+    store_receipt r = {q.device, q.msg_id, q.op, q.payload, q.payload_len, q.created_ms,
+                       q.sig, q.sig_len, q.session, q.seq};
+    memset(&rj, 0, sizeof rj);
+    rj.qid = id;
+    rj.put.st = st;
+    rj.put.r = &r;
+    rj.put.res = res;
+    rj.put.now = (int64_t)time(NULL);
+    if (EVP_Digest(r.payload, r.payload_len, rj.put.sha, NULL, EVP_sha256(), NULL) != 1) {
+        store_quarantined_free(&q);
+        return bad_arg(res, "SHA-256 failed");
+    }
+    rj.put.obj = json_parse((const char *)r.payload, r.payload_len, RECORD_JSON_DEPTH, perr, sizeof perr);
+    if (!rj.put.obj)
+        snprintf(rj.put.parse_reason, sizeof rj.put.parse_reason, "not JSON: %s", perr);
+    rc = store_write(st, replay_job_fn, &rj);
+    json_decref(rj.put.obj);
+    store_quarantined_free(&q);
+    printable(res->reason);
+    if (rc == STORE_ERR_UNAVAILABLE || rc != 0) {
+        res->outcome = STORE_UNAVAILABLE;
+        snprintf(res->reason, sizeof res->reason, "not stored, retry: the database could not commit");
+        return 0;
+    }
+    /* committed: the file has done its job (its row is gone already) */
+    if ((res->outcome == STORE_STORED || res->outcome == STORE_DUPLICATE) &&
+        store_quarantine_drop(st, id, err, sizeof err) != 0)
+        snprintf(res->reason + strlen(res->reason), sizeof res->reason - strlen(res->reason),
+                 " (the quarantine file stays: %s)", err);
+    return 0;
+}

@@ -200,6 +200,13 @@ int store_quarantine_read(store *st, const char *id, store_quarantined *out, cha
 typedef int (*store_quarantine_fn)(const store_quarantined *q, void *arg);
 int store_quarantine_list(store *st, store_quarantine_fn fn, void *arg, char *err, size_t err_len);
 
+/* Try quarantined message ID again against the records table as it is now (after an ALTER TABLE, say): if
+ * the table takes it, the record is stored under its first receipt (now 'stored'), the quarantine row and
+ * file go, and res says STORE_STORED; if not, res says STORE_QUARANTINED with today's reason and nothing
+ * changes. The caller verifies the signature again first (the store trusts what it is given). 0 with res
+ * filled, -1 for a bad id or an unreadable file (res->reason says which). */
+int store_quarantine_replay(store *st, const char *id, store_result *res);
+
 /* Remove quarantine file ID and its row (the receipt stays: it is the signed proof the message arrived), and
  * give the device its quota back. 0, or -1 with err. */
 int store_quarantine_drop(store *st, const char *id, char *err, size_t err_len);
