@@ -206,3 +206,6 @@ t_expect "06: GET /crl lists the revoked serial" 0 --out "$(tr 'a-f' 'A-F' <<<"$
 t_expect "06: a revoked device cannot open a session" 1 -- "${A[@]}" send-record '{"FirstName": "X"}'
 t_expect "06: a revoked device never gets a certificate again for its key" 1 --err "revoked device" -- "${A[@]}" enrol
 t_true "06: the server still serves after all of it" "$(tail -n 3 "$LOG")" kill -0 "$SERVER_PID"
+stop_server "$SERVER_PID"
+t_true "06: the server stops cleanly on SIGTERM (exit 0: no sanitizer report at exit)" \
+  "exit status $STOPPED_RC; $(tail -n 3 "$LOG")" test "$STOPPED_RC" = 0
