@@ -831,6 +831,35 @@ def sc_big(args, v):
     v.check(st == 200 and ans["status"] == "ok", "the session still works after (%d)" % st)
 
 
+def sc_revoked_open(args, v):
+    """R5 had no revocation; a CRL alone stops only new handshakes. Here a
+    device revoked by the admin is refused on the connection it already has
+    open (keep-alive), on its very next request, and its session is gone."""
+    s = open_session(args, v)
+    st, ans, *_ = s.poll()
+    v.check(st == 200 and ans and ans.get("status") == "ok", "a poll before the revocation works (%d)" % st)
+    if not args.admin:
+        v.check(False, "--admin DATA is needed to revoke the device (06-admin revoke-device)")
+        return
+    a = Conn(args, os.path.join(args.admin, "admin.crt"), os.path.join(args.admin, "admin.key"))
+    with open(os.path.join(args.admin, "admin.token")) as f:
+        admin_token = f.read().strip()
+    hdr = [("Content-Type", "application/json"), ("X-Admin-Token", admin_token)]
+    st, _, body = a.request("POST", "/v1/admin/revoke-device",
+                            compact({"serial": s.dev.serial, "reason": "keyCompromise"}), hdr)
+    v.check(st == 200, "the admin revoked the device (%d: %s)" % (st, error_of(body)))
+    conn_before = s.conn
+    st, _, _, _, resp = s.poll()
+    v.check(s.conn is conn_before, "the next request went over the same, already open, TLS connection")
+    v.check(st == 403 and "revoked" in error_of(resp),
+            "...and is refused: %d %s" % (st, error_of(resp)))
+    try:
+        Session(args, s.dev).hello()
+        v.check(False, "a new TLS handshake with the revoked certificate was accepted")
+    except Exception as e:  # the CRL: the handshake itself fails
+        v.check(True, "a new handshake with the revoked certificate fails (%s)" % type(e).__name__)
+
+
 SCENARIOS = {
     "replay-identical": sc_replay_identical, "replay-other": sc_replay_other,
     "reorder": sc_reorder, "reflect": sc_reflect, "tamper-ct": sc_tamper_ct,
@@ -838,6 +867,7 @@ SCENARIOS = {
     "unsigned": sc_unsigned, "bad-sig": sc_bad_sig, "other-aud": sc_other_aud,
     "relay-hello": sc_relay_hello, "stale-hello": sc_stale_hello,
     "hello-key-windows": sc_hello_key_windows, "rotate": sc_rotate, "big": sc_big,
+    "revoked-open": sc_revoked_open,
 }
 
 

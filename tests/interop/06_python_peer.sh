@@ -126,6 +126,8 @@ t_expect "06 python peer: ...and with its hash fixed up too, the signature still
 t_expect "06 python peer: after every attack the server still serves a whole flow" 0 \
   --out '"closed": true' -- "${A[@]}" flow
 t_true "06 python peer: the server is still running" "$(tail -n 3 "$LOG")" kill -0 "$SERVER_PID"
+t_expect "06 python peer: revoked-open: a revoked device is refused on the connection it already has open (R5)" 0 \
+  --out "revoked-open: defended" --not "NOT DEFENDED" -- "${B[@]}" --admin "$DATA" revoked-open
 stop_server "$SERVER_PID"
 t_true "06 python peer: ...and stops cleanly on SIGTERM (exit 0: no sanitizer report at exit)" \
   "exit status $STOPPED_RC; $(tail -n 3 "$LOG")" test "$STOPPED_RC" = 0
