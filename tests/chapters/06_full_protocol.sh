@@ -167,6 +167,15 @@ t_expect "06: ...and its token is dead (CLOSE revokes it)" 0 --out '"type":"CLOS
   -- "${CURL_A[@]}" -H "Authorization: Bearer $TOK" "$URL/v1/whoami"
 t_expect "06: close twice: no saved session" 1 --err "06-client token" -- "${A[@]}" close
 
+TOK2=$("${A[@]}" -q token 2>/dev/null)
+JTI2=$("${CURL_A[@]}" -H "Authorization: Bearer $TOK2" "$URL/v1/whoami" | sed -n 's/.*"jti":"\([A-Za-z0-9_-]*\)".*/\1/p')
+t_expect "06: 06-admin revoke-token revokes one token" 0 --out "\"revoked\":\"$JTI2\"" -- "${ADM[@]}" revoke-token "$JTI2"
+t_expect "06: ...which is refused at once, its session still live" 0 --out "the token is revoked" \
+  -- "${CURL_A[@]}" -H "Authorization: Bearer $TOK2" "$URL/v1/whoami"
+t_expect "06: 06-admin sweep ends sessions idle that long (R1's session cleanup)" 0 --out '"removed":' \
+  -- "${ADM[@]}" sweep --idle 1
+rm -f "$tmp/alice/session"
+
 # ---- certificates at the TLS layer ----
 t_expect "06: HELLO without a client certificate: 403 and R3's CLOSE" 0 --out '"type":"CLOSE"' \
   --out "client certificate is required" -- curl -sS --cacert "$P/root.crt" -X POST -d '{}' "$URL/v1/hello"
@@ -206,6 +215,29 @@ t_expect "06: GET /crl lists the revoked serial" 0 --out "$(tr 'a-f' 'A-F' <<<"$
 t_expect "06: a revoked device cannot open a session" 1 -- "${A[@]}" send-record '{"FirstName": "X"}'
 t_expect "06: a revoked device never gets a certificate again for its key" 1 --err "revoked device" -- "${A[@]}" enrol
 t_true "06: the server still serves after all of it" "$(tail -n 3 "$LOG")" kill -0 "$SERVER_PID"
+
+# ---- a second server: a table of one session, and sessions bound to their address ----
+MAIN_PID=$SERVER_PID MAIN_LOG=$LOG
+if start_server 06-server-small "$BIN/06-server" --port 0 --data "$tmp/data2" "${SRV[@]}" --sessions 1 --bind-ip; then
+  URL2="https://localhost:$SERVER_PORT"
+  C=("$BIN/06-client" --url "$URL2" --cacert "$P/root.crt" --home "$tmp/carol" --user carol --password-file "$tmp/alice.pw")
+  "${C[@]}" -q register >/dev/null 2>&1; "${C[@]}" -q enrol >/dev/null 2>&1
+  TOK3=$("${C[@]}" -q token 2>/dev/null)
+  CURL_C=(curl -sS --cacert "$P/root.crt" --cert "$tmp/carol/device.crt" --key "$tmp/carol/device.key")
+  t_expect "06: a full session table answers 503 with Retry-After (nothing is evicted)" 1 --err "HTTP 503" \
+    -- "${C[@]}" send-record '{"FirstName": "Carol"}'
+  t_run "${CURL_C[@]}" -D - -o /dev/null -X POST -d '{}' "$URL2/v1/hello"
+  t_true "06: ...with Retry-After" "$T_OUT" grep -qi '^Retry-After: [0-9]' <<<"$T_OUT"
+  t_expect "06: --bind-ip: the token works from the address that opened the session" 0 --out '"account":"carol"' \
+    -- "${CURL_C[@]}" --interface 127.0.0.1 -H "Authorization: Bearer $TOK3" "$URL2/v1/whoami"
+  t_expect "06: --bind-ip: ...and not from another one (R3's binding, off by default)" 0 --out "bound to the address" \
+    -- "${CURL_C[@]}" --interface 127.0.0.2 --resolve "localhost:$SERVER_PORT:127.0.0.1" -H "Authorization: Bearer $TOK3" "$URL2/v1/whoami"
+  "${C[@]}" -q close >/dev/null 2>&1
+  t_expect "06: once it closed, the slot is free again" 0 --out "record stored" -- "${C[@]}" send-record '{"FirstName": "Carol"}'
+else
+  t_fail "06: a second server starts" "$(tail -n 5 "$SERVER_LOG")"
+fi
+SERVER_PID=$MAIN_PID LOG=$MAIN_LOG
 stop_server "$SERVER_PID"
 t_true "06: the server stops cleanly on SIGTERM (exit 0: no sanitizer report at exit)" \
   "exit status $STOPPED_RC; $(tail -n 3 "$LOG")" test "$STOPPED_RC" = 0
