@@ -364,9 +364,14 @@ int h_hello(struct mg_connection *conn, void *arg)
     }
     envelope_secrets_wipe(&sec);
     token_free(token);
-    if (live_add(svc->sessions, s, &retry) == LIVE_FULL) {
+    int added = live_add(svc->sessions, s, &retry);
+    if (added != 0) {
         free(ack);
         live_put(svc->sessions, s);
+        if (added == LIVE_DEVICE_FULL)
+            return web_reply_error_retry(conn, 429, retry,
+                                         "this device already holds %d sessions: CLOSE one first",
+                                         LIVE_PER_DEVICE);
         return web_reply_error_retry(conn, 503, retry, "every session slot is taken: retry later");
     }
     note("session %s for '%s' on device %s: keys every %u messages, token until %lld", s->id, s->user,
@@ -374,6 +379,7 @@ int h_hello(struct mg_connection *conn, void *arg)
     wire_out("HELLO_ACK: session, server's X25519 value and nonce, token, signed by the server's key "
              "(no key or IV travels)");
     live_put(svc->sessions, s);
+    web_secret(conn); /* the HELLO_ACK holds the bearer token */
     st = web_reply(conn, 200, "application/json", ack, strlen(ack));
     free(ack);
     return st;
@@ -497,7 +503,7 @@ int h_close(struct mg_connection *conn, void *arg)
     unlock_session(svc, s);
     /* the session's keys go now, and its token with it */
     live_end(svc->sessions, id);
-    if (token_revoke(svc, claims.jti, claims.exp) != 0)
+    if (token_revoke(svc, claims.jti, claims.exp, 0) != 0)
         warning("the token %s is not recorded as revoked (it dies with its session anyway)",
                 claims.jti);
     envelope_in_free(&e);

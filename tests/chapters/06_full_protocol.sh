@@ -177,7 +177,7 @@ t_expect "06: close twice: no saved session" 1 --err "06-client token" -- "${A[@
 TOK2=$("${A[@]}" -q token 2>/dev/null)
 JTI2=$("${CURL_A[@]}" -H "Authorization: Bearer $TOK2" "$URL/v1/whoami" | sed -n 's/.*"jti":"\([A-Za-z0-9_-]*\)".*/\1/p')
 t_expect "06: 06-admin revoke-token revokes one token" 0 --out "\"revoked\":\"$JTI2\"" -- "${ADM[@]}" revoke-token "$JTI2"
-t_expect "06: ...which is refused at once, its session still live" 0 --out "the token is revoked" \
+t_expect "06: ...which is refused at once (its session ended with it)" 0 --out "the token is revoked" \
   -- "${CURL_A[@]}" -H "Authorization: Bearer $TOK2" "$URL/v1/whoami"
 t_expect "06: 06-admin sweep ends sessions idle that long (R1's session cleanup)" 0 --out '"removed":' \
   -- "${ADM[@]}" sweep --idle 1
@@ -209,10 +209,42 @@ t_expect "06: 06-admin sessions lists the live sessions" 0 --out '"sessions"' --
 t_expect "06: 06-admin audit verifies every stored signature" 0 --out '"bad":0' -- "${ADM[@]}" audit
 t_expect "06: the admin endpoints want the admin token" 0 --out "X-Admin-Token" \
   -- curl -sS --cacert "$P/root.crt" --cert "$DATA/admin.crt" --key "$DATA/admin.key" "$URL/v1/admin/sessions"
+t_expect "06: ...the right one: a wrong admin token is 401" 0 --out "X-Admin-Token is missing or wrong" \
+  -- curl -sS --cacert "$P/root.crt" --cert "$DATA/admin.crt" --key "$DATA/admin.key" \
+  -H "X-Admin-Token: $(tr 0-9a-f a-f0-9 <"$DATA/admin.token")" "$URL/v1/admin/sessions"
 t_expect "06: ...and the admin certificate: a device certificate is not enough" 0 --out "admin certificate" \
   -- "${CURL_A[@]}" -H "X-Admin-Token: $(cat "$DATA/admin.token")" "$URL/v1/admin/sessions"
 t_expect "06: the admin certificate is nobody's device" 0 --out "no enrolled device" \
   -- curl -sS --cacert "$P/root.crt" --cert "$DATA/admin.crt" --key "$DATA/admin.key" -X POST -d '{}' "$URL/v1/hello"
+
+# ---- what one account or device may hold (the attacker review's findings) ----
+printf 'erin has a long password\n' >"$tmp/erin.pw"; chmod 600 "$tmp/erin.pw"
+E=("$BIN/06-client" --url "$URL" --cacert "$P/root.crt" --user erin --password-file "$tmp/erin.pw")
+"${E[@]}" --home "$tmp/erin0" -q register >/dev/null 2>&1
+for i in 0 1 2 3 4 5 6 7 8 9; do "${E[@]}" --home "$tmp/erin$i" -q enrol >/dev/null 2>&1; done
+t_true "06: erin enrolled 10 devices" "$(sq "SELECT count(*) FROM devices d JOIN accounts a ON a.id = d.account_id WHERE a.username = 'erin'")" \
+  test "$(sq "SELECT count(*) FROM devices d JOIN accounts a ON a.id = d.account_id WHERE a.username = 'erin'")" = 10
+t_expect "06: an 11th device is refused: an account cannot mint identities without end" 1 \
+  --err "this account already has 10 devices" -- "${E[@]}" --home "$tmp/erin10" enrol
+for i in 1 2 3 4 5 6 7 8; do "${E[@]}" --home "$tmp/erin0" -q token >/dev/null 2>&1; done
+t_expect "06: a device holds at most 8 sessions: the 9th HELLO is 429 (one device cannot fill the table)" 1 \
+  --err "HTTP 429: this device already holds 8 sessions" -- "${E[@]}" --home "$tmp/erin0" send-record '{"FirstName": "Erin"}'
+t_expect "06: ...while its other devices still get theirs" 0 --out "record stored" \
+  -- "${E[@]}" --home "$tmp/erin1" send-record '{"FirstName": "Erin"}'
+OLD1=$(openssl x509 -in "$tmp/erin1/device.crt" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f')
+t_expect "06: reenrol renews the certificate with the current one" 0 --out "device certificate" -- "${E[@]}" --home "$tmp/erin1" reenrol
+NEW1=$(openssl x509 -in "$tmp/erin1/device.crt" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f')
+t_true "06: ...the old one is superseded, and the new one names it" "$(sq "SELECT serial, reason, replaces FROM devices WHERE serial IN ('$OLD1', '$NEW1')")" \
+  test "$(sq "SELECT reason FROM devices WHERE serial = '$OLD1'")|$(sq "SELECT replaces FROM devices WHERE serial = '$NEW1'")" = "superseded|$OLD1"
+t_expect "06: revoking the superseded certificate for keyCompromise takes its renewal with it" 0 \
+  --out "\"revoked\":\"$OLD1\"" -- "${ADM[@]}" revoke-device "$OLD1" --reason keyCompromise
+t_true "06: ...both are keyCompromise now" "$(sq "SELECT serial, reason FROM devices WHERE serial IN ('$OLD1', '$NEW1')")" \
+  test "$(sq "SELECT count(*) FROM devices WHERE serial IN ('$OLD1', '$NEW1') AND reason = 'keyCompromise'")" = 2
+t_expect "06: ...the renewal is refused, and its key never enrols again" 1 --err "revoked device" -- "${E[@]}" --home "$tmp/erin1" enrol
+t_expect "06: revoking it again says so (409), not a false success" 1 --err "HTTP 409: device $OLD1 is already revoked" \
+  -- "${ADM[@]}" revoke-device "$OLD1"
+t_true "06: the server's log (even with -v) holds no password and no bearer token" "$(grep -c 'correct horse\|another long password' "$LOG")" \
+  bash -c '! grep -q "correct horse\|another long password\|erin has a long" "$1" && ! grep -qF "$2" "$1"' _ "$LOG" "$TOK"
 
 # ---- revocation (R5 had none) ----
 t_expect "06: 06-admin revoke-device revokes alice's device" 0 --out "\"revoked\":\"$ALICE_SERIAL\"" \

@@ -361,6 +361,7 @@ class Session:
         self.tx = Direction(C2S, first[C2S], self.rot, self.id)
         self.rx = Direction(S2C, first[S2C], self.rot, self.id)
         self.first = first
+        OPENED.append(self)
 
     # -- envelopes --
     def envelope(self, typ_name, seq, ct, session=None):
@@ -416,6 +417,9 @@ def error_of(body):
 
 # ---- verdicts ------------------------------------------------------------------------------
 
+OPENED = []  # every session a HELLO_ACK opened in this run
+
+
 class Verdict:
     """Collects every check of one scenario; one line at the end."""
 
@@ -427,6 +431,14 @@ class Verdict:
         return ok
 
     def done(self):
+        # end what this run opened: a device may hold only 8 sessions, and
+        # the next scenario is the same device (a session an attack already
+        # broke, or the server ended, just refuses: that is fine here)
+        for sess in OPENED:
+            try:
+                sess.close_session()
+            except Exception:
+                pass
         if self.bad:
             print("%s: NOT DEFENDED: %s" % (self.name, "; ".join(self.bad)))
             sys.exit(1)
