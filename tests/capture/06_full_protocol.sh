@@ -88,4 +88,50 @@ t_true "06 capture: with the key log 'Pascal' is still nowhere: the record is in
 t_true "06 capture: ...nor 'Pedro'" "'Pedro' found in the decrypted capture" bash -c '! grep -q Pedro <<<"$1"' _ "$dec"
 t_true "06 capture: ...nor any field name of the record" "'LastName' found in the decrypted capture" \
   bash -c '! grep -q LastName <<<"$1"' _ "$dec"
+# The operator with the key log tries harder than grep: every base64 or
+# base64url string in every decrypted HTTP body is decoded, and whatever
+# that gives decoded again (four levels), so a record that was merely
+# encoded (a "ct" that is only base64 of the signed JSON, whose payload is
+# base64 of the record) would be found. AES-GCM's ciphertext decodes to
+# noise.
+cat >"$tmp/deep.py" <<'EOF2'
+import base64, re, sys
+needle = sys.argv[1].encode()
+TOKEN = re.compile(rb"[A-Za-z0-9_+/=-]{12,}")
+seen = 0
+def find(data, depth):
+    global seen
+    if needle in data:
+        return depth
+    if depth == 4:
+        return None
+    for m in TOKEN.finditer(data):
+        t = m.group().rstrip(b"=").replace(b"+", b"-").replace(b"/", b"_")
+        try:
+            raw = base64.urlsafe_b64decode(t + b"=" * (-len(t) % 4))
+        except ValueError:
+            continue
+        seen += 1
+        d = find(raw, depth + 1)
+        if d is not None:
+            return d
+    return None
+d = find(sys.stdin.buffer.read(), 0)
+if d is not None:
+    print(f"found '{needle.decode()}' under {d} layer(s) of base64")
+    sys.exit(1)
+print(f"no '{needle.decode()}' in any of {seen} decoded strings")
+EOF2
+inner=$(printf '{"LastName": "Pascal"}' | base64 -w0)
+probe=$(printf '{"op":"record","payload":"%s"}' "$inner" | base64 -w0 | tr '+/' '-_' | tr -d '=')
+t_expect "06 capture: the deep search finds a record that is only encoded (its own check)" 1 \
+  --out "found 'Pascal' under 2 layer(s)" -- /usr/bin/python3 "$tmp/deep.py" Pascal <<<"{\"ct\":\"$probe\"}"
+tshark -r "$tmp/06.pcapng" -o "tls.keylog_file:$tmp/06.keylog" -Y http -T fields -e http.file_data \
+  >"$tmp/bodies" 2>/dev/null
+t_true "06 capture: tshark decrypts the HTTP bodies, the sealed envelopes among them" "$(head -c 300 "$tmp/bodies")" \
+  grep -q '"type":"DATA_REQUEST","session":"[^"]*","seq":[0-9]*,"ct":"' "$tmp/bodies"
+for s in Pascal Pedro LastName; do
+  t_expect "06 capture: with the key log, decoding every base64 string still finds no '$s'" 0 \
+    --out "no '$s' in any of" -- /usr/bin/python3 "$tmp/deep.py" "$s" <"$tmp/bodies"
+done
 t_true "06 capture: the server still serves" "$(tail -n 3 "$SERVER_LOG")" kill -0 "$SERVER_PID"

@@ -90,7 +90,7 @@ for k in ed25519 p256; do
   text=$(p7 $k.p7 2>&1)
   t_true "06 EST curl: the $k leaf names the account: subject CN=alice only (CN=mallory ignored)" "$text" \
     grep -qx ' *Subject: CN *= *alice' <<<"$text"
-  t_true "06 EST curl: ...it is no CA (CA:FALSE, CA:TRUE ignored)" "$text" \
+  t_true "06 EST curl: ...it is no CA: CA:FALSE, the CSR's CA:TRUE ignored (R2 copied it)" "$text" \
     bash -c 'grep -q "CA:FALSE" <<<"$1" && ! grep -q "CA:TRUE" <<<"$1"' _ "$text"
   t_true "06 EST curl: ...it cannot sign certificates or CRLs (keyCertSign ignored)" "$text" \
     bash -c 'grep -A1 "Key Usage: critical" <<<"$1" | grep -qx " *Digital Signature" && ! grep -q "Certificate Sign\|CRL Sign" <<<"$1"' _ "$text"
@@ -112,7 +112,7 @@ for bits in 1024 2048; do
   openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:$bits -out rsa$bits.key 2>/dev/null
   csr rsa$bits.key rsa$bits.csr -subj /CN=alice
   code=$(enroll "$LAB" simpleenroll rsa$bits.csr rsa$bits.out -u "alice:$PW")
-  t_true "06 EST curl: an RSA-$bits CSR is 400, naming the key (Ed25519 or P-256 only)" \
+  t_true "06 EST curl: an RSA-$bits CSR is 400, naming the key: Ed25519 or P-256 only (R5 issued RSA-1024)" \
     "HTTP $code: $(cat rsa$bits.out)" \
     bash -c '[[ $1 == 400 ]] && grep -q "must be Ed25519 or EC P-256; this request.s key is RSA $2" "$3"' _ "$code" $bits rsa$bits.out
 done
