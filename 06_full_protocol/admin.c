@@ -204,6 +204,127 @@ static int admin_audit(struct mg_connection *conn, void *arg)
                                                "bad_receipts", failures));
 }
 
+/* ---- the quarantine: what was signed but could not be stored ------------ */
+
+static int add_quarantined(const store_quarantined *q, void *arg)
+{
+    json_array_append_new(arg, q->broken
+                                   ? json_pack("{s:s, s:s, s:b}", "id", q->id, "reason", q->reason, "broken", 1)
+                                   : json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "id", q->id, "device",
+                                               q->device, "op", q->op, "reason", q->reason, "received_at",
+                                               (json_int_t)q->received_at, "bytes",
+                                               (json_int_t)q->payload_len));
+    return 0;
+}
+
+static int admin_quarantine_list(struct mg_connection *conn, void *arg)
+{
+    service *svc = arg;
+    char err[256];
+    int st;
+    if ((st = admin_allowed(svc, conn)) != 0)
+        return st;
+    json_t *list = json_array();
+    if (store_quarantine_list(svc->st, add_quarantined, list, err, sizeof err) < 0) {
+        json_decref(list);
+        return web_reply_error(conn, 503, "%s", err);
+    }
+    return web_reply_json(conn, 200, json_pack("{s:o}", "quarantine", list));
+}
+
+/* {"id": 32 hex}: the id is only ever compared and used as a file name by
+ * the store, which checks it is exactly 32 lower-case hex digits */
+static int quarantine_id(service *svc, struct mg_connection *conn, char id[33])
+{
+    json_t *in;
+    int st;
+    if ((st = admin_json(svc, conn, &in)) != 0)
+        return st;
+    const char *v = json_get_str(in, "id");
+    if (!v || strlen(v) != 32) {
+        json_decref(in);
+        return web_reply_error(conn, 400, "the body must be {\"id\": the quarantine id, 32 hex digits}");
+    }
+    memcpy(id, v, 33);
+    json_decref(in);
+    return 0;
+}
+
+static int admin_quarantine_show(struct mg_connection *conn, void *arg)
+{
+    service *svc = arg;
+    store_quarantined q;
+    char id[33], err[256];
+    int st;
+    if ((st = quarantine_id(svc, conn, id)) != 0)
+        return st;
+    memset(&q, 0, sizeof q);
+    if (store_quarantine_read(svc->st, id, &q, err, sizeof err) != 0)
+        return web_reply_error(conn, 404, "%s", err);
+    char *msg = b64url_encode(q.msg_id, sizeof q.msg_id, B64_NO_PAD);
+    char *sig = b64url_encode(q.sig, q.sig_len, B64_NO_PAD);
+    char *pl = b64url_encode(q.payload, q.payload_len, B64_NO_PAD);
+    json_t *j = msg && sig && pl ? json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s}", "id", q.id, "reason",
+                                             q.reason, "device", q.device, "op", q.op, "msg_id", msg,
+                                             "created", (json_int_t)q.created_ms, "payload", pl,
+                                             "signature", sig)
+                                 : NULL;
+    free(msg);
+    free(sig);
+    free(pl);
+    store_quarantined_free(&q);
+    return j ? web_reply_json(conn, 200, j) : web_reply_error(conn, 500, "out of memory");
+}
+
+static int admin_quarantine_drop(struct mg_connection *conn, void *arg)
+{
+    service *svc = arg;
+    char id[33], err[256];
+    int st;
+    if ((st = quarantine_id(svc, conn, id)) != 0)
+        return st;
+    if (store_quarantine_drop(svc->st, id, err, sizeof err) != 0)
+        return web_reply_error(conn, 404, "%s", err);
+    note("admin: dropped quarantined message %s", id);
+    return web_reply_json(conn, 200, json_pack("{s:s}", "dropped", id));
+}
+
+/* Replay: the signature is verified again (with the device's certificate as
+ * stored), then the store tries the records table as it is now. */
+static int admin_quarantine_replay(struct mg_connection *conn, void *arg)
+{
+    service *svc = arg;
+    store_quarantined q;
+    store_result res;
+    char id[33], err[256];
+    int st, ok = 0;
+    if ((st = quarantine_id(svc, conn, id)) != 0)
+        return st;
+    memset(&q, 0, sizeof q);
+    if (store_quarantine_read(svc->st, id, &q, err, sizeof err) != 0)
+        return web_reply_error(conn, 404, "%s", err);
+    sqlite3 *db = store_reader(svc->st);
+    sqlite3_stmt *c = NULL;
+    if (db && sqlite3_prepare_v2(db, "SELECT cert_pem FROM devices WHERE serial = ?1", -1, &c, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(c, 1, q.device, -1, SQLITE_STATIC);
+        if (sqlite3_step(c) == SQLITE_ROW)
+            ok = signed_op_verify_stored((const char *)sqlite3_column_text(c, 0),
+                                         (size_t)sqlite3_column_bytes(c, 0), svc->server_name, q.op,
+                                         q.msg_id, q.created_ms, q.payload, q.payload_len, q.sig,
+                                         q.sig_len) == HELLO_OK;
+    }
+    sqlite3_finalize(c);
+    store_quarantined_free(&q);
+    if (!ok)
+        return web_reply_error(conn, 409, "the stored signature does not verify: not replayed");
+    if (store_quarantine_replay(svc->st, id, &res) != 0)
+        return web_reply_error(conn, 404, "%s", res.reason);
+    note("admin: replayed quarantined message %s: %s", id, store_outcome_str(res.outcome));
+    return web_reply_json(conn, res.outcome == STORE_UNAVAILABLE ? 503 : 200,
+                          json_pack("{s:s, s:s, s:I}", "status", store_outcome_str(res.outcome), "reason",
+                                    res.reason, "record_id", (json_int_t)res.record_id));
+}
+
 const web_route admin_routes[] = {
     {"GET", "/v1/admin/sessions", admin_sessions, NULL},
     {"POST", "/v1/admin/sweep", admin_sweep, NULL},
@@ -211,5 +332,9 @@ const web_route admin_routes[] = {
     {"POST", "/v1/admin/revoke-token", admin_revoke_token, NULL},
     {"POST", "/v1/admin/unlock", admin_unlock, NULL},
     {"GET", "/v1/admin/audit", admin_audit, NULL},
+    {"GET", "/v1/admin/quarantine", admin_quarantine_list, NULL},
+    {"POST", "/v1/admin/quarantine/show", admin_quarantine_show, NULL},
+    {"POST", "/v1/admin/quarantine/drop", admin_quarantine_drop, NULL},
+    {"POST", "/v1/admin/quarantine/replay", admin_quarantine_replay, NULL},
     {0},
 };

@@ -11,6 +11,7 @@
  *   06-admin revoke-token JTI
  *   06-admin unlock USER                  after the lockout
  *   06-admin audit                        verify every stored signature again
+ *   06-admin quarantine [list] | show ID | drop ID | replay ID
  */
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -32,6 +33,9 @@ static const char USAGE[] =
     "  revoke-token JTI         revoke one token\n"
     "  unlock USER              lift a lockout after failed passwords\n"
     "  audit                    verify every stored record signature again\n"
+    "  quarantine [list]        the signed records that could not be stored, and why\n"
+    "  quarantine show|drop ID  one of them, decrypted; or remove it\n"
+    "  quarantine replay ID     its signature verified again, then the records table tried again\n"
     "Options:\n"
     "  --url URL     the server (default https://localhost:8006)\n"
     "  --data DIR    06-server's folder: admin.crt, admin.key, admin.token (default build/06)\n"
@@ -64,7 +68,7 @@ int main(int argc, char **argv)
         }
     }
     if (optind >= argc)
-        cli_usage_error("which command? sessions, sweep, revoke-device, revoke-token, unlock, audit");
+        cli_usage_error("which command? sessions, sweep, revoke-device, revoke-token, unlock, audit, quarantine");
     const char *cmd = argv[optind], *arg = optind + 1 < argc ? argv[optind + 1] : NULL;
     int extra = argc - optind - 1;
     const char *method = "POST", *path = NULL;
@@ -88,6 +92,15 @@ int main(int argc, char **argv)
     } else if (!strcmp(cmd, "unlock") && extra == 1) {
         path = "/v1/admin/unlock";
         body = json_pack("{s:s}", "username", arg);
+    } else if (!strcmp(cmd, "quarantine") && (extra == 0 || (extra == 1 && !strcmp(arg, "list")))) {
+        method = "GET";
+        path = "/v1/admin/quarantine";
+    } else if (!strcmp(cmd, "quarantine") && extra == 2 &&
+               (!strcmp(arg, "show") || !strcmp(arg, "drop") || !strcmp(arg, "replay"))) {
+        path = !strcmp(arg, "show")   ? "/v1/admin/quarantine/show"
+               : !strcmp(arg, "drop") ? "/v1/admin/quarantine/drop"
+                                      : "/v1/admin/quarantine/replay";
+        body = json_pack("{s:s}", "id", argv[optind + 2]);
     } else {
         cli_usage_error("'%s': not a command of 06-admin, or the wrong arguments (see --help)", cmd);
     }
@@ -134,7 +147,10 @@ int main(int argc, char **argv)
         errorf(cmd, "HTTP %ld: %s", res.status, res.body ? res.body : "");
         rc = EXIT_FAILED;
     } else {
-        result("%.*s", (int)res.body_len, res.body);
+        size_t n = res.body_len;
+        while (n && (res.body[n - 1] == '\n' || res.body[n - 1] == '\r'))
+            n--; /* the JSON, without the line end the server adds */
+        result("%.*s", (int)n, res.body);
         rc = EXIT_OK;
     }
     http_response_free(&res);

@@ -122,7 +122,7 @@ int client_register(client *c)
     step("registering account '%s' (the password travels inside TLS; the server stores Argon2id)",
          c->user);
     http_session_request r = {.method = "POST", .path = "/v1/register", .content_type = "application/json",
-                              .body = text, .body_len = strlen(text)};
+                              .body = text, .body_len = strlen(text), .secret_body = 1};
     if (http_session_do(s, &r, &res) != 0)
         errorf("register", "%s", res.error);
     else if (res.status != 201)
@@ -271,9 +271,14 @@ int client_enrol(client *c, int re)
         goto out;
     step("%s at %s%s", re ? "re-enrolling with the current certificate" : "enrolling a device",
          c->url, re ? "/.well-known/est/simplereenroll" : "/.well-known/est/simpleenroll");
-    http_session_request r = {"POST",
-                              re ? "/.well-known/est/simplereenroll" : "/.well-known/est/simpleenroll",
-                              "application/pkcs10", headers, NULL, 0, build_csr, &x};
+    http_session_request r = {
+        .method = "POST",
+        .path = re ? "/.well-known/est/simplereenroll" : "/.well-known/est/simpleenroll",
+        .content_type = "application/pkcs10",
+        .headers = headers,
+        .body_fn = build_csr, /* the CSR is made once the connection is up: it binds it */
+        .body_arg = &x,
+    };
     if (http_session_do(s, &r, &res) != 0) {
         errorf("enrol", "%s", res.error);
         goto out;

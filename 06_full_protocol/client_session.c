@@ -99,7 +99,8 @@ int channel_open(client *c, channel *ch, envelope_secrets *keep)
     step("HELLO: an ephemeral X25519 value, a nonce and the time, signed by the device key over "
          "this connection's tls-exporter and the server's name '%s'",
          c->host);
-    http_session_request r = {"POST", "/v1/hello", "application/json", NULL, NULL, 0, build_hello, &x};
+    http_session_request r = {.method = "POST", .path = "/v1/hello", .content_type = "application/json",
+                              .body_fn = build_hello, .body_arg = &x};
     if (http_session_do(ch->http, &r, &res) != 0) {
         errorf("HELLO", "%s", res.error);
         goto out;

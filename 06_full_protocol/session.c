@@ -424,6 +424,7 @@ int h_data(struct mg_connection *conn, void *arg)
     }
     /* Authenticated by the session key; now the device's own signature. */
     hello_status hs = signed_op_parse(pt, pt_len, &op);
+    int parsed = hs == HELLO_OK; /* op holds the payload and signature: cleared on every path */
     encoding_free_secret(pt, pt_len);
     if (hs != HELLO_OK) {
         s->refused++;
@@ -443,7 +444,7 @@ int h_data(struct mg_connection *conn, void *arg)
         out = json_pack("{s:s, s:s}", "status", "refused", "reason",
                         "unknown op (this server knows: record, poll)");
     }
-    if (hs == HELLO_OK)
+    if (parsed)
         signed_op_clear(&op);
     if (out)
         json_object_set_new(out, "seq", json_integer((json_int_t)e.seq));

@@ -50,6 +50,9 @@ typedef struct http_request {
      * option this struct does not name. Return CURLE_OK to go on. */
     CURLcode (*customise)(CURL *curl, void *arg);
     void *customise_arg;
+    /* 1: the body holds a password; the narration says how long it is, never
+     * what it is (credential headers are always cut short) */
+    int secret_body;
 } http_request;
 
 typedef struct http_response {
@@ -138,6 +141,7 @@ typedef struct http_session_request {
     size_t body_len;
     http_body_fn body_fn;               /* a body made for the connection */
     void *body_arg;
+    int secret_body;                    /* as in http_request */
 } http_session_request;
 
 /* 0 when a response arrived (any status), -1 on a transport failure

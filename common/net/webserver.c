@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* webserver.c - see webserver.h */
 #include "net/webserver.h"
+#include "net_internal.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -526,8 +527,11 @@ static void log_request(const struct mg_request_info *ri)
     shown[o] = '\0';
     wire_in("%s %s%s%s HTTP/%s", ri->request_method, shown, ri->query_string ? "?" : "",
             ri->query_string ? ri->query_string : "", ri->http_version);
-    for (int i = 0; i < ri->num_headers; i++)
-        wire_in("%s: %s", ri->http_headers[i].name, ri->http_headers[i].value);
+    for (int i = 0; i < ri->num_headers; i++) {
+        char line[8192];
+        const char *name = ri->http_headers[i].name, *v = ri->http_headers[i].value;
+        wire_in("%s", net_header_shown(name, strlen(name), v, strlen(v), line, sizeof line));
+    }
 }
 
 /* ---- slow clients ----
@@ -611,6 +615,9 @@ static void mark_served(web_server *s, const struct mg_request_info *ri, int add
  * One worker serves one connection at a time, HANDSHAKE_START wipes the slot
  * and connection_opening empties it: what a connection gets is what its own
  * handshake left, never a value of another connection. */
+
+/* the header promises RFC 9266's 32 bytes; exporter.h computes them */
+_Static_assert(WEB_EXPORTER_LEN == NET_EXPORTER_LEN, "one exporter length on both sides");
 
 typedef struct tls_facts {
     int done; /* a handshake finished */

@@ -89,6 +89,15 @@ static void put_name(char *out, size_t len, const char *s)
     out[o] = '\0';
 }
 
+/* Whatever went into a reason (jansson quotes the bytes near a syntax error; SQLite quotes the schema), it
+ * leaves as one line of printable ASCII: a reason is shown to the client and to the administrator. */
+static void printable(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+            *s = '?';
+}
+
 static int col_type_of(const char *t, col_type *out)
 {
     static const struct { const char *n; col_type t; } types[] = {
@@ -193,14 +202,40 @@ void store_records_reset(store *st)
     st->cols_valid = 0;
 }
 
-static int schema_version(sqlite3 *db)
+/* A statement the writer runs for every record, prepared once and kept until store_close: preparing costs
+ * more than most of these statements take to run. After use it is reset and its bindings cleared, so no
+ * pointer into a finished job stays bound. */
+static sqlite3_stmt *kept(sqlite3 *db, sqlite3_stmt **slot, const char *sql)
 {
-    sqlite3_stmt *s;
+    if (!*slot && sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK) {
+        sqlite3_finalize(*slot);
+        *slot = NULL;
+    }
+    return *slot;
+}
+
+static void done_with(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+void store_records_close(store *st)
+{
+    store_records_reset(st);
+    sqlite3_finalize(st->receipt_stmt);
+    sqlite3_finalize(st->version_stmt);
+    st->receipt_stmt = st->version_stmt = NULL;
+}
+
+static int schema_version(store *st, sqlite3 *db)
+{
+    sqlite3_stmt *s = kept(db, &st->version_stmt, "PRAGMA schema_version");
     int v = -1;
-    if (sqlite3_prepare_v2(db, "PRAGMA schema_version", -1, &s, NULL) == SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW)
+    if (s && sqlite3_step(s) == SQLITE_ROW)
         v = sqlite3_column_int(s, 0);
-    sqlite3_finalize(s);
+    if (s)
+        done_with(s);
     return v;
 }
 
@@ -208,7 +243,7 @@ static int schema_version(sqlite3 *db)
  * (one naming a dropped column would fail; one missing a new column would refuse it). */
 static void refresh_cols(store *st, sqlite3 *db)
 {
-    int v = schema_version(db);
+    int v = schema_version(st, db);
     if (st->cols_valid && v == st->schema_version)
         return;
     store_records_reset(st);
@@ -339,14 +374,12 @@ static int validate(const store *st, json_t *obj, values *vs, char *reason, size
                      json_is_object(v) || json_is_array(v) ? ", not an object or an array" : "");
             return -1;
         }
+        /* a string holds no NUL: json_parse (jansson without JSON_ALLOW_NUL) refuses \u0000, so the
+         * length below is the whole string and a TEXT value is never cut at a NUL */
         if (json_is_string(v)) {
             size_t n = json_string_length(v);
             if (n > STORE_TEXT_MAX) {
                 snprintf(reason, rlen, "field '%s' is %zu bytes; at most %u", c->name, n, STORE_TEXT_MAX);
-                return -1;
-            }
-            if (memchr(json_string_value(v), '\0', n)) {
-                snprintf(reason, rlen, "field '%s' contains a NUL character", c->name);
                 return -1;
             }
             if (c->type == COL_BLOB &&
@@ -446,14 +479,13 @@ static int exec_sp(sqlite3 *db, const char *sql)
 static int insert_receipt(put_job *j, sqlite3 *db, const char *status, sqlite3_int64 *id)
 {
     const store_receipt *r = j->r;
-    sqlite3_stmt *s = NULL;
-    int rc;
-    if (sqlite3_prepare_v3(db,
+    sqlite3_stmt *s = kept(db, &j->st->receipt_stmt,
                            "INSERT INTO receipts(device_serial, msg_id, op, payload, payload_sha256, created,"
                            " signature, received_at, session, seq, status)"
                            " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-                           " ON CONFLICT(device_serial, msg_id) DO NOTHING RETURNING id",
-                           -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
+                           " ON CONFLICT(device_serial, msg_id) DO NOTHING RETURNING id");
+    int rc;
+    if (!s)
         return -1;
     sqlite3_bind_text(s, 1, r->device_serial, -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 2, r->msg_id, 16, SQLITE_STATIC);
@@ -474,7 +506,7 @@ static int insert_receipt(put_job *j, sqlite3 *db, const char *status, sqlite3_i
     } else {
         rc = rc == SQLITE_DONE ? 0 : -1;
     }
-    sqlite3_finalize(s);
+    done_with(s);
     return rc;
 }
 
@@ -524,16 +556,14 @@ static int insert_record(store *st, sqlite3 *db, sqlite3_int64 id, values *vs)
     int at = 2, rc;
     if (!s)
         return SQLITE_ERROR;
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
     sqlite3_bind_int64(s, 1, id);
     for (size_t i = 0; i < st->ncols; i++)
         if (vs->mask & ((uint64_t)1 << i))
             bind_value(s, at++, &st->cols[i], vs->v[i], vs->blob[i], vs->blob_len[i]);
     rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return rc == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode(db);
+    rc = rc == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode(db); /* before the reset clears it */
+    done_with(s);
+    return rc;
 }
 
 static int put_job_fn(sqlite3 *db, void *arg)
@@ -556,6 +586,7 @@ static int put_job_fn(sqlite3 *db, void *arg)
         snprintf(reason, sizeof reason, "the records table cannot take records now: %s", st->cols_problem);
     else
         validate(st, j->obj, &vs, reason, sizeof reason);
+    printable(reason);
     valid = reason[0] == '\0';
 
     if (exec_sp(db, "SAVEPOINT rec") != 0) {
@@ -579,6 +610,7 @@ static int put_job_fn(sqlite3 *db, void *arg)
         }
         /* the engine's CHECK or STRICT refused it: the receipt goes back, and comes again as quarantined */
         snprintf(reason, sizeof reason, "the database refused the record: %s", sqlite3_errmsg(db));
+        printable(reason);
         if (exec_sp(db, "ROLLBACK TO rec") != 0) {
             storage_failed(j, db, "rollback");
             values_free(&vs);
@@ -712,6 +744,7 @@ int store_put_record(store *st, const store_receipt *r, store_result *res)
 
     rc = store_write(st, put_job_fn, &j);
     json_decref(j.obj);
+    printable(res->reason);
     if (rc != STORE_ERR_UNAVAILABLE && res->outcome != STORE_UNAVAILABLE)
         return 0;
 
@@ -731,6 +764,166 @@ int store_put_record(store *st, const store_receipt *r, store_result *res)
             snprintf(res->reason + n, sizeof res->reason - n, " (and the quarantine is full for this device)");
         else if (q != 0)
             snprintf(res->reason + n, sizeof res->reason - n, " (and the quarantine failed: %s)", err);
+        printable(res->reason);
     }
+    return 0;
+}
+
+/* ---- replay: a quarantined record, after the schema was fixed ----------------------------------------- */
+
+typedef struct replay_job {
+    put_job put;
+    const char *qid;
+} replay_job;
+
+static int replay_job_fn(sqlite3 *db, void *arg)
+{
+    replay_job *rj = arg;
+    put_job *j = &rj->put;
+    store *st = j->st;
+    store_result *res = j->res;
+    values vs;
+    sqlite3_stmt *s = NULL;
+    sqlite3_int64 id = 0;
+    int rc, have = 0, stored = 0;
+
+    memset(&vs, 0, sizeof vs);
+    refresh_cols(st, db);
+    if (!j->obj)
+        snprintf(res->reason, sizeof res->reason, "%s", j->parse_reason);
+    else if (st->cols_problem[0])
+        snprintf(res->reason, sizeof res->reason, "the records table cannot take records now: %s", st->cols_problem);
+    else
+        validate(st, j->obj, &vs, res->reason, sizeof res->reason);
+    if (res->reason[0]) { /* the table still does not take it: it stays where it is */
+        res->outcome = STORE_QUARANTINED;
+        snprintf(res->quarantine_id, sizeof res->quarantine_id, "%s", rj->qid);
+        values_free(&vs);
+        return 0;
+    }
+    if (exec_sp(db, "SAVEPOINT rec") != 0) {
+        storage_failed(j, db, "savepoint");
+        values_free(&vs);
+        return 1;
+    }
+    /* the receipt of the first arrival, if its row was committed then */
+    if (sqlite3_prepare_v2(db, "SELECT id, status = 'stored' FROM receipts WHERE device_serial = ?1 AND msg_id = ?2",
+                           -1, &s, NULL) != SQLITE_OK) {
+        storage_failed(j, db, "reading the receipt");
+        goto undo;
+    }
+    sqlite3_bind_text(s, 1, j->r->device_serial, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, j->r->msg_id, 16, SQLITE_STATIC);
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        have = 1;
+        id = sqlite3_column_int64(s, 0);
+        stored = sqlite3_column_int(s, 1);
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        storage_failed(j, db, "reading the receipt");
+        goto undo;
+    }
+    if (stored) {
+        res->outcome = STORE_DUPLICATE;
+        res->record_id = id;
+        snprintf(res->reason, sizeof res->reason, "already stored as record %lld", (long long)id);
+    } else {
+        if (have) {
+            rc = sqlite3_prepare_v2(db, "UPDATE receipts SET status = 'stored' WHERE id = ?1", -1, &s, NULL) ==
+                         SQLITE_OK &&
+                     sqlite3_bind_int64(s, 1, id) == SQLITE_OK && sqlite3_step(s) == SQLITE_DONE
+                 ? 1
+                 : -1;
+            sqlite3_finalize(s);
+            s = NULL;
+        } else {
+            rc = insert_receipt(j, db, "stored", &id);
+        }
+        if (rc != 1) {
+            storage_failed(j, db, "storing the receipt");
+            goto undo;
+        }
+        int r2 = insert_record(st, db, id, &vs);
+        if (r2 != SQLITE_OK) {
+            if (!record_problem(r2)) {
+                storage_failed(j, db, "storing the record");
+                goto undo;
+            }
+            res->outcome = STORE_QUARANTINED;
+            snprintf(res->reason, sizeof res->reason, "the database refused the record: %s", sqlite3_errmsg(db));
+            snprintf(res->quarantine_id, sizeof res->quarantine_id, "%s", rj->qid);
+            exec_sp(db, "ROLLBACK TO rec");
+            exec_sp(db, "RELEASE rec");
+            values_free(&vs);
+            return 0;
+        }
+        res->outcome = STORE_STORED;
+        res->record_id = id;
+        snprintf(res->reason, sizeof res->reason, "stored as record %lld", (long long)id);
+    }
+    values_free(&vs);
+    if (sqlite3_prepare_v2(db, "DELETE FROM quarantine WHERE id = ?1", -1, &s, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(s, 1, rj->qid, -1, SQLITE_STATIC) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE) {
+        sqlite3_finalize(s);
+        storage_failed(j, db, "removing the quarantine row");
+        goto undo;
+    }
+    sqlite3_finalize(s);
+    return exec_sp(db, "RELEASE rec") == 0 ? 0 : 1;
+undo:
+    values_free(&vs);
+    if (!sqlite3_get_autocommit(db)) {
+        exec_sp(db, "ROLLBACK TO rec");
+        exec_sp(db, "RELEASE rec");
+    }
+    return 1;
+}
+
+int store_quarantine_replay(store *st, const char *id, store_result *res)
+{
+    store_quarantined q;
+    replay_job rj;
+    char perr[256], err[256];
+    int rc;
+
+    if (!res)
+        return -1;
+    memset(res, 0, sizeof *res);
+    if (!st || !store_valid_qid(id))
+        return bad_arg(res, "a quarantine id is 32 lower-case hex digits");
+    memset(&q, 0, sizeof q);
+    if (store_quarantine_read(st, id, &q, err, sizeof err) != 0)
+        return bad_arg(res, err);
+    store_receipt r = {q.device, q.msg_id, q.op, q.payload, q.payload_len, q.created_ms,
+                       q.sig, q.sig_len, q.session, q.seq};
+    memset(&rj, 0, sizeof rj);
+    rj.qid = id;
+    rj.put.st = st;
+    rj.put.r = &r;
+    rj.put.res = res;
+    rj.put.now = (int64_t)time(NULL);
+    if (EVP_Digest(r.payload, r.payload_len, rj.put.sha, NULL, EVP_sha256(), NULL) != 1) {
+        store_quarantined_free(&q);
+        return bad_arg(res, "SHA-256 failed");
+    }
+    rj.put.obj = json_parse((const char *)r.payload, r.payload_len, RECORD_JSON_DEPTH, perr, sizeof perr);
+    if (!rj.put.obj)
+        snprintf(rj.put.parse_reason, sizeof rj.put.parse_reason, "not JSON: %s", perr);
+    rc = store_write(st, replay_job_fn, &rj);
+    json_decref(rj.put.obj);
+    store_quarantined_free(&q);
+    printable(res->reason);
+    if (rc == STORE_ERR_UNAVAILABLE || rc != 0) {
+        res->outcome = STORE_UNAVAILABLE;
+        snprintf(res->reason, sizeof res->reason, "not stored, retry: the database could not commit");
+        return 0;
+    }
+    /* committed: the file has done its job (its row is gone already) */
+    if ((res->outcome == STORE_STORED || res->outcome == STORE_DUPLICATE) &&
+        store_quarantine_drop(st, id, err, sizeof err) != 0)
+        snprintf(res->reason + strlen(res->reason), sizeof res->reason - strlen(res->reason),
+                 " (the quarantine file stays: %s)", err);
     return 0;
 }

@@ -14,9 +14,11 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "store/store_internal.h"
+#include "token/token.h"
+
+_Static_assert(STORE_QKEY_LEN == TOKEN_SECRET_LEN, "the quarantine key is a token-sized key file");
 
 /* The schema, exactly as chapter 06's other parts query it. STRICT everywhere: a TEXT in an INTEGER column
  * is an error, not a silent conversion, so the type checks of the mapper have a backstop in the engine. */
@@ -85,102 +87,40 @@ static char *join(const char *a, const char *b)
     return p;
 }
 
-/* The quarantine key: made once with O_EXCL (two servers starting together cannot both write one), then
- * loaded with the checks token_key_load makes for the token key, because it guards the same kind of thing:
- * whoever reads it reads every quarantined record. */
+/* The quarantine key is made, written and loaded by the token module's key-file code, the same rules by the
+ * same lines: 32 bytes from RAND_priv_bytes, a new file with O_EXCL|O_NOFOLLOW and mode 0600 (two servers
+ * starting together cannot both write one), and on load a regular file (no link followed) of ours, with one
+ * name, that nobody else can read or write, of exactly 32 bytes. Whoever reads it reads every quarantined
+ * record, as whoever reads the token key mints logins. */
 static int load_qkey(store *st, char *err, size_t err_len)
 {
-    char *path = join(st->dir, STORE_QKEY_NAME);
-    uint8_t buf[STORE_QKEY_LEN + 1];
+    char *path = join(st->dir, STORE_QKEY_NAME), werr[256] = "";
     struct stat s;
-    size_t got = 0;
-    int rc = -1, fd;
+    token_key k;
+    int rc = -1;
 
     if (!path) {
         snprintf(err, err_len, "out of memory");
         return -1;
     }
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-        int ok = RAND_bytes(buf, STORE_QKEY_LEN) == 1;
-        size_t off = 0;
-        while (ok && off < STORE_QKEY_LEN) {
-            ssize_t w = write(fd, buf + off, STORE_QKEY_LEN - off);
-            if (w < 0 && errno == EINTR)
-                continue;
-            ok = w > 0;
-            off += ok ? (size_t)w : 0;
-        }
-        ok = ok && fsync(fd) == 0;
-        close(fd);
-        OPENSSL_cleanse(buf, sizeof buf);
-        if (!ok) {
-            snprintf(err, err_len, "%s: cannot write a new key: %s", path, strerror(errno));
-            unlink(path);
-            free(path);
-            return -1;
-        }
-    } else if (errno != EEXIST) {
-        snprintf(err, err_len, "%s: %s", path, strerror(errno));
-        free(path);
-        return -1;
+    if (lstat(path, &s) != 0 && errno == ENOENT) {
+        /* a failed write (a second server won the O_EXCL race, a full disk) is judged by the load below */
+        if (token_key_generate(&k) != 0)
+            snprintf(werr, sizeof werr, "no randomness for a new key");
+        else if (token_key_write(&k, path, werr, sizeof werr) == 0)
+            werr[0] = '\0';
+        token_key_clear(&k);
     }
-
-    /* O_NONBLOCK: a FIFO put in its place cannot hang the start; fstat the descriptor we read */
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0) {
-        snprintf(err, err_len, "%s: %s", path, strerror(errno));
-        free(path);
-        return -1;
-    }
-    if (fstat(fd, &s) != 0) {
-        snprintf(err, err_len, "%s: %s", path, strerror(errno));
+    if (token_key_load(&k, path, err, err_len) != 0) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", werr[0] ? werr : err);
+        snprintf(err, err_len, "quarantine key: %s", why);
         goto end;
     }
-    if (!S_ISREG(s.st_mode)) {
-        snprintf(err, err_len, "%s is not a regular file", path);
-        goto end;
-    }
-    if (s.st_uid != geteuid()) {
-        snprintf(err, err_len, "%s belongs to user %u, not to this server's user %u", path,
-                 (unsigned)s.st_uid, (unsigned)geteuid());
-        goto end;
-    }
-    if (s.st_nlink != 1) {
-        snprintf(err, err_len, "%s has %u hard links; a key file has one name", path,
-                 (unsigned)s.st_nlink);
-        goto end;
-    }
-    if (s.st_mode & 077) {
-        snprintf(err, err_len, "%s can be read or written by other users (mode %03o); run: chmod 600 %s",
-                 path, (unsigned)(s.st_mode & 0777), path);
-        goto end;
-    }
-    for (;;) {
-        ssize_t r = read(fd, buf + got, sizeof buf - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            snprintf(err, err_len, "%s: %s", path, strerror(errno));
-            goto end;
-        }
-        if (r == 0)
-            break;
-        got += (size_t)r;
-        if (got == sizeof buf)
-            break;
-    }
-    if (got != STORE_QKEY_LEN) {
-        snprintf(err, err_len, "%s holds %s%zu bytes; the quarantine key is exactly %d raw bytes", path,
-                 got > STORE_QKEY_LEN ? "more than " : "", got > STORE_QKEY_LEN ? got - 1 : got,
-                 STORE_QKEY_LEN);
-        goto end;
-    }
-    memcpy(st->qkey, buf, STORE_QKEY_LEN);
+    memcpy(st->qkey, k.secret, STORE_QKEY_LEN);
     rc = 0;
 end:
-    OPENSSL_cleanse(buf, sizeof buf);
-    close(fd);
+    token_key_clear(&k);
     free(path);
     return rc;
 }
@@ -216,17 +156,13 @@ static sqlite3 *connect_db(const char *path, int readonly, char *err, size_t err
         goto fail;
     }
     sqlite3_extended_result_codes(db, 1);
-    /* DEFENSIVE: no writable_schema, no journal_mode=OFF, no shadow-table writes through SQL;
-     * TRUSTED_SCHEMA off: a view or trigger planted in the file cannot call functions with side effects */
+    /* DEFENSIVE: no writable_schema, no journal_mode=OFF, no shadow-table writes through SQL */
     if (sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, &on) != SQLITE_OK || on != 1) {
         snprintf(err, err_len, "%s: SQLITE_DBCONFIG_DEFENSIVE could not be set", path);
         goto fail;
     }
-    if (sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &on) != SQLITE_OK || on != 0) {
-        snprintf(err, err_len, "%s: SQLITE_DBCONFIG_TRUSTED_SCHEMA could not be turned off", path);
-        goto fail;
-    }
     sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
+    /* trusted_schema off: a view or trigger planted in the file cannot call functions with side effects */
     if (sqlite3_exec(db, "PRAGMA trusted_schema=OFF; PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;",
                      NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(db));
@@ -299,7 +235,9 @@ static int exec_ok(sqlite3 *db, const char *sql)
 
 /* One batch: BEGIN IMMEDIATE, a SAVEPOINT per job, COMMIT. Results are set here, waiters woken by the
  * caller. A job that leaves the transaction gone (SQLite rolls the whole transaction back on some errors,
- * SQLITE_FULL among them) takes the batch with it: everything before it is gone too. */
+ * SQLITE_FULL among them) takes the batch with it: everything before it is gone too. That case needs no
+ * test of its own: its savepoint is gone with it, so the ROLLBACK TO or RELEASE that follows fails, and a
+ * failed savepoint statement fails the batch. */
 static void run_batch(store *st, store_job *jobs)
 {
     sqlite3 *db = st->wdb;
@@ -315,10 +253,6 @@ static void run_batch(store *st, store_job *jobs)
             continue;
         }
         j->result = j->fn(db, j->arg);
-        if (sqlite3_get_autocommit(db)) { /* the transaction is no more */
-            ok = 0;
-            continue;
-        }
         if (j->result != 0 && !exec_ok(db, "ROLLBACK TO job"))
             ok = 0;
         else if (!exec_ok(db, "RELEASE job"))
@@ -555,7 +489,7 @@ void store_close(store *st)
     pthread_mutex_unlock(&st->mu);
     if (st->thread_started)
         pthread_join(st->writer, NULL);
-    store_records_reset(st);
+    store_records_close(st);
     sqlite3_close(st->wdb);
     while (st->readers) {
         store_reader_conn *c = st->readers;

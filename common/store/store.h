@@ -11,8 +11,8 @@
  *     ...  // per verified DATA_REQUEST, on any worker thread:
  *     store_result res;
  *     store_put_record(st, &receipt, &res);       // answer only after this returns
- *     switch (res.outcome) { STORED/DUPLICATE: 200; CONFLICT: 409; QUARANTINED: 422 + reason;
- *                            QUARANTINE_FULL: 429; UNAVAILABLE: 503 "not stored, retry" }
+ *     switch (res.outcome) { STORED/DUPLICATE: 200; CONFLICT: 409; QUARANTINED: a 4xx + reason;
+ *                            QUARANTINE_FULL: 429; UNAVAILABLE: 503 "not stored, retry" }   // the server's choice
  *     ...
  *     store_close(st);
  *
@@ -40,6 +40,14 @@
  *   first quarantine id and writes no second file, so a client retrying in a loop cannot fill the quota.
  * - Times: receipts.received_at and quarantine.created_at are seconds since the epoch (like accounts);
  *   receipts.created is the client's milliseconds, as signed.
+ * - A quarantine file holds the whole receipt (op, created, session, seq and received_at besides the brief's
+ *   reason, device, msg_id, payload and signature), so a later replay can rebuild it from the file alone,
+ *   as it must for a file whose row never committed. The AAD is "C06Q1" || IV || id: the IV is part of the
+ *   header it authenticates.
+ * - The file is written as ID.part and linked to ID.bin once whole (see quarantine.c): a crash never leaves
+ *   half a .bin, and store_open removes stray .part files.
+ * - Besides PRAGMA user_version (1), a STRICT table schema_meta(key, value) is there for a later migration to
+ *   record what it did.
  */
 #ifndef COURSE_STORE_H
 #define COURSE_STORE_H
@@ -75,7 +83,8 @@ typedef struct store store;
 
 /* Open or create DIR/course06.db (DIR 0700, the file 0600), DIR/received_messages/ (0700) and the quarantine
  * key DIR/quarantine.key (32 random bytes, 0600, made with O_EXCL; refused when it is not a regular file, not
- * ours, has a second hard link, can be read by group or other, or is not exactly 32 bytes). Every connection
+ * ours, has a second hard link, can be read by group or other, or is not exactly 32 bytes: token_key_write
+ * and token_key_load do both, so the two key files keep one set of rules). Every connection
  * gets journal_mode=WAL (the answer is checked), synchronous=FULL (read back: 2), foreign_keys=ON,
  * busy_timeout=5000, trusted_schema=OFF and SQLITE_DBCONFIG_DEFENSIVE. Creates the schema at user_version 0;
  * refuses a database from a newer version, a `records` table that is not STRICT, a column name outside
@@ -190,6 +199,13 @@ int store_quarantine_read(store *st, const char *id, store_quarantined *out, cha
  * so the administrator sees it and can drop it. Returns how many were listed, or -1 with err. */
 typedef int (*store_quarantine_fn)(const store_quarantined *q, void *arg);
 int store_quarantine_list(store *st, store_quarantine_fn fn, void *arg, char *err, size_t err_len);
+
+/* Try quarantined message ID again against the records table as it is now (after an ALTER TABLE, say): if
+ * the table takes it, the record is stored under its first receipt (now 'stored'), the quarantine row and
+ * file go, and res says STORE_STORED; if not, res says STORE_QUARANTINED with today's reason and nothing
+ * changes. The caller verifies the signature again first (the store trusts what it is given). 0 with res
+ * filled, -1 for a bad id or an unreadable file (res->reason says which). */
+int store_quarantine_replay(store *st, const char *id, store_result *res);
 
 /* Remove quarantine file ID and its row (the receipt stays: it is the signed proof the message arrived), and
  * give the device its quota back. 0, or -1 with err. */

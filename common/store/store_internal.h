@@ -73,6 +73,7 @@ struct store {
     char cols_problem[256]; /* non-empty: records is unusable as it is now, and why */
     store_stmt stmts[STORE_STMT_CACHE];
     size_t nstmts, stmt_next;
+    sqlite3_stmt *receipt_stmt, *version_stmt; /* kept from first use to store_close */
 
     /* readers */
     pthread_key_t reader_key;
@@ -87,7 +88,8 @@ struct store {
 
 /* records.c */
 int store_records_check_schema(sqlite3 *db, char *err, size_t err_len);
-void store_records_reset(store *st);
+void store_records_reset(store *st);  /* drops the per-column-set INSERTs */
+void store_records_close(store *st);  /* and the kept statements: before the writer's connection closes */
 int store_valid_name(const char *s);
 
 /* quarantine.c */

@@ -10,6 +10,8 @@
  *   GET  /peer      the subject CN of the verified client certificate, or "none"
  *   POST /bound     body: the hex exporter the client computed; 200 "bound to
  *                   this connection: HEX" if it is this connection's, else 409
+ *                   (if the body does not arrive, the exporter is narrated all
+ *                   the same: what a handler would see then)
  *   GET  /close     the exporter, then the server closes the connection
  *
  * Every request narrates the exporter of its connection on stderr:
@@ -17,8 +19,10 @@
  *
  * Test options (none is a course setting): --client-ca asks for an optional
  * client certificate; --renegotiation allows TLS 1.2 renegotiation (civetweb
- * forbids it); --accept-any-client-cert keeps a handshake going whatever the
- * client's certificate (what web_peer_cert must not take for verified).
+ * forbids it), and --fail-renegotiation lets one start and then fails it;
+ * --accept-any-client-cert keeps a handshake going whatever the client's
+ * certificate (what web_peer_cert must not take for verified); --no-ems
+ * refuses TLS 1.2's extended master secret.
  */
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
@@ -39,6 +43,7 @@ static const char OPTIONS_HELP[] =
     "  --client-ca F          ask for a client certificate (optional) issued under F\n"
     "  --tls13-only           refuse TLS 1.2\n"
     "  --renegotiation        allow TLS 1.2 renegotiation (a test of a second handshake)\n"
+    "  --fail-renegotiation   ... and fail it once it has started (at its ClientHello)\n"
     "  --accept-any-client-cert  let the handshake go on with an unverified client cert\n"
     "  --no-ems               refuse TLS 1.2's extended master secret (RFC 7627)\n";
 
@@ -48,6 +53,7 @@ typedef struct helper {
     int renegotiation;
     int accept_any;
     int no_ems;
+    int fail_renegotiation;
 } helper;
 
 /* The connection's exporter as hex into out (2 * WEB_EXPORTER_LEN + 1), or
@@ -104,8 +110,13 @@ static int post_bound(struct mg_connection *conn, void *arg)
     size_t len;
     int st;
     (void)arg;
-    if ((st = web_read_body(conn, &body, &len)) != 0)
+    if ((st = web_read_body(conn, &body, &len)) != 0) {
+        /* What a handler sees of the channel after its body failed to come
+         * (a TLS 1.2 renegotiation that broke off mid-body, say): narrated,
+         * and it must never be the first handshake's value. */
+        exporter_hex(conn, hex);
         return st;
+    }
     if (exporter_hex(conn, hex) != 0) {
         free(body);
         return web_reply_error(conn, 409, "this connection has no channel binding");
@@ -127,6 +138,20 @@ static int accept_any(int preverify_ok, X509_STORE_CTX *store)
     return 1;
 }
 
+/* --fail-renegotiation: the first ClientHello of a connection goes on, the
+ * second (a renegotiation, which OpenSSL has started by then) is refused. */
+static int g_hello_idx = -1;
+static int second_hello_fails(SSL *ssl, int *alert, void *arg)
+{
+    (void)arg;
+    if (SSL_get_ex_data(ssl, g_hello_idx)) {
+        *alert = SSL_AD_HANDSHAKE_FAILURE;
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+    SSL_set_ex_data(ssl, g_hello_idx, (void *)"seen");
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
 static int init_ssl(void *ssl_ctx, void *arg)
 {
     helper *h = arg;
@@ -135,9 +160,14 @@ static int init_ssl(void *ssl_ctx, void *arg)
         return -1;
     /* civetweb forbids renegotiation, and OpenSSL 3 refuses a client's by
      * default: both undone, for a test of a second handshake */
-    if (h->renegotiation) {
+    if (h->renegotiation || h->fail_renegotiation) {
         SSL_CTX_clear_options(ctx, SSL_OP_NO_RENEGOTIATION);
         SSL_CTX_set_options(ctx, SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
+    }
+    if (h->fail_renegotiation) {
+        if (g_hello_idx < 0 && (g_hello_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL)) < 0)
+            return -1;
+        SSL_CTX_set_client_hello_cb(ctx, second_hello_fails, NULL);
     }
     /* the store's callback: civetweb sets the SSL_CTX's own after this
      * returns (ssl_verify_peer), and OpenSSL then falls back to this one */
@@ -174,6 +204,9 @@ static int option(int c, const char *arg, void *ctx)
     case 'E':
         h->no_ems = 1;
         return 1;
+    case 'F':
+        h->fail_renegotiation = 1;
+        return 1;
     }
     return 0;
 }
@@ -188,9 +221,10 @@ int main(int argc, char **argv)
         {"renegotiation", no_argument, NULL, 'r'},
         {"accept-any-client-cert", no_argument, NULL, 'A'},
         {"no-ems", no_argument, NULL, 'E'},
+        {"fail-renegotiation", no_argument, NULL, 'F'},
         {0},
     };
-    helper h = {{"build/pki/server-chain.crt", "build/pki/server.key", 0, -1}, NULL, 0, 0, 0};
+    helper h = {{"build/pki/server-chain.crt", "build/pki/server.key", 0, -1}, NULL, 0, 0, 0, 0};
     static const web_route routes[] = {
         {"GET", "/exporter", get_exporter, NULL},
         {"GET", "/peer", get_peer, NULL},

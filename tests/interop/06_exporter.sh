@@ -42,12 +42,12 @@ peer() {
   BODY=$(curl -sS --max-time "$(course_limit 10)" --cacert "$P/root.crt" "$@" "https://localhost:$port/peer" 2>&1)
 }
 
-# s_client_cmd PORT LETTER [s_client args...]: s_client's command letter (K:
-# key update, R: renegotiate) on a fresh connection, then GET /exporter on it.
+# s_client_cmd PORT LETTER PATH [s_client args...]: s_client's command letter
+# (K: key update, R: renegotiate) on a fresh connection, then GET PATH on it.
 # Each step waits for what it needs in s_client's output (bounded).
 s_client_cmd() {
-  local port=$1 letter=$2 fifo=$tmp/in.$RANDOM out=$tmp/out.$RANDOM i limit
-  shift 2
+  local port=$1 letter=$2 path=$3 fifo=$tmp/in.$RANDOM out=$tmp/out.$RANDOM i limit
+  shift 3
   mkfifo "$fifo"
   timeout "$(course_limit 15)" openssl s_client -connect "127.0.0.1:$port" -servername localhost \
     -CAfile "$P/root.crt" -verify_return_error -keymatexport EXPORTER-Channel-Binding \
@@ -60,8 +60,11 @@ s_client_cmd() {
   local want=KEYUPDATE
   [[ $letter == R ]] && want=RENEGOTIATING
   for ((i = 0; i < limit * 20; i++)); do grep -q "$want" "$out" && break; sleep 0.05; done
-  printf 'GET /exporter HTTP/1.1\nHost: localhost\nConnection: close\n\n' >&7
-  for ((i = 0; i < limit * 20; i++)); do grep -q '^[0-9a-f]\{64\}\|"status":' "$out" && break; sleep 0.05; done
+  printf 'GET %s HTTP/1.1\nHost: localhost\nConnection: close\n\n' "$path" >&7
+  for ((i = 0; i < limit * 20; i++)); do
+    grep -q '^[0-9a-f]\{64\}\|"status":\|^course-client\|^none' "$out" && break
+    sleep 0.05
+  done
   exec 7>&-
   wait "$pid" 2>/dev/null
   SOUT=$(cat "$out")
@@ -114,17 +117,21 @@ peer "$PORT"
 t_true "06 exporter: without a client certificate, /peer says none" "got '$BODY'" test "$BODY" = none
 
 # ---- after a TLS 1.3 KeyUpdate, the same connection, the same value ----------
-s_client_cmd "$PORT" K -tls1_3
+s_client_cmd "$PORT" K /exporter -tls1_3
 t_true "06 exporter: a TLS 1.3 KeyUpdate keeps the connection's value (no new handshake)" \
   "s_client '$KM', server '$BODY'" bash -c '[[ $1 =~ ^[0-9a-f]{64}$ && $1 == "$2" ]]' _ "$KM" "$BODY"
 t_true "06 exporter: the KeyUpdate went out" "$(tail -n 3 <<<"$SOUT")" grep -q KEYUPDATE <<<"$SOUT"
 
 # ---- a TLS 1.2 renegotiation: a second handshake, a new value ----------------
-s_client_cmd "$PORT" R -tls1_2
+s_client_cmd "$PORT" R /exporter -tls1_2
 t_true "06 exporter: after a TLS 1.2 renegotiation the server answers the new handshake's value, not the first one's" \
   "first handshake '$KM', server after it '$BODY'" \
   bash -c '[[ $1 =~ ^[0-9a-f]{64}$ && $2 =~ ^[0-9a-f]{64}$ && $1 != "$2" ]]' _ "$KM" "$BODY"
 t_true "06 exporter: the renegotiation happened" "$(tail -n 3 <<<"$SOUT")" grep -q RENEGOTIATING <<<"$SOUT"
+s_client_cmd "$PORT" R /peer -tls1_2 -cert "$P/client.crt" -cert_chain "$P/client-chain.crt" -key "$P/client.key"
+t_true "06 exporter: after a renegotiation that presents the same client certificate, /peer still names it" \
+  "$(grep -a 'RENEG\|^course\|^none' <<<"$SOUT")" \
+  bash -c 'grep -q RENEGOTIATING <<<"$1" && grep -aq "^course-client" <<<"$1"' _ "$SOUT"
 
 # ---- http_session: one kept-alive connection, bodies made for it ------------
 : >"$tmp/keylog"
@@ -177,6 +184,38 @@ peer "$SERVER_PORT" "${CLIENT[@]}"
 t_true "06 exporter: ... while a verified one still is" "got '$BODY'" test "$BODY" = course-client
 stop_server "$SERVER_PID"
 
+# ---- a second handshake that fails leaves no value behind ------------------
+# The request head goes out, then s_client renegotiates while the handler
+# waits for the body; the server fails that handshake at its ClientHello
+# (--fail-renegotiation), so the body never comes, and the handler narrates
+# what web_tls_exporter says then: the first handshake's value would be a
+# stale one, from keys the connection no longer vouches for.
+start_server exporter-failreneg "$BIN/exporter-server" --port 0 "${SRV[@]}" --fail-renegotiation ||
+  { t_fail "06 exporter: exporter-server --fail-renegotiation starts" "see above"; exit 0; }
+fifo=$tmp/reneg.in
+out=$tmp/reneg.out
+mkfifo "$fifo"
+timeout "$(course_limit 15)" openssl s_client -tls1_2 -connect "127.0.0.1:$SERVER_PORT" -servername localhost \
+  -CAfile "$P/root.crt" -verify_return_error -crlf -keymatexport EXPORTER-Channel-Binding \
+  -keymatexportlen 32 <"$fifo" >"$out" 2>&1 &
+cpid=$!
+exec 7>"$fifo"
+limit=$(course_limit 10)
+for ((i = 0; i < limit * 20; i++)); do grep -q "Keying material" "$out" && break; sleep 0.05; done
+printf 'POST /bound HTTP/1.1\nHost: localhost\nContent-Length: 64\n\n' >&7
+for ((i = 0; i < limit * 20; i++)); do grep -q "<- POST /bound" "$SERVER_LOG" && break; sleep 0.05; done
+printf 'R\n' >&7
+for ((i = 0; i < limit * 20; i++)); do grep -q "tls-exporter of" "$SERVER_LOG" && break; sleep 0.05; done
+exec 7>&-
+wait "$cpid" 2>/dev/null
+first=$(sed -n 's/^ *Keying material: //p' "$out" | head -n 1 | tr 'A-F' 'a-f')
+after=$(sed -n 's/.*tls-exporter of 127\.0\.0\.1:[0-9]*: //p' "$SERVER_LOG" | head -n 1)
+t_true "06 exporter: the renegotiation started and the server failed it" "$(grep -a 'RENEG\|alert' "$out")" \
+  bash -c 'grep -q RENEGOTIATING "$1" && grep -q "alert handshake failure" "$1"' _ "$out"
+t_true "06 exporter: after a second handshake failed, the handler gets no exporter (not the first handshake's)" \
+  "first handshake $first, the handler got '$after'" test "$after" = unknown
+stop_server "$SERVER_PID"
+
 # ---- TLS 1.2 without the extended master secret has no sound exporter -------
 start_server exporter-noems "$BIN/exporter-server" --port 0 "${SRV[@]}" --no-ems ||
   { t_fail "06 exporter: exporter-server --no-ems starts" "see above"; exit 0; }
@@ -192,4 +231,15 @@ t_expect "06 session: a body that binds the channel is never built on a connecti
   --out "ok: the session knows no exporter for this connection" \
   --out "ok: refused: no channel binding on this connection (TLS 1.2 without the extended master secret)" \
   -- "$BIN/session-driver" nobind --url "https://localhost:$SERVER_PORT" --cacert "$P/root.crt" --tls12
+stop_server "$SERVER_PID"
+
+# ---- --tls13-only: the exporter over TLS 1.3, and no TLS 1.2 at all ----------
+start_server exporter-13 "$BIN/exporter-server" --port 0 "${SRV[@]}" --tls13-only ||
+  { t_fail "06 exporter: exporter-server --tls13-only starts" "see above"; exit 0; }
+s_client "$SERVER_PORT" /exporter -tls1_2
+t_true "06 exporter: --tls13-only refuses a TLS 1.2 handshake" "km '$KM' body '$BODY'" \
+  bash -c '[[ -z $1 && -z $2 ]] && grep -q "alert protocol version" <<<"$3"' _ "$KM" "$BODY" "$SOUT"
+s_client "$SERVER_PORT" /exporter -tls1_3
+t_true "06 exporter: --tls13-only serves TLS 1.3 with its binding" "s_client '$KM', server '$BODY'" \
+  bash -c '[[ $1 =~ ^[0-9a-f]{64}$ && $1 == "$2" ]]' _ "$KM" "$BODY"
 stop_server "$SERVER_PID"
