@@ -135,3 +135,6 @@ for s in Pascal Pedro LastName; do
     --out "no '$s' in any of" -- /usr/bin/python3 "$tmp/deep.py" "$s" <"$tmp/bodies"
 done
 t_true "06 capture: the server still serves" "$(tail -n 3 "$SERVER_LOG")" kill -0 "$SERVER_PID"
+stop_server "$SERVER_PID"
+t_true "06 capture: ...and stops cleanly on SIGTERM (exit 0: no sanitizer report at exit)" \
+  "exit status $STOPPED_RC; $(tail -n 3 "$SERVER_LOG")" test "$STOPPED_RC" = 0

@@ -27,11 +27,14 @@ if ! start_server 06-server "$BIN/06-server" --port 0 --data "$tmp/lab" "${SRV[@
 fi
 LAB="https://localhost:$SERVER_PORT"
 LAB_LOG=$SERVER_LOG
+LAB_PID=$SERVER_PID
 if ! start_server 06-server "$BIN/06-server" --port 0 --data "$tmp/strict" "${SRV[@]}"; then
   t_fail "06 EST curl: a second server starts with the default binding" "$(tail -n 5 "$SERVER_LOG")"
   exit 0
 fi
 STRICT="https://localhost:$SERVER_PORT"
+STRICT_LOG=$SERVER_LOG
+STRICT_PID=$SERVER_PID
 PW='correct horse battery staple'
 CURL=(curl -sS --max-time "$(course_limit 20)" --cacert "$P/root.crt")
 for u in "$LAB" "$STRICT"; do
@@ -190,4 +193,9 @@ t_true "06 EST curl: a CSR bound to another connection is 403 (a relayed CSR)" "
 t_true "06 EST curl: ...and the strict server issued nothing" \
   "$(sqlite3 -batch "$tmp/strict/course06.db" 'SELECT count(*) FROM devices' 2>&1)" \
   test "$(sqlite3 -batch "$tmp/strict/course06.db" 'SELECT count(*) FROM devices')" = 0
-t_true "06 EST curl: both servers still serve" "$(tail -n 3 "$LAB_LOG")" kill -0 "${COURSE_SERVER_PIDS[@]}"
+t_true "06 EST curl: both servers still serve" "$(tail -n 3 "$LAB_LOG")" kill -0 "$LAB_PID" "$STRICT_PID"
+for pid in "$LAB_PID" "$STRICT_PID"; do
+  stop_server "$pid"
+  t_true "06 EST curl: server $pid stops cleanly on SIGTERM (exit 0: no sanitizer report at exit)" \
+    "exit status $STOPPED_RC; $(tail -n 3 "$LAB_LOG" "$STRICT_LOG")" test "$STOPPED_RC" = 0
+done

@@ -174,3 +174,6 @@ hello "${ALICE[@]}"
 t_true "06 openssl: alice's device still connects, and the ends still agree" "s_client $KM, server $NARRATED" \
   test -n "$KM" -a "$KM" = "$NARRATED"
 t_true "06 openssl: the server still serves" "$(tail -n 3 "$LOG")" kill -0 "$SERVER_PID"
+stop_server "$SERVER_PID"
+t_true "06 openssl: ...and stops cleanly on SIGTERM (exit 0: no sanitizer report at exit)" \
+  "exit status $STOPPED_RC; $(tail -n 3 "$LOG")" test "$STOPPED_RC" = 0

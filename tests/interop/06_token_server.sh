@@ -177,3 +177,6 @@ whoami "06 token server: after CLOSE the server's token is refused (CLOSE revoke
 whoami "06 token server: ...and so is a correct PyJWT token for that session" 401 \
   '"reason":"the token'"'"'s session has ended"' "$GOOD"
 t_true "06 token server: the server still serves" "$(tail -n 3 "$SERVER_LOG")" kill -0 "$SERVER_PID"
+stop_server "$SERVER_PID"
+t_true "06 token server: ...and stops cleanly on SIGTERM (exit 0: no sanitizer report at exit)" \
+  "exit status $STOPPED_RC; $(tail -n 3 "$SERVER_LOG")" test "$STOPPED_RC" = 0
