@@ -166,6 +166,21 @@ code=$(enroll "$LAB" simplereenroll p256.csr nocert.out)
 t_true "06 EST curl: simplereenroll without a certificate is 403" "HTTP $code: $(cat nocert.out)" \
   bash -c '[[ $1 == 403 ]] && grep -q "client certificate is required" nocert.out' _ "$code"
 
+# ---- a revoked device's key never gets a certificate again (R1 re-enrolled revoked ids) ------------
+P256=$(openssl x509 -in p256.crt -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f')
+t_expect "06 EST curl: 06-admin revoke-device revokes the P-256 device (keyCompromise)" 0 \
+  --out "\"revoked\":\"$P256\"" -- "$BIN/06-admin" --url "$LAB" --cacert "$P/root.crt" --data "$tmp/lab" \
+  revoke-device "$P256" --reason keyCompromise
+code=$(enroll "$LAB" simpleenroll p256.csr compromised.out -u "alice:$PW")
+t_true "06 EST curl: a new CSR for that compromised key is 403, whatever the password (R1)" \
+  "HTTP $code: $(cat compromised.out)" \
+  bash -c '[[ $1 == 403 ]] && grep -q "this key belongs to a revoked device" compromised.out' _ "$code"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out fresh.key 2>/dev/null
+csr fresh.key fresh.csr -subj /CN=alice
+code=$(enroll "$LAB" simpleenroll fresh.csr fresh.p7 -u "alice:$PW")
+t_true "06 EST curl: ...while a fresh key for the same account is enrolled" "HTTP $code: $(head -c 300 fresh.p7)" \
+  test "$code" = 200
+
 # ---- the default server: the CSR is bound to its TLS connection (RFC 7030 section 3.5) ------------
 code=$(enroll "$STRICT" simpleenroll p256.csr unbound.out -u "alice:$PW")
 t_true "06 EST curl: with the binding required, a CSR without challengePassword is 400 citing RFC 7030 section 3.5" \
