@@ -168,7 +168,7 @@ static int whoami(client *c, channel *ch)
     int rc = http_session_do(ch->http, &r, &res);
     OPENSSL_cleanse(auth, sizeof auth);
     if (rc != 0)
-        errorf("whoami", "%s", res.error);
+        client_transport_error(c, "whoami", &res);
     else if (res.status != 200)
         errorf("whoami", "HTTP %ld: %s", res.status, res.body ? res.body : "");
     else

@@ -76,16 +76,9 @@ char *client_password(const client *c, size_t *len)
     return pw;
 }
 
-static http_session *plain_session(const client *c, int with_cert)
+static http_session *plain_session(client *c, int with_cert)
 {
-    http_session_opts o = {0};
-    o.base_url = c->url;
-    o.cacert = c->cacert;
-    o.tls_min_version = CURL_SSLVERSION_TLSv1_3;
-    if (with_cert) {
-        o.client_cert = c->device_crt;
-        o.client_key = c->device_key;
-    }
+    http_session_opts o = client_session_opts(c, with_cert);
     return http_session_new(&o);
 }
 
@@ -124,7 +117,7 @@ int client_register(client *c)
     http_session_request r = {.method = "POST", .path = "/v1/register", .content_type = "application/json",
                               .body = text, .body_len = strlen(text), .secret_body = 1};
     if (http_session_do(s, &r, &res) != 0)
-        errorf("register", "%s", res.error);
+        client_transport_error(c, "register", &res);
     else if (res.status != 201)
         say_refusal("register", &res);
     else {
@@ -280,7 +273,7 @@ int client_enrol(client *c, int re)
         .body_arg = &x,
     };
     if (http_session_do(s, &r, &res) != 0) {
-        errorf("enrol", "%s", res.error);
+        client_transport_error(c, "enrol", &res);
         goto out;
     }
     if (res.status != 200) {

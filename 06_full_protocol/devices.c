@@ -153,8 +153,6 @@ int device_require(service *svc, struct mg_connection *conn, device_id *d, int c
         return refuse(conn, 403, close_shape, "the client certificate cannot be read");
     /* the TLS layer trusts only the device CA, so a certificate here is one we
      * issued; still, one the store does not know is nobody's */
-    if (device_is_revoked(svc, d->serial))
-        return refuse(conn, 403, close_shape, "this device's certificate is revoked");
     if (!db || sqlite3_prepare_v2(db,
                                   "SELECT a.id, a.username, a.disabled, d.revoked_at IS NOT NULL, d.x5t, "
                                   "a.tokens_valid_after "
@@ -176,7 +174,9 @@ int device_require(service *svc, struct mg_connection *conn, device_id *d, int c
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW || !x5t_ok)
         return refuse(conn, 403, close_shape, "this certificate belongs to no enrolled device");
-    if (revoked)
+    /* the CRL stops new handshakes; this stops the connections already open
+     * (the in-memory set at once, the row also after a restart) */
+    if (revoked || device_is_revoked(svc, d->serial))
         return refuse(conn, 403, close_shape, "this device's certificate is revoked");
     if (disabled)
         return refuse(conn, 403, close_shape, "this account is disabled");

@@ -554,6 +554,8 @@ int http_session_do(http_session *s, const http_session_request *r, http_respons
     req.secret_body = r->secret_body;
     req.cacert = s->o.cacert;
     req.crlfile = s->o.crlfile;
+    req.customise = s->o.customise;
+    req.customise_arg = s->o.customise_arg;
     req.client_cert = s->o.client_cert;
     req.client_key = s->o.client_key;
     req.tls_min_version = s->o.tls_min_version;

@@ -114,6 +114,11 @@ typedef struct http_session_opts {
     long tls_min_version, tls_max_version; /* CURL_SSLVERSION_* or 0 */
     long timeout_ms, connect_timeout_ms;   /* per request; 0: the http_request defaults */
     size_t max_response;                   /* 0: the http_request default */
+    /* as in http_request: called before each request, for options this
+     * struct does not name (the TLS chain recorder); it must not set the
+     * PREREQ callback, which the session uses */
+    CURLcode (*customise)(CURL *curl, void *arg);
+    void *customise_arg;
 } http_session_opts;
 
 /* NULL on error (out of memory). No connection is made until the first
