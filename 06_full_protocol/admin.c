@@ -114,7 +114,8 @@ static int admin_revoke_device(struct mg_connection *conn, void *arg)
         return web_reply_error(conn, 400, "the body must be {\"serial\": HEX, \"reason\": ...}");
     }
     if (device_revoke(svc, serial, reason ? reason : "unspecified", err, sizeof err) != 0)
-        st = web_reply_error(conn, strstr(err, "no enrolled") ? 404 : 400, "%s", err);
+        st = web_reply_error(conn, strstr(err, "no enrolled") ? 404 : strstr(err, "already revoked") ? 409 : 400,
+                             "%s", err);
     else
         st = web_reply_json(conn, 200, json_pack("{s:s, s:s}", "revoked", serial, "crl", svc->crl_file));
     json_decref(in);
@@ -133,12 +134,15 @@ static int admin_revoke_token(struct mg_connection *conn, void *arg)
         json_decref(in);
         return web_reply_error(conn, 400, "the body must be {\"jti\": the token's 22-character id}");
     }
-    /* kept until the longest a token can live has passed */
-    if (token_revoke(svc, jti, (int64_t)time(NULL) + TOKEN_MAX_LIFETIME + TOKEN_LEEWAY) != 0)
-        st = web_reply_error(conn, 503, "the revocation was not stored: retry");
-    else
-        st = web_reply_json(conn, 200, json_pack("{s:s}", "revoked", jti));
-    note("admin: revoked token %s", jti);
+    /* kept until the longest a token can live has passed; and the session
+     * it belongs to ends with it (its keys go: nothing more rides on it) */
+    if (token_revoke(svc, jti, (int64_t)time(NULL) + TOKEN_MAX_LIFETIME + TOKEN_LEEWAY, 1) != 0) {
+        st = web_reply_error(conn, 503, "the revocation was not taken: retry");
+    } else {
+        size_t ended = live_end_jti(svc->sessions, jti);
+        note("admin: revoked token %s (%zu session%s ended)", jti, ended, ended == 1 ? "" : "s");
+        st = web_reply_json(conn, 200, json_pack("{s:s, s:I}", "revoked", jti, "sessions_ended", (json_int_t)ended));
+    }
     json_decref(in);
     return st;
 }

@@ -144,10 +144,16 @@ int main(int argc, char **argv)
         http_report_failure(cmd, &req, &res);
         rc = EXIT_FAILED;
     } else if (res.status != 200) {
-        errorf(cmd, "HTTP %ld: %s", res.status, res.body ? res.body : "");
+        json_t *j = res.body ? json_parse(res.body, res.body_len, 4, NULL, 0) : NULL;
+        const char *e = j ? json_get_str(j, "error") : NULL;
+        errorf(cmd, "HTTP %ld: %s", res.status, e ? e : res.body ? res.body : "");
+        json_decref(j);
         rc = EXIT_FAILED;
     } else {
-        result("%.*s", (int)res.body_len, res.body);
+        size_t n = res.body_len;
+        while (n && (res.body[n - 1] == '\n' || res.body[n - 1] == '\r'))
+            n--; /* the JSON, without the line end the server adds */
+        result("%.*s", (int)n, res.body);
         rc = EXIT_OK;
     }
     http_response_free(&res);

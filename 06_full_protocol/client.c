@@ -168,11 +168,12 @@ static int whoami(client *c, channel *ch)
     int rc = http_session_do(ch->http, &r, &res);
     OPENSSL_cleanse(auth, sizeof auth);
     if (rc != 0)
-        errorf("whoami", "%s", res.error);
+        client_transport_error(c, "whoami", &res);
     else if (res.status != 200)
         errorf("whoami", "HTTP %ld: %s", res.status, res.body ? res.body : "");
     else
-        result("%.*s", (int)res.body_len, res.body);
+        result("%.*s", (int)(res.body_len && res.body[res.body_len - 1] == '\n' ? res.body_len - 1 : res.body_len),
+               res.body);
     rc = rc == 0 && res.status == 200 ? EXIT_OK : EXIT_FAILED;
     http_response_free(&res);
     return rc;

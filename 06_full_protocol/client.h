@@ -15,6 +15,7 @@
 
 #include "envelope/envelope.h"
 #include "net/httpclient.h"
+#include "tls/tls.h"
 
 typedef struct client {
     const char *url;      /* https://localhost:8006 */
@@ -27,6 +28,7 @@ typedef struct client {
     long poll_every, poll_for; /* seconds */
     long max_polls;       /* poll: stop after this many (0: until poll_for) */
     char device_key[512], device_crt[512], outbox[512], session_file[512];
+    tls_chain chain;      /* what the TLS handshake checked: for failures a learner can read */
 } client;
 
 /* a session after HELLO: keys, counters, the token */
@@ -75,5 +77,11 @@ int outbox_remove(client *c, const uint8_t msg_id[16]);
 int outbox_flush(client *c, channel *ch, size_t *sent, size_t *left);
 
 int64_t client_now_ms(void);
+/* The session options every request of 06-client uses: the server's CA,
+ * TLS 1.3, the chain recorder; with_cert: the device certificate. */
+http_session_opts client_session_opts(client *c, int with_cert);
+/* A transport failure in one line: the TLS reason when there is one (the
+ * server refused our certificate, it is revoked, ...), else curl's words. */
+void client_transport_error(client *c, const char *what, const http_response *res);
 
 #endif

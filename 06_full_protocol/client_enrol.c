@@ -76,16 +76,9 @@ char *client_password(const client *c, size_t *len)
     return pw;
 }
 
-static http_session *plain_session(const client *c, int with_cert)
+static http_session *plain_session(client *c, int with_cert)
 {
-    http_session_opts o = {0};
-    o.base_url = c->url;
-    o.cacert = c->cacert;
-    o.tls_min_version = CURL_SSLVERSION_TLSv1_3;
-    if (with_cert) {
-        o.client_cert = c->device_crt;
-        o.client_key = c->device_key;
-    }
+    http_session_opts o = client_session_opts(c, with_cert);
     return http_session_new(&o);
 }
 
@@ -122,9 +115,9 @@ int client_register(client *c)
     step("registering account '%s' (the password travels inside TLS; the server stores Argon2id)",
          c->user);
     http_session_request r = {.method = "POST", .path = "/v1/register", .content_type = "application/json",
-                              .body = text, .body_len = strlen(text)};
+                              .body = text, .body_len = strlen(text), .secret_body = 1};
     if (http_session_do(s, &r, &res) != 0)
-        errorf("register", "%s", res.error);
+        client_transport_error(c, "register", &res);
     else if (res.status != 201)
         say_refusal("register", &res);
     else {
@@ -271,11 +264,16 @@ int client_enrol(client *c, int re)
         goto out;
     step("%s at %s%s", re ? "re-enrolling with the current certificate" : "enrolling a device",
          c->url, re ? "/.well-known/est/simplereenroll" : "/.well-known/est/simpleenroll");
-    http_session_request r = {"POST",
-                              re ? "/.well-known/est/simplereenroll" : "/.well-known/est/simpleenroll",
-                              "application/pkcs10", headers, NULL, 0, build_csr, &x};
+    http_session_request r = {
+        .method = "POST",
+        .path = re ? "/.well-known/est/simplereenroll" : "/.well-known/est/simpleenroll",
+        .content_type = "application/pkcs10",
+        .headers = headers,
+        .body_fn = build_csr, /* the CSR is made once the connection is up: it binds it */
+        .body_arg = &x,
+    };
     if (http_session_do(s, &r, &res) != 0) {
-        errorf("enrol", "%s", res.error);
+        client_transport_error(c, "enrol", &res);
         goto out;
     }
     if (res.status != 200) {

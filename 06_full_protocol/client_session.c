@@ -38,6 +38,48 @@ int64_t client_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static CURLcode watch_chain(CURL *curl, void *ssl_ctx, void *arg)
+{
+    (void)curl;
+    return tls_chain_watch(ssl_ctx, arg) == 0 ? CURLE_OK : CURLE_SSL_CONNECT_ERROR;
+}
+
+static CURLcode customise(CURL *curl, void *arg)
+{
+    CURLcode rc = curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, watch_chain);
+    return rc == CURLE_OK ? curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, arg) : rc;
+}
+
+http_session_opts client_session_opts(client *c, int with_cert)
+{
+    http_session_opts o = {0};
+    tls_chain_init(&c->chain);
+    c->chain.have_client_cert = with_cert;
+    o.base_url = c->url;
+    o.cacert = c->cacert;
+    o.tls_min_version = CURL_SSLVERSION_TLSv1_3;
+    o.customise = customise;
+    o.customise_arg = &c->chain;
+    if (with_cert) {
+        o.client_cert = c->device_crt;
+        o.client_key = c->device_key;
+    }
+    return o;
+}
+
+void client_transport_error(client *c, const char *what, const http_response *res)
+{
+    char reason[512], hint_text[512];
+    if (tls_explain_failure(res->code, &c->chain, c->url, reason, sizeof reason, hint_text,
+                            sizeof hint_text)) {
+        errorf(what, "%s", reason);
+        if (hint_text[0])
+            hint("%s", hint_text);
+    } else {
+        errorf(what, "%s", res->error);
+    }
+}
+
 static void say_refusal(const char *what, const http_response *res)
 {
     json_t *j = res->body ? json_parse(res->body, res->body_len, 4, NULL, 0) : NULL;
@@ -89,19 +131,16 @@ int channel_open(client *c, channel *ch, envelope_secrets *keep)
         hint("enrol first: 06-client --user NAME enrol");
         return -1;
     }
-    o.base_url = c->url;
-    o.cacert = c->cacert;
-    o.client_cert = c->device_crt;
-    o.client_key = c->device_key;
-    o.tls_min_version = CURL_SSLVERSION_TLSv1_3;
+    o = client_session_opts(c, 1);
     if (!(ch->http = http_session_new(&o)))
         return -1;
     step("HELLO: an ephemeral X25519 value, a nonce and the time, signed by the device key over "
          "this connection's tls-exporter and the server's name '%s'",
          c->host);
-    http_session_request r = {"POST", "/v1/hello", "application/json", NULL, NULL, 0, build_hello, &x};
+    http_session_request r = {.method = "POST", .path = "/v1/hello", .content_type = "application/json",
+                              .body_fn = build_hello, .body_arg = &x};
     if (http_session_do(ch->http, &r, &res) != 0) {
-        errorf("HELLO", "%s", res.error);
+        client_transport_error(c, "HELLO", &res);
         goto out;
     }
     if (res.status != 200) {
@@ -192,7 +231,7 @@ static int exchange(client *c, channel *ch, envelope_type t, const char *path, c
     if (!body)
         goto out;
     if (http_session_do(ch->http, &r, &res) != 0) {
-        errorf(type, "%s", res.error);
+        client_transport_error(c, type, &res);
         goto out;
     }
     if (res.status != 200) {
@@ -327,12 +366,7 @@ int channel_load(client *c, channel *ch)
         errorf("session", "%s is not a saved session", c->session_file);
         goto out;
     }
-    http_session_opts o = {0};
-    o.base_url = c->url;
-    o.cacert = c->cacert;
-    o.client_cert = c->device_crt;
-    o.client_key = c->device_key;
-    o.tls_min_version = CURL_SSLVERSION_TLSv1_3;
+    http_session_opts o = client_session_opts(c, 1);
     snprintf(ch->session, sizeof ch->session, "%s", sid);
     ch->token = strdup(tok);
     ch->rotate_every = (unsigned)json_integer_value(rot);

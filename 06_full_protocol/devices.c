@@ -61,9 +61,41 @@ int token_is_revoked(service *svc, const char *jti)
     int r = 0;
     pthread_mutex_lock(&svc->revoked_lock);
     for (size_t i = 0; i < svc->n_revoked_jtis && !r; i++)
-        r = strcmp(svc->revoked_jtis[i], jti) == 0;
+        r = strcmp(svc->revoked_jtis[i].jti, jti) == 0;
     pthread_mutex_unlock(&svc->revoked_lock);
     return r;
+}
+
+/* under revoked_lock: forget the entries whose tokens have expired (they
+ * are refused by their exp), so the set holds only what still matters */
+static void prune_jtis_locked(service *svc, int64_t now)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < svc->n_revoked_jtis; i++)
+        if (svc->revoked_jtis[i].exp + TOKEN_LEEWAY >= now)
+            svc->revoked_jtis[k++] = svc->revoked_jtis[i];
+    svc->n_revoked_jtis = k;
+}
+
+/* 0 added (or there already), -1 full of live entries */
+static int add_jti(service *svc, const char *jti, int64_t exp)
+{
+    int rc = 0, have = 0;
+    pthread_mutex_lock(&svc->revoked_lock);
+    for (size_t i = 0; i < svc->n_revoked_jtis && !have; i++)
+        have = strcmp(svc->revoked_jtis[i].jti, jti) == 0;
+    if (!have) {
+        if (svc->n_revoked_jtis >= SERVICE_MAX_REVOKED)
+            prune_jtis_locked(svc, (int64_t)time(NULL));
+        if (svc->n_revoked_jtis >= SERVICE_MAX_REVOKED) {
+            rc = -1;
+        } else {
+            snprintf(svc->revoked_jtis[svc->n_revoked_jtis].jti, sizeof svc->revoked_jtis[0].jti, "%s", jti);
+            svc->revoked_jtis[svc->n_revoked_jtis++].exp = exp;
+        }
+    }
+    pthread_mutex_unlock(&svc->revoked_lock);
+    return rc;
 }
 
 typedef struct jti_row {
@@ -86,18 +118,15 @@ static int insert_jti(sqlite3 *db, void *arg)
     return rc;
 }
 
-int token_revoke(service *svc, const char *jti, int64_t exp)
+int token_revoke(service *svc, const char *jti, int64_t exp, int in_memory)
 {
     jti_row row = {jti, exp};
-    if (strlen(jti) >= sizeof svc->revoked_jtis[0])
+    if (strlen(jti) >= sizeof svc->revoked_jtis[0].jti)
         return -1;
-    pthread_mutex_lock(&svc->revoked_lock);
-    int have = 0;
-    for (size_t i = 0; i < svc->n_revoked_jtis && !have; i++)
-        have = strcmp(svc->revoked_jtis[i], jti) == 0;
-    if (!have && svc->n_revoked_jtis < SERVICE_MAX_REVOKED)
-        strcpy(svc->revoked_jtis[svc->n_revoked_jtis++], jti);
-    pthread_mutex_unlock(&svc->revoked_lock);
+    /* a full set must say so: an admin told "revoked" about a token that
+     * still works is worse than an admin told "retry" */
+    if (in_memory && add_jti(svc, jti, exp) != 0)
+        return -1;
     return store_write(svc->st, insert_jti, &row) == 0 ? 0 : -1;
 }
 
@@ -113,17 +142,19 @@ int revoked_load(service *svc)
         add_serial(svc, (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
     /* a token past its exp is refused anyway: keep only the others */
-    if (sqlite3_prepare_v2(db, "SELECT jti FROM revoked_tokens WHERE exp > ?1", -1, &st, NULL) !=
+    if (sqlite3_prepare_v2(db, "SELECT jti, exp FROM revoked_tokens WHERE exp > ?1", -1, &st, NULL) !=
         SQLITE_OK)
         return -1;
     sqlite3_bind_int64(st, 1, now - TOKEN_LEEWAY);
-    pthread_mutex_lock(&svc->revoked_lock);
-    while (sqlite3_step(st) == SQLITE_ROW && svc->n_revoked_jtis < SERVICE_MAX_REVOKED) {
+    while (sqlite3_step(st) == SQLITE_ROW) {
         const char *j = (const char *)sqlite3_column_text(st, 0);
-        if (j && strlen(j) < sizeof svc->revoked_jtis[0])
-            strcpy(svc->revoked_jtis[svc->n_revoked_jtis++], j);
+        if (j && strlen(j) < sizeof svc->revoked_jtis[0].jti &&
+            add_jti(svc, j, sqlite3_column_int64(st, 1)) != 0) {
+            sqlite3_finalize(st);
+            errorf("revoked tokens", "more than %d unexpired revoked tokens in the store", SERVICE_MAX_REVOKED);
+            return -1;
+        }
     }
-    pthread_mutex_unlock(&svc->revoked_lock);
     sqlite3_finalize(st);
     return 0;
 }
@@ -153,8 +184,6 @@ int device_require(service *svc, struct mg_connection *conn, device_id *d, int c
         return refuse(conn, 403, close_shape, "the client certificate cannot be read");
     /* the TLS layer trusts only the device CA, so a certificate here is one we
      * issued; still, one the store does not know is nobody's */
-    if (device_is_revoked(svc, d->serial))
-        return refuse(conn, 403, close_shape, "this device's certificate is revoked");
     if (!db || sqlite3_prepare_v2(db,
                                   "SELECT a.id, a.username, a.disabled, d.revoked_at IS NOT NULL, d.x5t, "
                                   "a.tokens_valid_after "
@@ -176,7 +205,9 @@ int device_require(service *svc, struct mg_connection *conn, device_id *d, int c
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW || !x5t_ok)
         return refuse(conn, 403, close_shape, "this certificate belongs to no enrolled device");
-    if (revoked)
+    /* the CRL stops new handshakes; this stops the connections already open
+     * (the in-memory set at once, the row also after a restart) */
+    if (revoked || device_is_revoked(svc, d->serial))
         return refuse(conn, 403, close_shape, "this device's certificate is revoked");
     if (disabled)
         return refuse(conn, 403, close_shape, "this account is disabled");
@@ -186,29 +217,103 @@ int device_require(service *svc, struct mg_connection *conn, device_id *d, int c
 
 /* ---- revocation and the CRL -------------------------------------------- */
 
+#define REVOKE_CASCADE_MAX 64 /* a device's renewals and same-key twins revoked with it */
+
 typedef struct revoke_row {
     const char *serial, *reason;
     int64_t at;
-    int changed;
+    int known;                                       /* the serial is an enrolled device */
+    size_t n;                                        /* serials this revocation changed */
+    char changed[REVOKE_CASCADE_MAX][LIVE_SERIAL_SIZE];
 } revoke_row;
+
+/* the devices that fall with serial: itself, every certificate that renewed
+ * it (replaces, followed forward), and every device of the same account with
+ * the same public key (a key that is compromised is compromised everywhere) */
+static size_t cascade(sqlite3 *db, const char *serial, char out[][LIVE_SERIAL_SIZE], size_t max, int *known)
+{
+    sqlite3_stmt *st = NULL;
+    size_t n = 0;
+    EVP_PKEY *key = NULL;
+    int64_t account = -1;
+    *known = 0;
+    if (sqlite3_prepare_v2(db, "SELECT account_id, cert_pem FROM devices WHERE serial = ?1", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            *known = 1;
+            account = sqlite3_column_int64(st, 0);
+            BIO *b = BIO_new_mem_buf(sqlite3_column_text(st, 1), sqlite3_column_bytes(st, 1));
+            X509 *c = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+            key = c ? X509_get_pubkey(c) : NULL;
+            X509_free(c);
+            BIO_free(b);
+        }
+    }
+    sqlite3_finalize(st);
+    if (!*known)
+        return 0;
+    if (sqlite3_prepare_v2(db,
+                           "WITH RECURSIVE chain(s) AS (SELECT ?1 UNION "
+                           "SELECT d.serial FROM devices d JOIN chain c ON d.replaces = c.s) "
+                           "SELECT s FROM chain",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC);
+        while (n < max && sqlite3_step(st) == SQLITE_ROW)
+            snprintf(out[n++], LIVE_SERIAL_SIZE, "%s", (const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    if (key && sqlite3_prepare_v2(db, "SELECT serial, cert_pem FROM devices WHERE account_id = ?1", -1, &st,
+                                  NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, account);
+        while (n < max && sqlite3_step(st) == SQLITE_ROW) {
+            const char *other = (const char *)sqlite3_column_text(st, 0);
+            int dup = 0;
+            for (size_t i = 0; i < n && !dup; i++)
+                dup = strcmp(out[i], other) == 0;
+            if (dup)
+                continue;
+            BIO *b = BIO_new_mem_buf(sqlite3_column_text(st, 1), sqlite3_column_bytes(st, 1));
+            X509 *c = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+            if (c && EVP_PKEY_eq(X509_get0_pubkey(c), key) == 1)
+                snprintf(out[n++], LIVE_SERIAL_SIZE, "%s", other);
+            X509_free(c);
+            BIO_free(b);
+        }
+    }
+    sqlite3_finalize(st);
+    EVP_PKEY_free(key);
+    return n;
+}
 
 static int mark_revoked(sqlite3 *db, void *arg)
 {
     revoke_row *r = arg;
+    char all[REVOKE_CASCADE_MAX][LIVE_SERIAL_SIZE];
+    size_t n = cascade(db, r->serial, all, REVOKE_CASCADE_MAX, &r->known);
     sqlite3_stmt *st;
-    int rc;
+    r->n = 0;
+    /* a live certificate is revoked; a superseded one takes the stronger
+     * reason (superseded keys stay usable for enrolment, compromised ones not) */
     if (sqlite3_prepare_v2(db,
-                           "UPDATE devices SET revoked_at = ?2, reason = ?3 "
-                           "WHERE serial = ?1 AND revoked_at IS NULL",
+                           "UPDATE devices SET revoked_at = ?2, reason = ?3 WHERE serial = ?1 AND "
+                           "(revoked_at IS NULL OR (reason = 'superseded' AND ?3 <> 'superseded'))",
                            -1, &st, NULL) != SQLITE_OK)
         return -1;
-    sqlite3_bind_text(st, 1, r->serial, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, r->at);
-    sqlite3_bind_text(st, 3, r->reason, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-    r->changed = sqlite3_changes(db);
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, all[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, r->at);
+        sqlite3_bind_text(st, 3, r->reason, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            sqlite3_finalize(st);
+            return -1;
+        }
+        if (sqlite3_changes(db) == 1)
+            memcpy(r->changed[r->n++], all[i], LIVE_SERIAL_SIZE);
+    }
     sqlite3_finalize(st);
-    return rc;
+    return 0;
 }
 
 int device_crl_publish(service *svc, char *err, size_t len)
@@ -284,24 +389,47 @@ out:
 
 int device_revoke(service *svc, const char *serial, const char *reason, char *err, size_t len)
 {
-    revoke_row row = {serial, reason ? reason : "unspecified", (int64_t)time(NULL), 0};
-    size_t ended;
-    if (!pki_crl_reason_valid(row.reason)) {
-        snprintf(err, len, "'%s' is not a CRL reason (keyCompromise, superseded, ...)", row.reason);
+    static revoke_row row; /* 4 KiB: not on a worker's stack; one revocation at a time */
+    static pthread_mutex_t one = PTHREAD_MUTEX_INITIALIZER;
+    size_t ended = 0;
+    int rc;
+    if (!pki_crl_reason_valid(reason ? reason : "unspecified")) {
+        snprintf(err, len, "'%s' is not a CRL reason (keyCompromise, superseded, ...)", reason);
         return -1;
     }
+    pthread_mutex_lock(&one);
+    memset(&row, 0, sizeof row);
+    row.serial = serial;
+    row.reason = reason ? reason : "unspecified";
+    row.at = (int64_t)time(NULL);
     if (store_write(svc->st, mark_revoked, &row) != 0) {
         snprintf(err, len, "the store did not take the revocation: retry");
-        return -1;
-    }
-    if (!row.changed && !device_is_revoked(svc, serial)) {
+        rc = -1;
+    } else if (!row.known) {
         snprintf(err, len, "no enrolled device has serial %s", serial);
-        return -1;
+        rc = -1;
+    } else if (row.n == 0) {
+        snprintf(err, len, "device %s is already revoked", serial);
+        rc = -1;
+    } else {
+        /* memory first: open connections fail from this instant */
+        for (size_t i = 0; i < row.n; i++) {
+            add_serial(svc, row.changed[i]);
+            ended += live_end_device(svc->sessions, row.changed[i]);
+        }
+        note("revoked device %s (%s)%s: %zu certificate%s, %zu session%s ended", serial, row.reason,
+             row.n > 1 ? " with its renewals and same-key devices" : "", row.n, row.n == 1 ? "" : "s",
+             ended, ended == 1 ? "" : "s");
+        rc = device_crl_publish(svc, err, len);
     }
-    /* memory first: open connections fail from this instant */
+    pthread_mutex_unlock(&one);
+    return rc;
+}
+
+int device_superseded(service *svc, const char *serial, char *err, size_t len)
+{
+    /* the store marked it in the transaction that stored its successor */
     add_serial(svc, serial);
-    ended = live_end_device(svc->sessions, serial);
-    note("revoked device %s (%s): %zu session%s ended", serial, row.reason, ended,
-         ended == 1 ? "" : "s");
+    live_end_device(svc->sessions, serial);
     return device_crl_publish(svc, err, len);
 }

@@ -55,6 +55,7 @@ int h_register(struct mg_connection *conn, void *arg)
     int64_t id = 0;
     int st;
 
+    web_secret(conn); /* the body is a password: never in the log */
     if ((st = web_read_json(conn, &in)) != 0)
         return st;
     user = json_get_str(in, "username");
@@ -274,20 +275,45 @@ static int key_was_revoked(service *svc, X509_REQ *csr)
 
 typedef struct device_row {
     const char *serial, *pem, *alg;
+    const char *replaces; /* re-enrolment: the serial it supersedes, or NULL */
     int64_t account_id, not_after;
     uint8_t x5t[32];
+    int superseded;       /* out: 1 if the old certificate was still live (and is no more) */
 } device_row;
 
+/* One job, so that a certificate can be renewed once: the old one is marked
+ * superseded only if it is still live, and the new one is stored only then.
+ * Eight renewals raced with one certificate give one new device, not eight. */
 static int insert_device(sqlite3 *db, void *arg)
 {
-    const device_row *r = arg;
+    device_row *r = arg;
     sqlite3_stmt *st;
     int rc;
+    if (r->replaces) {
+        if (sqlite3_prepare_v2(db,
+                               "UPDATE devices SET revoked_at = ?2, reason = 'superseded' "
+                               "WHERE serial = ?1 AND revoked_at IS NULL",
+                               -1, &st, NULL) != SQLITE_OK)
+            return -1;
+        sqlite3_bind_text(st, 1, r->replaces, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        sqlite3_finalize(st);
+        if (rc != 0)
+            return -1;
+        if (sqlite3_changes(db) != 1)
+            return 1; /* renewed or revoked meanwhile: store nothing */
+        r->superseded = 1;
+    }
     if (sqlite3_prepare_v2(db,
                            "INSERT INTO devices(serial, account_id, cert_pem, x5t, key_alg, not_after, "
-                           "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                           "created_at, replaces) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                            -1, &st, NULL) != SQLITE_OK)
         return -1;
+    if (r->replaces)
+        sqlite3_bind_text(st, 8, r->replaces, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 8);
     sqlite3_bind_text(st, 1, r->serial, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, r->account_id);
     sqlite3_bind_text(st, 3, r->pem, -1, SQLITE_STATIC);
@@ -300,12 +326,33 @@ static int insert_device(sqlite3 *db, void *arg)
     return rc;
 }
 
+/* A person's devices at most: each one may hold sessions and fill its own
+ * quarantine quota, so an account must not be able to mint them without end */
+#define DEVICES_PER_ACCOUNT 10
+
+static int live_devices(service *svc, int64_t account_id)
+{
+    sqlite3 *db = store_reader(svc->st);
+    sqlite3_stmt *st;
+    int n = -1;
+    if (db && sqlite3_prepare_v2(db, "SELECT count(*) FROM devices WHERE account_id = ?1 AND revoked_at IS NULL",
+                                 -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, account_id);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            n = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    return n;
+}
+
 /* Issue the device certificate for user, store the device, answer it.
+ * replaces: the serial a re-enrolment renews (NULL for a new device).
  * Returns the status; *serial gets the new device id. */
 static int issue(service *svc, struct mg_connection *conn, X509_REQ *csr, const char *user,
-                 int64_t account_id, char serial[LIVE_SERIAL_SIZE])
+                 int64_t account_id, const char *replaces, char serial[LIVE_SERIAL_SIZE])
 {
     device_row row = {0};
+    int have = live_devices(svc, account_id);
     X509 *cert;
     char *pem = NULL;
     int st;
@@ -313,11 +360,17 @@ static int issue(service *svc, struct mg_connection *conn, X509_REQ *csr, const 
 
     if (key_was_revoked(svc, csr))
         return web_reply_error(conn, 403, "this key belongs to a revoked device: make a new key");
+    if (have < 0)
+        return web_reply_error_retry(conn, 503, 1, "the store is not available: retry");
+    if (!replaces && have >= DEVICES_PER_ACCOUNT)
+        return web_reply_error(conn, 409, "this account already has %d devices: revoke one first (06-admin revoke-device)",
+                               DEVICES_PER_ACCOUNT);
     cert = pki_issue_device(csr, svc->device_ca, svc->device_ca_key, user, SERVICE_DEVICE_DAYS,
                             serial, LIVE_SERIAL_SIZE);
     if (!cert)
         return web_reply_error(conn, 400, "the CSR was refused: %s", pki_last_error());
     row.serial = serial;
+    row.replaces = replaces;
     row.account_id = account_id;
     row.alg = EVP_PKEY_is_a(pub, "ED25519") ? "ed25519" : "p256";
     row.not_after = (int64_t)time(NULL) + SERVICE_DEVICE_DAYS * 86400LL;
@@ -325,7 +378,11 @@ static int issue(service *svc, struct mg_connection *conn, X509_REQ *csr, const 
         st = web_reply_error(conn, 500, "cannot encode the certificate");
     } else {
         row.pem = pem;
-        if (store_write(svc->st, insert_device, &row) != 0) {
+        int w = store_write(svc->st, insert_device, &row);
+        if (w == 1) {
+            /* the certificate just made was never stored: it is nobody's */
+            st = web_reply_error(conn, 409, "this certificate was renewed or revoked meanwhile: nothing issued");
+        } else if (w != 0) {
             st = web_reply_error_retry(conn, 503, 1, "the device was not stored: retry");
         } else {
             note("issued device %s to '%s' (%s key, clientAuth, %d days)", serial, user, row.alg,
@@ -405,7 +462,7 @@ int h_est_enroll(struct mg_connection *conn, void *arg)
     }
     if ((st = read_csr(svc, conn, &csr)) != 0)
         return st;
-    st = issue(svc, conn, csr, user, account_id, serial);
+    st = issue(svc, conn, csr, user, account_id, NULL, serial);
     X509_REQ_free(csr);
     return st;
 }
@@ -422,10 +479,12 @@ int h_est_reenroll(struct mg_connection *conn, void *arg)
         return st;
     if ((st = read_csr(svc, conn, &csr)) != 0)
         return st;
-    st = issue(svc, conn, csr, d.user, d.account_id, serial);
+    /* one certificate per device: the store marks the old one superseded in
+     * the same transaction that stores the new one; here the old one leaves
+     * the TLS layer too (the in-memory set, its sessions, the CRL) */
+    st = issue(svc, conn, csr, d.user, d.account_id, d.serial, serial);
     X509_REQ_free(csr);
-    /* one certificate per device: the one it replaces is superseded */
-    if (st == 200 && device_revoke(svc, d.serial, "superseded", err, sizeof err) != 0)
-        warning("re-enrolment: the old certificate %s stays valid: %s", d.serial, err);
+    if (st == 200 && device_superseded(svc, d.serial, err, sizeof err) != 0)
+        warning("re-enrolment: %s", err);
     return st;
 }

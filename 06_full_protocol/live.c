@@ -146,9 +146,15 @@ int live_add(live *t, live_session *s, unsigned *retry_after)
     live_session *stale;
     pthread_mutex_lock(&t->lock);
     stale = take_if(t, pick_stale, &a); /* reclaim first: a full table may only look full */
-    if (t->count >= t->max) {
+    size_t mine = 0;
+    for (live_session *o = t->head; o; o = o->next)
+        mine += strcmp(o->device, s->device) == 0;
+    if (t->count >= t->max || mine >= LIVE_PER_DEVICE) {
         int64_t soonest = INT64_MAX, now = now_s();
+        int which = mine >= LIVE_PER_DEVICE ? LIVE_DEVICE_FULL : LIVE_FULL;
         for (live_session *o = t->head; o; o = o->next) {
+            if (which == LIVE_DEVICE_FULL && strcmp(o->device, s->device) != 0)
+                continue;
             int64_t free_at = o->last_used + t->idle;
             if (o->expires_at < free_at)
                 free_at = o->expires_at;
@@ -159,7 +165,7 @@ int live_add(live *t, live_session *s, unsigned *retry_after)
         release_list(t, stale);
         if (retry_after)
             *retry_after = soonest == INT64_MAX || soonest <= now ? 1 : (unsigned)(soonest - now);
-        return LIVE_FULL;
+        return which;
     }
     s->last_used = now_s();
     s->refs++;
@@ -223,6 +229,34 @@ static int pick_device(const live_session *s, const void *arg, int64_t now)
 {
     (void)now;
     return strcmp(s->device, arg) == 0;
+}
+
+static int pick_jti(const live_session *s, const void *arg, int64_t now)
+{
+    (void)now;
+    return strcmp(s->jti, arg) == 0;
+}
+
+static int pick_user(const live_session *s, const void *arg, int64_t now)
+{
+    (void)now;
+    return strcmp(s->user, arg) == 0;
+}
+
+size_t live_end_jti(live *t, const char *jti)
+{
+    pthread_mutex_lock(&t->lock);
+    live_session *list = take_if(t, pick_jti, jti);
+    pthread_mutex_unlock(&t->lock);
+    return release_list(t, list);
+}
+
+size_t live_end_user(live *t, const char *user)
+{
+    pthread_mutex_lock(&t->lock);
+    live_session *list = take_if(t, pick_user, user);
+    pthread_mutex_unlock(&t->lock);
+    return release_list(t, list);
 }
 
 int live_end(live *t, const char *id)

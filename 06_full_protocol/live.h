@@ -73,6 +73,11 @@ live_session *live_session_new(void);
 /* Take s into the table (it keeps its own reference). 0; LIVE_FULL when every
  * slot holds a live session (*retry_after: seconds until one idles out). */
 #define LIVE_FULL 1
+/* ...and LIVE_DEVICE_FULL when s's device already holds LIVE_PER_DEVICE
+ * live sessions: one device (anyone can register and enrol one) must not
+ * be able to take every slot and lock everybody else out */
+#define LIVE_DEVICE_FULL 2
+#define LIVE_PER_DEVICE 8
 int live_add(live *t, live_session *s, unsigned *retry_after);
 /* Borrow the session id names, if it is live (and mark it used now). */
 live_session *live_get(live *t, const char *id);
@@ -83,6 +88,10 @@ int live_end(live *t, const char *id);
 /* End every session of a device (revoked), or idle for idle_seconds or more
  * (idle_seconds 0: the table's setting), or past its expiry. The count. */
 size_t live_end_device(live *t, const char *serial);
+/* End the session whose token has this id (06-admin revoke-token). */
+size_t live_end_jti(live *t, const char *jti);
+/* End every session of an account (disabled). */
+size_t live_end_user(live *t, const char *user);
 size_t live_sweep(live *t, unsigned idle_seconds);
 size_t live_count(live *t);
 /* Call fn for each live session (a snapshot: under the table's lock, so fn

@@ -70,7 +70,10 @@ typedef struct service {
     pthread_mutex_t revoked_lock;
     char (*revoked_serials)[LIVE_SERIAL_SIZE];
     size_t n_revoked_serials;
-    char (*revoked_jtis)[32];
+    struct revoked_jti {
+        char jti[32];
+        int64_t exp; /* after it the token is refused anyway: the entry goes */
+    } *revoked_jtis;
     size_t n_revoked_jtis;
 } service;
 
@@ -94,11 +97,18 @@ int device_is_revoked(service *svc, const char *serial);
 /* Revoke: the row, the in-memory set, its sessions, a new CRL the TLS layer
  * takes at once. 0, or -1 with err. */
 int device_revoke(service *svc, const char *serial, const char *reason, char *err, size_t len);
+/* A re-enrolment's old certificate, already marked superseded in the store:
+ * out of the TLS layer too (the in-memory set, its sessions, the CRL). */
+int device_superseded(service *svc, const char *serial, char *err, size_t len);
 /* Write DATA/devices-crl.pem from the devices table (at start and on each
  * revocation) and hand it to the TLS layer. */
 int device_crl_publish(service *svc, char *err, size_t len);
 int token_is_revoked(service *svc, const char *jti);
-int token_revoke(service *svc, const char *jti, int64_t exp);
+/* Revoke a token id until exp: in the store (what survives a restart) and,
+ * with in_memory, in the set every request checks (06-admin revoke-token;
+ * CLOSE needs no entry there: its token dies with its session). 0, or -1
+ * when the store did not take it or the set is full of live entries. */
+int token_revoke(service *svc, const char *jti, int64_t exp, int in_memory);
 /* Load the revoked serials and tokens from the store (at start). */
 int revoked_load(service *svc);
 

@@ -226,6 +226,33 @@ static int open_request(struct mg_connection *conn, live_session *s, envelope_ty
     return 0;
 }
 
+/* Steps 1 to 5 of the check order, for /v1/data and /v1/close alike: the
+ * device, the envelope, the token, the session (locked), seq and tag. On
+ * success the session is returned locked with the plaintext in *pt; NULL
+ * otherwise, after answering (*st; the identical resend of the last request
+ * was answered from the cache). */
+static live_session *receive(service *svc, struct mg_connection *conn, envelope_type t, device_id *d,
+                             envelope_in *e, token_claims *claims, uint8_t **pt, size_t *pt_len, int *st)
+{
+    live_session *s;
+    *pt = NULL;
+    memset(e, 0, sizeof *e);
+    if ((*st = device_require(svc, conn, d, 1)) != 0 ||
+        (*st = read_envelope(conn, t == ENVELOPE_CLOSE ? "CLOSE" : "DATA_REQUEST", e)) != 0)
+        return NULL;
+    if ((*st = check_token(svc, conn, d, e->session, claims)) != 0 ||
+        !(s = lock_session(svc, conn, d, e->session, st))) {
+        envelope_in_free(e);
+        return NULL;
+    }
+    if ((*st = open_request(conn, s, t, e, pt, pt_len)) != 0 || !*pt) {
+        unlock_session(svc, s);
+        envelope_in_free(e);
+        return NULL;
+    }
+    return s;
+}
+
 /* ---- POST /v1/hello ------------------------------------------------------ */
 
 static json_t *counters(service *svc, const char *serial)
@@ -337,9 +364,14 @@ int h_hello(struct mg_connection *conn, void *arg)
     }
     envelope_secrets_wipe(&sec);
     token_free(token);
-    if (live_add(svc->sessions, s, &retry) == LIVE_FULL) {
+    int added = live_add(svc->sessions, s, &retry);
+    if (added != 0) {
         free(ack);
         live_put(svc->sessions, s);
+        if (added == LIVE_DEVICE_FULL)
+            return web_reply_error_retry(conn, 429, retry,
+                                         "this device already holds %d sessions: CLOSE one first",
+                                         LIVE_PER_DEVICE);
         return web_reply_error_retry(conn, 503, retry, "every session slot is taken: retry later");
     }
     note("session %s for '%s' on device %s: keys every %u messages, token until %lld", s->id, s->user,
@@ -347,6 +379,7 @@ int h_hello(struct mg_connection *conn, void *arg)
     wire_out("HELLO_ACK: session, server's X25519 value and nonce, token, signed by the server's key "
              "(no key or IV travels)");
     live_put(svc->sessions, s);
+    web_secret(conn); /* the HELLO_ACK holds the bearer token */
     st = web_reply(conn, 200, "application/json", ack, strlen(ack));
     free(ack);
     return st;
@@ -408,22 +441,11 @@ int h_data(struct mg_connection *conn, void *arg)
     json_t *out;
     int st;
 
-    if ((st = device_require(svc, conn, &d, 1)) != 0)
+    if (!(s = receive(svc, conn, ENVELOPE_DATA_REQUEST, &d, &e, &claims, &pt, &pt_len, &st)))
         return st;
-    if ((st = read_envelope(conn, "DATA_REQUEST", &e)) != 0)
-        return st;
-    if ((st = check_token(svc, conn, &d, e.session, &claims)) != 0 ||
-        !(s = lock_session(svc, conn, &d, e.session, &st))) {
-        envelope_in_free(&e);
-        return st;
-    }
-    if ((st = open_request(conn, s, ENVELOPE_DATA_REQUEST, &e, &pt, &pt_len)) != 0 || !pt) {
-        unlock_session(svc, s);
-        envelope_in_free(&e);
-        return st;
-    }
     /* Authenticated by the session key; now the device's own signature. */
     hello_status hs = signed_op_parse(pt, pt_len, &op);
+    int parsed = hs == HELLO_OK; /* op holds the payload and signature: cleared on every path */
     encoding_free_secret(pt, pt_len);
     if (hs != HELLO_OK) {
         s->refused++;
@@ -443,7 +465,7 @@ int h_data(struct mg_connection *conn, void *arg)
         out = json_pack("{s:s, s:s}", "status", "refused", "reason",
                         "unknown op (this server knows: record, poll)");
     }
-    if (hs == HELLO_OK)
+    if (parsed)
         signed_op_clear(&op);
     if (out)
         json_object_set_new(out, "seq", json_integer((json_int_t)e.seq));
@@ -468,20 +490,8 @@ int h_close(struct mg_connection *conn, void *arg)
     char id[LIVE_ID_SIZE];
     int st;
 
-    if ((st = device_require(svc, conn, &d, 1)) != 0)
+    if (!(s = receive(svc, conn, ENVELOPE_CLOSE, &d, &e, &claims, &pt, &pt_len, &st)))
         return st;
-    if ((st = read_envelope(conn, "CLOSE", &e)) != 0)
-        return st;
-    if ((st = check_token(svc, conn, &d, e.session, &claims)) != 0 ||
-        !(s = lock_session(svc, conn, &d, e.session, &st))) {
-        envelope_in_free(&e);
-        return st;
-    }
-    if ((st = open_request(conn, s, ENVELOPE_CLOSE, &e, &pt, &pt_len)) != 0 || !pt) {
-        unlock_session(svc, s);
-        envelope_in_free(&e);
-        return st;
-    }
     json_t *why = json_parse((const char *)pt, pt_len, 4, NULL, 0);
     const char *reason = why ? json_get_str(why, "reason") : NULL;
     note("CLOSE from '%s': %s", s->user, reason ? reason : "(no reason given)");
@@ -493,7 +503,7 @@ int h_close(struct mg_connection *conn, void *arg)
     unlock_session(svc, s);
     /* the session's keys go now, and its token with it */
     live_end(svc->sessions, id);
-    if (token_revoke(svc, claims.jti, claims.exp) != 0)
+    if (token_revoke(svc, claims.jti, claims.exp, 0) != 0)
         warning("the token %s is not recorded as revoked (it dies with its session anyway)",
                 claims.jti);
     envelope_in_free(&e);

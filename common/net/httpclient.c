@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* httpclient.c - see httpclient.h */
 #include "net/httpclient.h"
+#include "net_internal.h"
 
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
@@ -22,6 +23,7 @@ typedef struct transfer {
     CURL *curl;
     int tls_seen;
     int chunked_out; /* the request body goes chunked (a session's body function) */
+    int secret_body; /* never narrate the request body (it holds a password) */
 } transfer;
 
 void http_client_init(void)
@@ -63,10 +65,22 @@ static void narrate_lines(int out, const char *data, size_t size)
             if (end > start && data[end - 1] == '\r')
                 end--;
             if (end > start) {
+                char shown[8192];
+                const char *line = data + start, *colon = memchr(line, ':', end - start);
+                size_t len = end - start;
+                if (colon) { /* a header: a credential's value is not shown */
+                    const char *v = colon + 1;
+                    while (v < data + end && *v == ' ')
+                        v++;
+                    net_header_shown(line, (size_t)(colon - line), v, (size_t)(data + end - v), shown,
+                                     sizeof shown);
+                    line = shown;
+                    len = strlen(shown);
+                }
                 if (out)
-                    wire_out("%.*s", (int)(end - start), data + start);
+                    wire_out("%.*s", (int)len, line);
                 else
-                    wire_in("%.*s", (int)(end - start), data + start);
+                    wire_in("%.*s", (int)len, line);
             }
             start = i + 1;
         }
@@ -142,6 +156,11 @@ static int on_debug(CURL *curl, curl_infotype type, char *data, size_t size, voi
         narrate_lines(0, data, size);
         break;
     case CURLINFO_DATA_OUT:
+        if (t && t->secret_body) {
+            /* a password: the narration is a log, and stays without it */
+            wire_out("(%zu bytes of body: it holds a password, not shown)", size);
+            break;
+        }
         if (!(t && t->chunked_out && narrate_chunks(data, size) == 0))
             narrate_body(1, data, size);
         hexdump("request body as sent", data, size);
@@ -284,6 +303,7 @@ static int configure(CURL *curl, const http_request *req, transfer *t, char *err
     curl_easy_setopt(curl, CURLOPT_DEBUGDATA, t);
     curl_easy_setopt(curl, CURLOPT_VERBOSE, 1L); /* feeds on_debug, prints nothing itself */
 
+    t->secret_body = req->secret_body;
     if (stream) {
         /* No length up front: the body does not exist until the connection
          * does, so it goes chunked (webserver.c reads chunked bodies). */
@@ -531,8 +551,11 @@ int http_session_do(http_session *s, const http_session_request *r, http_respons
     req.headers = r->headers;
     req.body = r->body;
     req.body_len = r->body_len;
+    req.secret_body = r->secret_body;
     req.cacert = s->o.cacert;
     req.crlfile = s->o.crlfile;
+    req.customise = s->o.customise;
+    req.customise_arg = s->o.customise_arg;
     req.client_cert = s->o.client_cert;
     req.client_key = s->o.client_key;
     req.tls_min_version = s->o.tls_min_version;

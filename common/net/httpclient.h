@@ -50,6 +50,9 @@ typedef struct http_request {
      * option this struct does not name. Return CURLE_OK to go on. */
     CURLcode (*customise)(CURL *curl, void *arg);
     void *customise_arg;
+    /* 1: the body holds a password; the narration says how long it is, never
+     * what it is (credential headers are always cut short) */
+    int secret_body;
 } http_request;
 
 typedef struct http_response {
@@ -111,6 +114,11 @@ typedef struct http_session_opts {
     long tls_min_version, tls_max_version; /* CURL_SSLVERSION_* or 0 */
     long timeout_ms, connect_timeout_ms;   /* per request; 0: the http_request defaults */
     size_t max_response;                   /* 0: the http_request default */
+    /* as in http_request: called before each request, for options this
+     * struct does not name (the TLS chain recorder); it must not set the
+     * PREREQ callback, which the session uses */
+    CURLcode (*customise)(CURL *curl, void *arg);
+    void *customise_arg;
 } http_session_opts;
 
 /* NULL on error (out of memory). No connection is made until the first
@@ -138,6 +146,7 @@ typedef struct http_session_request {
     size_t body_len;
     http_body_fn body_fn;               /* a body made for the connection */
     void *body_arg;
+    int secret_body;                    /* as in http_request */
 } http_session_request;
 
 /* 0 when a response arrived (any status), -1 on a transport failure

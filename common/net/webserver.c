@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* webserver.c - see webserver.h */
 #include "net/webserver.h"
+#include "net_internal.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -107,6 +108,8 @@ static _Thread_local int t_body_unread;
 static _Thread_local unsigned t_retry_after;
 /* Set while a HEAD request runs its GET handler: replies carry the head only. */
 static _Thread_local int t_head;
+/* this request, or its answer, carries a credential (web_secret) */
+static _Thread_local int t_secret;
 /* The methods a known path allows, for the Allow header of a 405. */
 static _Thread_local char t_allow[128];
 /* The request's path, percent-decoded by dispatch (civetweb's decode_url is
@@ -182,7 +185,10 @@ int web_reply(struct mg_connection *conn, int status, const char *content_type, 
         mg_write(conn, head, (size_t)n);
         return status;
     }
-    hexdump("response body", body, len);
+    if (t_secret)
+        note("(the body holds a credential: --verbose does not show it)");
+    else
+        hexdump("response body", body, len);
 
     /* One write for head and body: one TCP segment (one TLS record) for a
      * small reply instead of one per header line. */
@@ -368,8 +374,17 @@ int web_read_body(struct mg_connection *conn, char **body, size_t *len)
     if (st != 0)
         return st;
     (*body)[*len] = '\0';
-    hexdump("request body", *body, *len);
+    if (t_secret)
+        note("request body: %zu bytes, holding a credential: not shown", *len);
+    else
+        hexdump("request body", *body, *len);
     return 0;
+}
+
+void web_secret(struct mg_connection *conn)
+{
+    (void)conn;
+    t_secret = 1;
 }
 
 int web_read_json(struct mg_connection *conn, json_t **out)
@@ -388,6 +403,7 @@ int web_read_json(struct mg_connection *conn, json_t **out)
     if ((st = web_read_body(conn, &body, &len)) != 0)
         return st;
     *out = json_parse(body, len, cfg_of(conn)->max_json_depth, err, sizeof err);
+    OPENSSL_cleanse(body, len); /* it may hold a password (the parsed copy is the caller's) */
     free(body);
     if (!*out)
         return web_reply_error(conn, 400, "bad JSON: %s", err);
@@ -526,8 +542,11 @@ static void log_request(const struct mg_request_info *ri)
     shown[o] = '\0';
     wire_in("%s %s%s%s HTTP/%s", ri->request_method, shown, ri->query_string ? "?" : "",
             ri->query_string ? ri->query_string : "", ri->http_version);
-    for (int i = 0; i < ri->num_headers; i++)
-        wire_in("%s: %s", ri->http_headers[i].name, ri->http_headers[i].value);
+    for (int i = 0; i < ri->num_headers; i++) {
+        char line[8192];
+        const char *name = ri->http_headers[i].name, *v = ri->http_headers[i].value;
+        wire_in("%s", net_header_shown(name, strlen(name), v, strlen(v), line, sizeof line));
+    }
 }
 
 /* ---- slow clients ----
@@ -959,6 +978,7 @@ static int dispatch(struct mg_connection *conn)
     t_allow[0] = '\0';
     /* HEAD gets the head only, whatever answers it (a 404 or 405 too) */
     t_head = head;
+    t_secret = 0;
     mark_served(mg_get_user_data(mg_get_context(conn)), ri, 1);
 
     t_body_unread = 0;

@@ -120,6 +120,11 @@ int web_read_body(struct mg_connection *conn, char **body, size_t *len);
  * replying (415 wrong type, 413, 400 with the parser's line and column). */
 int web_read_json(struct mg_connection *conn, json_t **out);
 
+/* This request or its answer carries a credential (a password, a token):
+ * the narration shows the bodies' length only, even with --verbose. Call it
+ * before web_read_body / web_read_json / web_reply. */
+void web_secret(struct mg_connection *conn);
+
 /* The request's header value, or NULL. */
 const char *web_header(struct mg_connection *conn, const char *name);
 /* The client's IP address as text ("127.0.0.1", "::1"): what per-client

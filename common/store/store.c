@@ -30,7 +30,8 @@ static const char SCHEMA[] =
     "CREATE TABLE devices(serial TEXT PRIMARY KEY, account_id INTEGER NOT NULL REFERENCES accounts(id),"
     " cert_pem TEXT NOT NULL, x5t BLOB NOT NULL UNIQUE,"
     " key_alg TEXT NOT NULL CHECK(key_alg IN ('ed25519','p256')), not_after INTEGER NOT NULL,"
-    " created_at INTEGER NOT NULL, revoked_at INTEGER, reason TEXT) STRICT;"
+    " created_at INTEGER NOT NULL, revoked_at INTEGER, reason TEXT,"
+    " replaces TEXT REFERENCES devices(serial)) STRICT;" /* the certificate a re-enrolment superseded */
     "CREATE TABLE receipts(id INTEGER PRIMARY KEY, device_serial TEXT NOT NULL REFERENCES devices(serial),"
     " msg_id BLOB NOT NULL CHECK(length(msg_id) = 16), op TEXT NOT NULL, payload BLOB NOT NULL,"
     " payload_sha256 BLOB NOT NULL, created INTEGER NOT NULL, signature BLOB NOT NULL,"
