@@ -43,7 +43,7 @@ if ! start_server 06-lab "$BIN/06-server" --port 0 --data "$DATA2" "${SRV[@]}" \
   t_fail "06 flaws: the lab server starts" "$(tail -n 5 "$SERVER_LOG")"
   exit 0
 fi
-LAB_LOG=$SERVER_LOG
+LAB_LOG=$SERVER_LOG LAB_PID=$SERVER_PID
 URL2="https://localhost:$SERVER_PORT"
 printf 'correct horse battery staple\n' >"$tmp/pw"
 printf 'wrong password, surely\n' >"$tmp/wrong.pw"
@@ -567,3 +567,10 @@ t_true "R3 flaw: the JWT never expires -> past exp and the leeway, the token is 
   "after up to $limit s: $SHORT_ANS" bash -c '[[ "$1" == *"token expired"* && "$1" != *"\"account\""* ]]' _ "$SHORT_ANS"
 
 t_true "06 flaws: the main server still serves after all of it" "$(tail -n 3 "$MAIN_LOG")" kill -0 "$MAIN_PID"
+# exit 0 on SIGTERM: under SAN=1 a leak or a sanitizer report would make it 1
+stop_server "$MAIN_PID"
+t_true "06 flaws: the main server stops cleanly on SIGTERM (exit 0)" \
+  "exit status $STOPPED_RC: $(tail -n 5 "$MAIN_LOG")" test "$STOPPED_RC" = 0
+stop_server "$LAB_PID"
+t_true "06 flaws: the lab server stops cleanly on SIGTERM (exit 0)" \
+  "exit status $STOPPED_RC: $(tail -n 5 "$LAB_LOG")" test "$STOPPED_RC" = 0
