@@ -204,6 +204,21 @@ t_true "06: the 429 carries Retry-After" "$T_OUT" grep -qi '^Retry-After: [0-9]'
 t_expect "06: 06-admin unlock lifts it" 0 --out '"unlocked":"bob"' -- "${ADM[@]}" unlock bob
 t_expect "06: ...and the right password works again" 0 --out "CN=bob" -- "${B[@]}" --home "$tmp/bob2" enrol
 
+# ---- disabling an account ----
+TOKB=$("${B[@]}" --home "$tmp/bob2" -q token 2>/dev/null)
+CURL_B2=(curl -sS --cacert "$P/root.crt" --cert "$tmp/bob2/device.crt" --key "$tmp/bob2/device.key")
+t_expect "06: 06-admin disable ends the account's sessions" 0 --out '"disabled":true' --out '"sessions_ended":1' \
+  -- "${ADM[@]}" disable bob
+t_expect "06: ...its token is dead" 0 --out "this account is disabled" --not '"account"' \
+  -- "${CURL_B2[@]}" -H "Authorization: Bearer $TOKB" "$URL/v1/whoami"
+t_expect "06: ...it opens no session" 1 --err "this account is disabled" -- "${B[@]}" --home "$tmp/bob2" send-record '{"FirstName": "B"}'
+t_expect "06: ...and a disabled account never gets a certificate again" 1 --err "HTTP 403: this account is disabled" \
+  -- "${B[@]}" --home "$tmp/bob3" enrol
+t_expect "06: 06-admin enable: the account is back" 0 --out '"disabled":false' -- "${ADM[@]}" enable bob
+t_expect "06: ...and opens sessions again" 0 --out "record stored" -- "${B[@]}" --home "$tmp/bob2" send-record '{"FirstName": "B"}'
+t_expect "06: ...but the token from before the disabling stays dead" 0 --out '"type":"CLOSE"' --not '"account"' \
+  -- "${CURL_B2[@]}" -H "Authorization: Bearer $TOKB" "$URL/v1/whoami"
+
 # ---- the admin ----
 t_expect "06: 06-admin sessions lists the live sessions" 0 --out '"sessions"' -- "${ADM[@]}" sessions
 t_expect "06: 06-admin audit verifies every stored signature" 0 --out '"bad":0' -- "${ADM[@]}" audit
