@@ -63,7 +63,13 @@ t_expect "06: the server enforces the username rules" 1 --err "HTTP 400" \
 printf 'short\n' >"$tmp/short.pw"
 t_expect "06: a password under 8 bytes is refused" 1 --err "HTTP 400" \
   -- "$BIN/06-client" --url "$URL" --cacert "$P/root.crt" --home "$tmp/x" --user carol --password-file "$tmp/short.pw" register
-t_expect "06: bob registers too" 0 -- "${B[@]}" register
+t_expect "06: bob registers too (the password from COURSE06_PASSWORD)" 0 --out "account 'bob' registered" \
+  -- env COURSE06_PASSWORD="$(cat "$tmp/bob.pw")" "$BIN/06-client" --url "$URL" --cacert "$P/root.crt" --home "$tmp/bob" --user bob register
+t_expect "06: argon2-cffi verifies the hash the server stored for alice" 0 --out "verified m=19456 t=2 p=1" \
+  -- /usr/bin/python3 -c 'import sys, argon2
+h = sys.argv[1]; argon2.PasswordHasher().verify(h, sys.argv[2])
+p = argon2.extract_parameters(h); print("verified m=%d t=%d p=%d" % (p.memory_cost, p.time_cost, p.parallelism))' \
+  "$(sq "SELECT pw_hash FROM accounts WHERE username='alice'")" "$(head -n 1 "$tmp/alice.pw")"
 t_true "06: the stored hash is an Argon2id PHC string (R4: unsalted SHA-256)" "$(sq "SELECT pw_hash FROM accounts WHERE username='alice'")" \
   grep -q '^\$argon2id\$v=19\$m=19456,t=2,p=1\$' <<<"$(sq "SELECT pw_hash FROM accounts WHERE username='alice'")"
 
