@@ -165,6 +165,62 @@ static int admin_unlock(struct mg_connection *conn, void *arg)
     return st;
 }
 
+/* tokens issued before now die with the account's disabling, whatever their
+ * session (a token outlives nothing its account lost) */
+typedef struct valid_after {
+    const char *user;
+    int64_t at;
+} valid_after;
+
+static int set_valid_after(sqlite3 *db, void *arg)
+{
+    const valid_after *v = arg;
+    sqlite3_stmt *st;
+    int rc;
+    if (sqlite3_prepare_v2(db, "UPDATE accounts SET tokens_valid_after = ?2 WHERE username = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, v->user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, v->at);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* {"username": U, "disabled": true|false}: a disabled account opens no
+ * session and gets no certificate; its sessions and tokens end now */
+static int admin_disable(struct mg_connection *conn, void *arg)
+{
+    service *svc = arg;
+    json_t *in;
+    int st;
+    if ((st = admin_json(svc, conn, &in)) != 0)
+        return st;
+    const char *user = json_get_str(in, "username");
+    json_t *flag = json_object_get(in, "disabled");
+    if (!user || !json_is_boolean(flag)) {
+        json_decref(in);
+        return web_reply_error(conn, 400, "the body must be {\"username\": ..., \"disabled\": true|false}");
+    }
+    int off = json_is_true(flag);
+    /* iat is in seconds: a token of this very second before the disabling
+     * had its session, which ends below, so "before now" is enough */
+    valid_after v = {user, (int64_t)time(NULL)};
+    if (accounts_disable(svc->acc, user, off) != 0) {
+        st = web_reply_error(conn, 404, "no account '%s'", user);
+    } else if (off && store_write(svc->st, set_valid_after, &v) != 0) {
+        st = web_reply_error(conn, 503, "the account is disabled, but its old tokens were not marked: retry");
+    } else {
+        size_t ended = off ? live_end_user(svc->sessions, user) : 0;
+        note("admin: account '%s' %s (%zu session%s ended)", user, off ? "disabled" : "enabled", ended,
+             ended == 1 ? "" : "s");
+        st = web_reply_json(conn, 200, json_pack("{s:s, s:b, s:I}", "username", user, "disabled", off,
+                                                 "sessions_ended", (json_int_t)ended));
+    }
+    json_decref(in);
+    return st;
+}
+
 /* ---- audit: every stored signature, verified again ----------------------- */
 
 static int admin_audit(struct mg_connection *conn, void *arg)
@@ -335,6 +391,7 @@ const web_route admin_routes[] = {
     {"POST", "/v1/admin/revoke-device", admin_revoke_device, NULL},
     {"POST", "/v1/admin/revoke-token", admin_revoke_token, NULL},
     {"POST", "/v1/admin/unlock", admin_unlock, NULL},
+    {"POST", "/v1/admin/disable", admin_disable, NULL},
     {"GET", "/v1/admin/audit", admin_audit, NULL},
     {"GET", "/v1/admin/quarantine", admin_quarantine_list, NULL},
     {"POST", "/v1/admin/quarantine/show", admin_quarantine_show, NULL},

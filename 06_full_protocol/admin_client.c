@@ -10,6 +10,7 @@
  *   06-admin revoke-device SERIAL [--reason R]   CRL, sessions, open connections
  *   06-admin revoke-token JTI
  *   06-admin unlock USER                  after the lockout
+ *   06-admin disable USER | enable USER   an account's sessions, tokens and enrolment
  *   06-admin audit                        verify every stored signature again
  *   06-admin quarantine [list] | show ID | drop ID | replay ID
  */
@@ -32,6 +33,7 @@ static const char USAGE[] =
     "  revoke-device SERIAL [--reason R]  revoke a device: CRL, sessions, open connections\n"
     "  revoke-token JTI         revoke one token\n"
     "  unlock USER              lift a lockout after failed passwords\n"
+    "  disable USER | enable USER  no sessions, no certificates (its tokens end now), or back\n"
     "  audit                    verify every stored record signature again\n"
     "  quarantine [list]        the signed records that could not be stored, and why\n"
     "  quarantine show|drop ID  one of them, decrypted; or remove it\n"
@@ -68,7 +70,7 @@ int main(int argc, char **argv)
         }
     }
     if (optind >= argc)
-        cli_usage_error("which command? sessions, sweep, revoke-device, revoke-token, unlock, audit, quarantine");
+        cli_usage_error("which command? sessions, sweep, revoke-device, revoke-token, unlock, disable, enable, audit, quarantine");
     const char *cmd = argv[optind], *arg = optind + 1 < argc ? argv[optind + 1] : NULL;
     int extra = argc - optind - 1;
     const char *method = "POST", *path = NULL;
@@ -92,6 +94,9 @@ int main(int argc, char **argv)
     } else if (!strcmp(cmd, "unlock") && extra == 1) {
         path = "/v1/admin/unlock";
         body = json_pack("{s:s}", "username", arg);
+    } else if ((!strcmp(cmd, "disable") || !strcmp(cmd, "enable")) && extra == 1) {
+        path = "/v1/admin/disable";
+        body = json_pack("{s:s, s:b}", "username", arg, "disabled", cmd[0] == 'd');
     } else if (!strcmp(cmd, "quarantine") && (extra == 0 || (extra == 1 && !strcmp(arg, "list")))) {
         method = "GET";
         path = "/v1/admin/quarantine";

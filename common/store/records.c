@@ -807,23 +807,37 @@ static int replay_job_fn(sqlite3 *db, void *arg)
         return 1;
     }
     /* the receipt of the first arrival, if its row was committed then */
-    if (sqlite3_prepare_v2(db, "SELECT id, status = 'stored' FROM receipts WHERE device_serial = ?1 AND msg_id = ?2",
+    int same = 1;
+    if (sqlite3_prepare_v2(db, "SELECT id, status = 'stored', payload_sha256 = ?3 FROM receipts "
+                               "WHERE device_serial = ?1 AND msg_id = ?2",
                            -1, &s, NULL) != SQLITE_OK) {
         storage_failed(j, db, "reading the receipt");
         goto undo;
     }
     sqlite3_bind_text(s, 1, j->r->device_serial, -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 2, j->r->msg_id, 16, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 3, j->sha, 32, SQLITE_STATIC);
     if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         have = 1;
         id = sqlite3_column_int64(s, 0);
         stored = sqlite3_column_int(s, 1);
+        same = sqlite3_column_int(s, 2);
     }
     sqlite3_finalize(s);
     s = NULL;
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         storage_failed(j, db, "reading the receipt");
         goto undo;
+    }
+    if (!same) {
+        /* the receipt under this (device, msg_id) was signed over another
+         * payload: a record for it must not be made from this file's */
+        res->outcome = STORE_CONFLICT;
+        snprintf(res->reason, sizeof res->reason,
+                 "receipt %lld holds another payload under this msg_id: not replayed", (long long)id);
+        exec_sp(db, "RELEASE rec");
+        values_free(&vs);
+        return 0;
     }
     if (stored) {
         res->outcome = STORE_DUPLICATE;

@@ -63,7 +63,13 @@ t_expect "06: the server enforces the username rules" 1 --err "HTTP 400" \
 printf 'short\n' >"$tmp/short.pw"
 t_expect "06: a password under 8 bytes is refused" 1 --err "HTTP 400" \
   -- "$BIN/06-client" --url "$URL" --cacert "$P/root.crt" --home "$tmp/x" --user carol --password-file "$tmp/short.pw" register
-t_expect "06: bob registers too" 0 -- "${B[@]}" register
+t_expect "06: bob registers too (the password from COURSE06_PASSWORD)" 0 --out "account 'bob' registered" \
+  -- env COURSE06_PASSWORD="$(cat "$tmp/bob.pw")" "$BIN/06-client" --url "$URL" --cacert "$P/root.crt" --home "$tmp/bob" --user bob register
+t_expect "06: argon2-cffi verifies the hash the server stored for alice" 0 --out "verified m=19456 t=2 p=1" \
+  -- /usr/bin/python3 -c 'import sys, argon2
+h = sys.argv[1]; argon2.PasswordHasher().verify(h, sys.argv[2])
+p = argon2.extract_parameters(h); print("verified m=%d t=%d p=%d" % (p.memory_cost, p.time_cost, p.parallelism))' \
+  "$(sq "SELECT pw_hash FROM accounts WHERE username='alice'")" "$(head -n 1 "$tmp/alice.pw")"
 t_true "06: the stored hash is an Argon2id PHC string (R4: unsalted SHA-256)" "$(sq "SELECT pw_hash FROM accounts WHERE username='alice'")" \
   grep -q '^\$argon2id\$v=19\$m=19456,t=2,p=1\$' <<<"$(sq "SELECT pw_hash FROM accounts WHERE username='alice'")"
 
@@ -203,6 +209,21 @@ t_run curl -sS -D - -o /dev/null --cacert "$P/root.crt" -u bob:x -H 'Content-Typ
 t_true "06: the 429 carries Retry-After" "$T_OUT" grep -qi '^Retry-After: [0-9]' <<<"$T_OUT"
 t_expect "06: 06-admin unlock lifts it" 0 --out '"unlocked":"bob"' -- "${ADM[@]}" unlock bob
 t_expect "06: ...and the right password works again" 0 --out "CN=bob" -- "${B[@]}" --home "$tmp/bob2" enrol
+
+# ---- disabling an account ----
+TOKB=$("${B[@]}" --home "$tmp/bob2" -q token 2>/dev/null)
+CURL_B2=(curl -sS --cacert "$P/root.crt" --cert "$tmp/bob2/device.crt" --key "$tmp/bob2/device.key")
+t_expect "06: 06-admin disable ends the account's sessions" 0 --out '"disabled":true' --out '"sessions_ended":1' \
+  -- "${ADM[@]}" disable bob
+t_expect "06: ...its token is dead" 0 --out "this account is disabled" --not '"account"' \
+  -- "${CURL_B2[@]}" -H "Authorization: Bearer $TOKB" "$URL/v1/whoami"
+t_expect "06: ...it opens no session" 1 --err "this account is disabled" -- "${B[@]}" --home "$tmp/bob2" send-record '{"FirstName": "B"}'
+t_expect "06: ...and a disabled account never gets a certificate again" 1 --err "HTTP 403: this account is disabled" \
+  -- "${B[@]}" --home "$tmp/bob3" enrol
+t_expect "06: 06-admin enable: the account is back" 0 --out '"disabled":false' -- "${ADM[@]}" enable bob
+t_expect "06: ...and opens sessions again" 0 --out "record stored" -- "${B[@]}" --home "$tmp/bob2" send-record '{"FirstName": "B"}'
+t_expect "06: ...but the token from before the disabling stays dead" 0 --out '"type":"CLOSE"' --not '"account"' \
+  -- "${CURL_B2[@]}" -H "Authorization: Bearer $TOKB" "$URL/v1/whoami"
 
 # ---- the admin ----
 t_expect "06: 06-admin sessions lists the live sessions" 0 --out '"sessions"' -- "${ADM[@]}" sessions
