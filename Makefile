@@ -117,7 +117,13 @@ $(eval $(call prog,exporter-server,tests/helpers/exporter_server.c,core net tls 
 $(eval $(call prog,session-driver,tests/helpers/session_driver.c,core net tls pki kex))
 
 .PHONY: all deps civetweb test demo doctor bench mutate clean pki unit-tests
-all: $(PROGRAMS) $(UNIT_BIN)
+all: $(PROGRAMS) $(UNIT_BIN) build/vectors/06/hello.json
+
+# Chapter 06's handshake vectors, from the independent Python implementation:
+# made here, never committed (their fixtures include private keys).
+build/vectors/06/hello.json: tests/helpers/06_hello.py
+	@mkdir -p $(@D)
+	$(call quiet,GEN)/usr/bin/python3 $< >$@.tmp && mv $@.tmp $@
 
 # ---- set-up -----------------------------------------------------------------
 # deps.sh exits 0 when everything is there; as root it installs what is missing.

@@ -8,8 +8,8 @@ are built here with struct, SHA-256 is hashlib's, X25519, Ed25519, ECDSA and
 the certificates are python3-cryptography's, and the key schedule is the one
 of tests/helpers/06_keyschedule.py written again (HMAC extract, HKDFExpand).
 
-    /usr/bin/python3 tests/helpers/06_hello.py > tests/vectors/06/hello.json
-    /usr/bin/python3 tests/helpers/06_hello.py --check tests/vectors/06/hello.json
+    /usr/bin/python3 tests/helpers/06_hello.py > build/vectors/06/hello.json   (the Makefile does it)
+    /usr/bin/python3 tests/helpers/06_hello.py --check build/vectors/06/hello.json
 
 Every input comes from a fixed string through SHA-256, the certificates are
 signed with a fixed Ed25519 key (deterministic), and Ed25519 signatures are
