@@ -28,6 +28,7 @@
 #include "core/cli.h"
 #include "core/encoding.h"
 #include "core/json.h"
+#include "envelope/hello.h"
 #include "token/token.h"
 
 #define PKI_CA "build/pki/root.crt"
@@ -84,6 +85,11 @@ static int send_record(client *c, const char *json)
         return EXIT_USAGE;
     }
     json_decref(probe);
+    if (strlen(json) > RECORD_PAYLOAD_MAX) {
+        errorf("send-record", "the record is %zu bytes: a signed record carries at most %u (its base64, in "
+               "an envelope, must fit the server's 1 MiB body)", strlen(json), (unsigned)RECORD_PAYLOAD_MAX);
+        return EXIT_FAILED;
+    }
     if (random_id(msg_id) != 0)
         return EXIT_FAILED;
     /* on disk first: a crash from here on loses nothing (06-client resend) */

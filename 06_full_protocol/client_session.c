@@ -11,6 +11,7 @@
  * the envelope keys come from the X25519 secret and the transcript hash:
  * nothing of them travels (R3 sent key and IV in its HELLO_ACK).
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -38,15 +39,26 @@ int64_t client_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static CURLcode watch_chain(CURL *curl, void *ssl_ctx, void *arg)
+/* Every new TLS context: record the chain as checked, and make OpenSSL check
+ * the name itself, in the subjectAltName only. libcurl falls back to the
+ * subject's CN when a certificate has no SAN; RFC 6125 section 6.4.4 lets a
+ * client refuse that, and R1's SAN-less certificate is exactly the case. */
+static CURLcode on_ssl_ctx(CURL *curl, void *ssl_ctx, void *arg)
 {
+    client *c = arg;
+    X509_VERIFY_PARAM *p = SSL_CTX_get0_param(ssl_ctx);
+    unsigned char ip[16];
+    int is_ip = inet_pton(AF_INET, c->host, ip) == 1 || inet_pton(AF_INET6, c->host, ip) == 1;
     (void)curl;
-    return tls_chain_watch(ssl_ctx, arg) == 0 ? CURLE_OK : CURLE_SSL_CONNECT_ERROR;
+    X509_VERIFY_PARAM_set_hostflags(p, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
+    if ((is_ip ? X509_VERIFY_PARAM_set1_ip_asc(p, c->host) : X509_VERIFY_PARAM_set1_host(p, c->host, 0)) != 1)
+        return CURLE_SSL_CONNECT_ERROR;
+    return tls_chain_watch(ssl_ctx, &c->chain) == 0 ? CURLE_OK : CURLE_SSL_CONNECT_ERROR;
 }
 
 static CURLcode customise(CURL *curl, void *arg)
 {
-    CURLcode rc = curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, watch_chain);
+    CURLcode rc = curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
     return rc == CURLE_OK ? curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, arg) : rc;
 }
 
@@ -59,7 +71,7 @@ http_session_opts client_session_opts(client *c, int with_cert)
     o.cacert = c->cacert;
     o.tls_min_version = CURL_SSLVERSION_TLSv1_3;
     o.customise = customise;
-    o.customise_arg = &c->chain;
+    o.customise_arg = c;
     if (with_cert) {
         o.client_cert = c->device_crt;
         o.client_key = c->device_key;

@@ -577,7 +577,12 @@ int http_session_do(http_session *s, const http_session_request *r, http_respons
         goto end;
     curl_easy_setopt(s->curl, CURLOPT_PREREQFUNCTION, on_prereq);
     curl_easy_setopt(s->curl, CURLOPT_PREREQDATA, s);
-    rc = perform(s->curl, &t, s->errbuf, req.max_response, res);
+    if (req.customise && (res->code = req.customise(s->curl, req.customise_arg)) != CURLE_OK) {
+        snprintf(res->error, sizeof res->error, "%s", curl_easy_strerror(res->code));
+        rc = -1;
+    } else {
+        rc = perform(s->curl, &t, s->errbuf, req.max_response, res);
+    }
 end:
     /* the handle outlives this call: nothing of it may point into this
      * stack frame (t, hdrs) once it returns */

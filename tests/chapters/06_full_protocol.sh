@@ -302,6 +302,26 @@ else
   t_fail "06: a second server starts" "$(tail -n 5 "$SERVER_LOG")"
 fi
 SERVER_PID=$MAIN_PID LOG=$MAIN_LOG
+
+# ---- R1's certificate without a SAN: the name must be in the SAN, never only in the CN ----
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/nosan.key" -subj /CN=localhost \
+  -out "$tmp/nosan.csr" 2>/dev/null
+printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' >"$tmp/nosan.ext"
+openssl x509 -req -in "$tmp/nosan.csr" -CA "$P/intermediate/ca.crt" -CAkey "$P/intermediate/ca.key" \
+  -passin "file:$P/ca-pass" -set_serial 0x5a5a -days 2 -extfile "$tmp/nosan.ext" -out "$tmp/nosan.crt" 2>/dev/null
+cat "$tmp/nosan.crt" "$P/intermediate.crt" >"$tmp/nosan-chain.crt"
+if start_server 06-server-nosan "$BIN/06-server" --port 0 --data "$tmp/data3" --cert "$tmp/nosan-chain.crt" \
+  --key "$tmp/nosan.key" --device-ca "$P/devices" --pass-file "$P/ca-pass"; then
+  t_expect "06: a server certificate that names localhost only in its CN is refused (no SAN, R1)" 1 \
+    --err "06-client: error: register: " --not "registered" \
+    -- "$BIN/06-client" --url "https://localhost:$SERVER_PORT" --cacert "$P/root.crt" --home "$tmp/x" --user zed \
+    --password-file "$tmp/alice.pw" register
+  t_true "06: ...and no account was made" "$(sqlite3 "$tmp/data3/course06.db" 'SELECT username FROM accounts')" \
+    test -z "$(sqlite3 "$tmp/data3/course06.db" 'SELECT username FROM accounts')"
+else
+  t_fail "06: a server with a SAN-less certificate starts" "$(tail -n 5 "$SERVER_LOG")"
+fi
+SERVER_PID=$MAIN_PID LOG=$MAIN_LOG
 stop_server "$SERVER_PID"
 t_true "06: the server stops cleanly on SIGTERM (exit 0: no sanitizer report at exit)" \
   "exit status $STOPPED_RC; $(tail -n 3 "$LOG")" test "$STOPPED_RC" = 0
