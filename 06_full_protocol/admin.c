@@ -236,7 +236,7 @@ static int admin_audit(struct mg_connection *conn, void *arg)
         sqlite3_prepare_v2(db,
                            "SELECT r.id, d.cert_pem, r.op, r.msg_id, r.created, r.payload, r.signature, "
                            "r.payload_sha256 FROM receipts r JOIN devices d ON d.serial = r.device_serial "
-                           "ORDER BY r.id",
+                           "WHERE r.status = 'stored' ORDER BY r.id",
                            -1, &q, NULL) != SQLITE_OK)
         return web_reply_error(conn, 503, "the store is not available");
     json_t *failures = json_array();

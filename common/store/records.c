@@ -490,8 +490,12 @@ static int insert_receipt(put_job *j, sqlite3 *db, const char *status, sqlite3_i
     sqlite3_bind_text(s, 1, r->device_serial, -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 2, r->msg_id, 16, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, r->op, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 4, r->payload_len ? (const void *)r->payload : "", (int)r->payload_len,
-                      SQLITE_STATIC);
+    /* a quarantined record's text lives only in its encrypted file: the
+     * receipt keeps its hash and signature (what proves it arrived), never
+     * the plaintext the quarantine was made to protect */
+    int keep = strcmp(status, "stored") == 0;
+    sqlite3_bind_blob(s, 4, keep && r->payload_len ? (const void *)r->payload : "",
+                      keep ? (int)r->payload_len : 0, SQLITE_STATIC);
     sqlite3_bind_blob(s, 5, j->sha, 32, SQLITE_STATIC);
     sqlite3_bind_int64(s, 6, r->created_ms);
     sqlite3_bind_blob(s, 7, r->sig, (int)r->sig_len, SQLITE_STATIC);
@@ -845,11 +849,14 @@ static int replay_job_fn(sqlite3 *db, void *arg)
         snprintf(res->reason, sizeof res->reason, "already stored as record %lld", (long long)id);
     } else {
         if (have) {
-            rc = sqlite3_prepare_v2(db, "UPDATE receipts SET status = 'stored' WHERE id = ?1", -1, &s, NULL) ==
-                         SQLITE_OK &&
-                     sqlite3_bind_int64(s, 1, id) == SQLITE_OK && sqlite3_step(s) == SQLITE_DONE
-                 ? 1
-                 : -1;
+            rc = sqlite3_prepare_v2(db, "UPDATE receipts SET status = 'stored', payload = ?2 WHERE id = ?1", -1,
+                                    &s, NULL) == SQLITE_OK &&
+                         sqlite3_bind_int64(s, 1, id) == SQLITE_OK &&
+                         sqlite3_bind_blob(s, 2, j->r->payload_len ? (const void *)j->r->payload : "",
+                                           (int)j->r->payload_len, SQLITE_STATIC) == SQLITE_OK &&
+                         sqlite3_step(s) == SQLITE_DONE
+                     ? 1
+                     : -1;
             sqlite3_finalize(s);
             s = NULL;
         } else {
