@@ -259,7 +259,8 @@ static int admin_audit(struct mg_connection *conn, void *arg)
         }
     }
     sqlite3_finalize(q);
-    note("audit: %lld signatures checked, %lld do not verify", (long long)checked, (long long)bad);
+    note("audit: %lld signature%s checked, %lld do%s not verify", (long long)checked, checked == 1 ? "" : "s",
+         (long long)bad, bad == 1 ? "es" : "");
     return web_reply_json(conn, 200, json_pack("{s:I, s:I, s:o}", "checked", checked, "bad", bad,
                                                "bad_receipts", failures));
 }

@@ -185,9 +185,9 @@ int web_reply(struct mg_connection *conn, int status, const char *content_type, 
         mg_write(conn, head, (size_t)n);
         return status;
     }
-    if (t_secret)
-        note("(the body holds a credential: --verbose does not show it)");
-    else
+    if (t_secret && narrate_is_verbose())
+        note("response body: %zu bytes, holding a credential: not shown", len);
+    else if (!t_secret)
         hexdump("response body", body, len);
 
     /* One write for head and body: one TCP segment (one TLS record) for a
@@ -374,9 +374,9 @@ int web_read_body(struct mg_connection *conn, char **body, size_t *len)
     if (st != 0)
         return st;
     (*body)[*len] = '\0';
-    if (t_secret)
+    if (t_secret && narrate_is_verbose())
         note("request body: %zu bytes, holding a credential: not shown", *len);
-    else
+    else if (!t_secret)
         hexdump("request body", *body, *len);
     return 0;
 }
