@@ -256,6 +256,8 @@ int main(int argc, char **argv)
         {"password-file", required_argument, NULL, 'p'}, {"cacert", required_argument, NULL, 'c'},
         {"key-type", required_argument, NULL, 'k'}, {"every", required_argument, NULL, 'e'},
         {"for", required_argument, NULL, 'f'},     {"count", required_argument, NULL, 'n'},
+        {"to", required_argument, NULL, 't'},      {"all", no_argument, NULL, 'a'},
+        {"save", required_argument, NULL, 's'},
         CLI_COMMON_OPTIONS,                        {0},
     };
     client c = {.url = "https://localhost:8006", .home = HOME_DEFAULT, .cacert = PKI_CA,
@@ -280,6 +282,9 @@ int main(int argc, char **argv)
         case 'e': c.poll_every = cli_long("--every", optarg, 1, 3600); break;
         case 'f': c.poll_for = cli_long("--for", optarg, 1, 86400); break;
         case 'n': c.max_polls = cli_long("--count", optarg, 1, 1000000); break;
+        case 't': c.to = optarg; break;
+        case 'a': c.all = 1; break;
+        case 's': c.save_dir = optarg; break;
         default: cli_usage_error("unknown option");
         }
     }
@@ -308,7 +313,9 @@ int main(int argc, char **argv)
     else if ((!strcmp(cmd, "whoami") || !strcmp(cmd, "token") || !strcmp(cmd, "close") ||
               !strcmp(cmd, "resend")) && !extra)
         rc = cmd_session(&c, cmd);
-    else
+    else if ((rc = client_messages_main(&c, cmd, extra, argv + optind + 1)) == CLIENT_NOT_MINE &&
+             (rc = client_transfer_main(&c, cmd, extra, argv + optind + 1)) == CLIENT_NOT_MINE &&
+             (rc = client_listen_main(&c, cmd, extra, argv + optind + 1)) == CLIENT_NOT_MINE)
         cli_usage_error("'%s'%s: not a command of 06-client (see --help)", cmd,
                         extra ? " with these arguments" : "");
     http_client_cleanup();

@@ -27,6 +27,10 @@ typedef struct client {
     const char *key_type; /* ed25519 (default) or p256 */
     long poll_every, poll_for; /* seconds */
     long max_polls;       /* poll: stop after this many (0: until poll_for) */
+    /* the applications' options (client_messages.c, client_transfer.c, client_listen.c) */
+    const char *to;       /* --to USER: compose, send-file, send-object, ... */
+    int all;              /* --all: inbox with the messages already read */
+    const char *save_dir; /* --save DIR: receive saves files there */
     char device_key[512], device_crt[512], outbox[512], session_file[512];
     tls_chain chain;      /* what the TLS handshake checked: for failures a learner can read */
 } client;
@@ -83,5 +87,14 @@ http_session_opts client_session_opts(client *c, int with_cert);
 /* A transport failure in one line: the TLS reason when there is one (the
  * server refused our certificate, it is revoked, ...), else curl's words. */
 void client_transport_error(client *c, const char *what, const http_response *res);
+
+/* ---- the applications' commands ----
+ * Each module's main takes the command and its arguments after it (the
+ * options are parsed already, into *c) and returns an exit status, or
+ * CLIENT_NOT_MINE when cmd is none of its commands. */
+#define CLIENT_NOT_MINE (-1)
+int client_messages_main(client *c, const char *cmd, int argc, char **argv); /* users, send, inbox, receipts, menu */
+int client_transfer_main(client *c, const char *cmd, int argc, char **argv); /* send-file, send-object, ..., receive */
+int client_listen_main(client *c, const char *cmd, int argc, char **argv);   /* listen */
 
 #endif

@@ -415,8 +415,6 @@ int main(int argc, char **argv)
     }
     /* iss and aud of every token: the service by its name (the port is known
      * only once it listens, and a token must not die with a port change) */
-    /* iss and aud of every token: the service by its name (the port is known
-     * only once it listens, and a token must not die with a port change) */
     snprintf(svc->url, sizeof svc->url, "https://%s", svc->server_name);
     s.mtls.client_ca = svc->device_ca_file;
     s.mtls.client_mode = "optional";

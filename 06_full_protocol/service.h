@@ -16,12 +16,14 @@
 #define COURSE_06_SERVICE_H
 
 #include <civetweb.h>
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <pthread.h>
 #include <stdint.h>
 
 #include "accounts.h"
+#include "envelope/hello.h"
 #include "live.h"
 #include "store/store.h"
 #include "tls/tls.h"
@@ -57,6 +59,7 @@ typedef struct service {
     X509 *server_cert;
 
     live *sessions;
+    struct notify_hub *notify; /* notify.c's: the open notification sockets */
     unsigned rotate_every;
     unsigned idle_seconds;
     long token_lifetime;
@@ -111,6 +114,47 @@ int token_is_revoked(service *svc, const char *jti);
 int token_revoke(service *svc, const char *jti, int64_t exp, int in_memory);
 /* Load the revoked serials and tokens from the store (at start). */
 int revoked_load(service *svc);
+
+/* ---- session.c: what the applications' handlers share ------------------- */
+
+/* The Bearer token of this request, checked against this certificate and
+ * session (sid NULL: any live one). 0 with *claims, or the HTTP status
+ * after answering (401 with the reason). */
+int session_check_token(service *svc, struct mg_connection *conn, const device_id *d, const char *sid,
+                        token_claims *claims);
+
+/* One signed operation inside a DATA_REQUEST, already opened (the session
+ * key) and verified (the device certificate's signature over op, msg_id,
+ * created and payload, for this server). The acting account is the
+ * session's (s->account_id, s->user), never a name in the payload. */
+typedef struct op_ctx {
+    service *svc;
+    live_session *s;     /* locked by the caller for the whole op */
+    const device_id *d;  /* the request's certificate: serial, account, cert */
+    const signed_op *op; /* op->payload: the JSON text exactly as signed */
+    uint64_t seq;        /* the envelope's */
+} op_ctx;
+
+/* Each application module answers the ops it knows: a JSON object with
+ * "status" ("ok", "stored", "duplicate", or "refused" with a "reason"), or
+ * NULL when op->op is none of its names (session.c then tries the next).
+ * Out of memory inside an op: {"status":"unavailable"}. */
+json_t *messages_op(const op_ctx *x); /* messages.c: R4's messaging */
+json_t *transfer_op(const op_ctx *x); /* transfer.c: R5's typed transfer */
+/* Their members of the counters in HELLO_ACK and in every poll answer. */
+void messages_counters(service *svc, int64_t account_id, json_t *counters);
+void transfer_counters(service *svc, int64_t account_id, json_t *counters);
+
+/* ---- notify.c: live notifications over a WebSocket ---------------------- */
+
+/* Ring every open notification socket of an account: event ("message",
+ * "receipt", "transfer", "presence") and its fields (stolen; NULL for none).
+ * Never blocks on a socket: it queues. */
+void notify_account(service *svc, int64_t account_id, const char *event, json_t *fields);
+/* GET /v1/notify, after mg_start; and, before mg_stop, wake every writer so
+ * it returns (civetweb joins its workers). */
+int notify_start(service *svc, struct mg_context *ctx);
+void notify_stop(service *svc);
 
 /* ---- the handlers ------------------------------------------------------- */
 int h_register(struct mg_connection *conn, void *svc);

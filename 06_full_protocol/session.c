@@ -100,10 +100,9 @@ static int read_envelope(struct mg_connection *conn, const char *want_type, enve
     return 0;
 }
 
-/* The Bearer token of this request, checked against this certificate and
- * session (sid NULL: any live one). 0 with *claims, or the status. */
-static int check_token(service *svc, struct mg_connection *conn, const device_id *d, const char *sid,
-                       token_claims *claims)
+/* The Bearer token of this request (service.h). */
+int session_check_token(service *svc, struct mg_connection *conn, const device_id *d, const char *sid,
+                        token_claims *claims)
 {
     const char *h = web_header(conn, "Authorization");
     token_expect ex = {svc->url, svc->url, sid, d->x5t, svc->lab_bearer};
@@ -240,7 +239,7 @@ static live_session *receive(service *svc, struct mg_connection *conn, envelope_
     if ((*st = device_require(svc, conn, d, 1)) != 0 ||
         (*st = read_envelope(conn, t == ENVELOPE_CLOSE ? "CLOSE" : "DATA_REQUEST", e)) != 0)
         return NULL;
-    if ((*st = check_token(svc, conn, d, e->session, claims)) != 0 ||
+    if ((*st = session_check_token(svc, conn, d, e->session, claims)) != 0 ||
         !(s = lock_session(svc, conn, d, e->session, st))) {
         envelope_in_free(e);
         return NULL;
@@ -255,8 +254,11 @@ static live_session *receive(service *svc, struct mg_connection *conn, envelope_
 
 /* ---- POST /v1/hello ------------------------------------------------------ */
 
-static json_t *counters(service *svc, const char *serial)
+/* What HELLO_ACK and every poll answer count: this device's records, and
+ * the account's unread messages, unseen receipts and waiting items. */
+static json_t *counters(service *svc, const device_id *d)
 {
+    const char *serial = d->serial;
     sqlite3 *db = store_reader(svc->st);
     sqlite3_stmt *st;
     json_int_t stored = 0, quarantined = 0;
@@ -272,7 +274,12 @@ static json_t *counters(service *svc, const char *serial)
         }
         sqlite3_finalize(st);
     }
-    return json_pack("{s:I, s:I}", "records", stored, "quarantined", quarantined);
+    json_t *c = json_pack("{s:I, s:I}", "records", stored, "quarantined", quarantined);
+    if (c) {
+        messages_counters(svc, d->account_id, c);
+        transfer_counters(svc, d->account_id, c);
+    }
+    return c;
 }
 
 int h_hello(struct mg_connection *conn, void *arg)
@@ -335,7 +342,7 @@ int h_hello(struct mg_connection *conn, void *arg)
         live_put(svc->sessions, s);
         return web_reply_error(conn, 500, "cannot issue the token: %s", token_status_str(ts));
     }
-    json_t *cnt = counters(svc, d.serial);
+    json_t *cnt = counters(svc, &d);
     hs = hello_accept(req, svc->server_key, s->id, svc->rotate_every, claims.exp, token, cnt, &ack,
                       &sec);
     json_decref(cnt);
@@ -460,10 +467,16 @@ int h_data(struct mg_connection *conn, void *arg)
         char letters[9];
         random_letters(letters, 8);
         out = json_pack("{s:s, s:s, s:I, s:o}", "status", "ok", "random", letters, "server_time",
-                        (json_int_t)time(NULL), "counters", counters(svc, d.serial));
+                        (json_int_t)time(NULL), "counters", counters(svc, &d));
     } else {
-        out = json_pack("{s:s, s:s}", "status", "refused", "reason",
-                        "unknown op (this server knows: record, poll)");
+        /* the applications: messaging (R4), typed transfer (R5) */
+        op_ctx x = {svc, s, &d, &op, e.seq};
+        if (!(out = messages_op(&x)) && !(out = transfer_op(&x)))
+            out = json_pack("{s:s, s:s}", "status", "refused", "reason",
+                            "unknown op (this server knows: record, poll, and the messaging and transfer "
+                            "ops of the lab sheet)");
+        else if (json_is_object(out) && !json_object_get(out, "counters"))
+            json_object_set_new(out, "counters", counters(svc, &d));
     }
     if (parsed)
         signed_op_clear(&op);
@@ -522,7 +535,7 @@ int h_whoami(struct mg_connection *conn, void *arg)
 
     if ((st = device_require(svc, conn, &d, 0)) != 0)
         return st;
-    if ((st = check_token(svc, conn, &d, NULL, &claims)) != 0)
+    if ((st = session_check_token(svc, conn, &d, NULL, &claims)) != 0)
         return st;
     /* a token lives only as long as its session (CLOSE ends both) */
     if (!(s = live_get(svc->sessions, claims.sid)))

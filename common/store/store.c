@@ -47,6 +47,36 @@ static const char SCHEMA[] =
     "INSERT INTO schema_meta VALUES('created_by', 'course06 store, schema 1');"
     "PRAGMA user_version = 1;";
 
+/* Schema 2: chapter 06's applications (messaging, R4; typed transfer, R5). What a client sends is a signed
+ * operation, kept in receipts like a record's; these rows say what it means. Every query of them carries
+ * recipient_id = :me or sender_id = :me (the acting account from the session, never from the request).
+ * A schema-1 database gets exactly these statements, in one transaction, on its first open by this code. */
+static const char SCHEMA_2[] =
+    /* R4's messages: one per compose receipt; read_at/read_device make the read receipt, receipt_seen_at says
+     * whether the sender has seen it */
+    "CREATE TABLE messages(id INTEGER PRIMARY KEY, sender_id INTEGER NOT NULL REFERENCES accounts(id),"
+    " recipient_id INTEGER NOT NULL REFERENCES accounts(id),"
+    " receipt_id INTEGER NOT NULL UNIQUE REFERENCES receipts(id), body TEXT NOT NULL,"
+    " sent_at INTEGER NOT NULL, read_at INTEGER, read_device TEXT, receipt_seen_at INTEGER,"
+    " deleted INTEGER NOT NULL DEFAULT 0 CHECK(deleted IN (0,1))) STRICT;"
+    "CREATE INDEX messages_inbox ON messages(recipient_id, read_at);"
+    "CREATE INDEX messages_sent ON messages(sender_id, read_at);"
+    /* R5's typed items: bytes, text, a JSON object or list inline; a file by its files row */
+    "CREATE TABLE files(id TEXT PRIMARY KEY, owner_id INTEGER NOT NULL REFERENCES accounts(id),"
+    " recipient_id INTEGER NOT NULL REFERENCES accounts(id), receipt_id INTEGER REFERENCES receipts(id),"
+    " name TEXT NOT NULL, ext TEXT NOT NULL, size INTEGER NOT NULL CHECK(size >= 0),"
+    " sha256 BLOB NOT NULL CHECK(length(sha256) = 32), chunk_size INTEGER NOT NULL CHECK(chunk_size > 0),"
+    " received INTEGER NOT NULL DEFAULT 0, complete INTEGER NOT NULL DEFAULT 0 CHECK(complete IN (0,1)),"
+    " created_at INTEGER NOT NULL) STRICT;"
+    "CREATE TABLE items(id INTEGER PRIMARY KEY, sender_id INTEGER NOT NULL REFERENCES accounts(id),"
+    " recipient_id INTEGER NOT NULL REFERENCES accounts(id),"
+    " receipt_id INTEGER NOT NULL UNIQUE REFERENCES receipts(id),"
+    " type TEXT NOT NULL CHECK(type IN ('bytes','text','object','list','file')), value BLOB,"
+    " file_id TEXT REFERENCES files(id), sent_at INTEGER NOT NULL, fetched_at INTEGER) STRICT;"
+    "CREATE INDEX items_inbox ON items(recipient_id, fetched_at);"
+    "UPDATE schema_meta SET value = 'course06 store, schema 2' WHERE key = 'created_by';"
+    "PRAGMA user_version = 2;";
+
 /* ---- folders and the key ------------------------------------------------------------------------- */
 
 /* mkdir 0700, or check that the existing one is a directory of ours nobody else can enter */
@@ -384,8 +414,17 @@ static int open_schema(store *st, char *err, size_t err_len)
             snprintf(err, err_len, "%s: %s", st->db_path, sqlite3_errmsg(st->wdb));
             return -1;
         }
-        if (!exec_ok(st->wdb, SCHEMA) || !exec_ok(st->wdb, "COMMIT")) {
+        if (!exec_ok(st->wdb, SCHEMA) || !exec_ok(st->wdb, SCHEMA_2) || !exec_ok(st->wdb, "COMMIT")) {
             snprintf(err, err_len, "%s: creating the schema: %s", st->db_path, sqlite3_errmsg(st->wdb));
+            exec_ok(st->wdb, "ROLLBACK");
+            return -1;
+        }
+    } else if (uv == 1) {
+        /* a database from before messaging: add its tables, nothing else changes */
+        if (!exec_ok(st->wdb, "BEGIN IMMEDIATE") || !exec_ok(st->wdb, SCHEMA_2) ||
+            !exec_ok(st->wdb, "COMMIT")) {
+            snprintf(err, err_len, "%s: upgrading the schema from version 1 to 2: %s", st->db_path,
+                     sqlite3_errmsg(st->wdb));
             exec_ok(st->wdb, "ROLLBACK");
             return -1;
         }

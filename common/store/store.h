@@ -61,7 +61,7 @@
 #define STORE_QDIR_NAME "received_messages"
 #define STORE_QKEY_NAME "quarantine.key"
 #define STORE_QKEY_LEN 32              /* AES-256 */
-#define STORE_SCHEMA_VERSION 1         /* PRAGMA user_version of the schema this code creates */
+#define STORE_SCHEMA_VERSION 2         /* PRAGMA user_version of the schema this code creates */
 #define STORE_BATCH_MAX 64             /* jobs per COMMIT */
 #define STORE_BATCH_WAIT_US 1000       /* how long the writer waits for a batch to fill */
 #define STORE_BUSY_TIMEOUT_MS 5000

@@ -255,7 +255,7 @@ static void pragmas_read_back(void **state)
     /* every table STRICT */
     assert_int_equal(query_int(f, "SELECT count(*) FROM pragma_table_list WHERE schema='main' AND type='table'"
                                   " AND name NOT LIKE 'sqlite_%' AND strict = 0"), 0);
-    assert_int_equal(query_int(f, "SELECT count(*) FROM pragma_table_list WHERE schema='main' AND strict = 1"), 7);
+    assert_int_equal(query_int(f, "SELECT count(*) FROM pragma_table_list WHERE schema='main' AND strict = 1"), 10);
     /* modes */
     assert_int_equal(stat(f->dir, &s), 0);
     assert_int_equal(s.st_mode & 0777, 0700);
@@ -369,8 +369,16 @@ static void records_table_refusals(void **state)
     store_close(f->st);
     f->st = NULL;
     open_refused_after(f, "PRAGMA user_version = 7", "schema version 7");
-    shell(f, "PRAGMA user_version = 1");
+    shell(f, "PRAGMA user_version = 2");
     assert_int_equal(store_open(f->dir, &f->st, err, sizeof err), 0);
+    /* a schema-1 database (before messaging) gets the new tables, and only them */
+    store_close(f->st);
+    f->st = NULL;
+    shell(f, "DROP TABLE items; DROP TABLE files; DROP TABLE messages; PRAGMA user_version = 1");
+    assert_int_equal(store_open(f->dir, &f->st, err, sizeof err), 0);
+    assert_int_equal(query_int(f, "PRAGMA user_version"), 2);
+    assert_int_equal(query_int(f, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
+                                  " ('messages', 'files', 'items')"), 3);
 }
 
 /* ---- the mapper ------------------------------------------------------------------------------------ */
