@@ -708,6 +708,7 @@ const char *store_outcome_str(store_outcome o)
     case STORE_QUARANTINED: return "quarantined";
     case STORE_QUARANTINE_FULL: return "quarantine full";
     case STORE_UNAVAILABLE: return "unavailable";
+    case STORE_REFUSED: return "refused";
     }
     return "unknown";
 }
@@ -769,6 +770,125 @@ int store_put_record(store *st, const store_receipt *r, store_result *res)
         else if (q != 0)
             snprintf(res->reason + n, sizeof res->reason - n, " (and the quarantine failed: %s)", err);
         printable(res->reason);
+    }
+    return 0;
+}
+
+/* ---- a signed operation that is not a record (messaging, transfer) ---------------------------------- */
+
+typedef struct op_job {
+    put_job put; /* the receipt's fields, as a record's */
+    store_op_fn fn;
+    void *arg;
+} op_job;
+
+/* the op a taken (device, msg_id) was used for: a msg_id names one signed operation, not one per op */
+static int same_op(sqlite3 *db, const store_receipt *r)
+{
+    sqlite3_stmt *s = NULL;
+    int same = 0;
+    if (sqlite3_prepare_v2(db, "SELECT op FROM receipts WHERE device_serial = ?1 AND msg_id = ?2", -1, &s,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, r->device_serial, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 2, r->msg_id, 16, SQLITE_STATIC);
+        same = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0) &&
+               strcmp((const char *)sqlite3_column_text(s, 0), r->op) == 0;
+    }
+    sqlite3_finalize(s);
+    return same;
+}
+
+static int op_job_fn(sqlite3 *db, void *arg)
+{
+    op_job *o = arg;
+    put_job *j = &o->put;
+    store_result *res = j->res;
+    sqlite3_int64 id = 0;
+    char reason[sizeof res->reason] = "";
+    int rc;
+
+    if (exec_sp(db, "SAVEPOINT op") != 0) {
+        storage_failed(j, db, "savepoint");
+        return 1;
+    }
+    rc = insert_receipt(j, db, "stored", &id);
+    if (rc < 0) {
+        storage_failed(j, db, "storing the receipt");
+        goto undo;
+    }
+    if (rc == 0) { /* a resend: the first copy's rows stand, fn does not run again */
+        exec_sp(db, "RELEASE op");
+        if (answer_existing(j, db) != 0) {
+            storage_failed(j, db, "reading the first copy");
+            return 1;
+        }
+        if (res->outcome != STORE_CONFLICT && !same_op(db, j->r)) {
+            res->outcome = STORE_CONFLICT;
+            snprintf(res->reason, sizeof res->reason, "this message id was already used for another operation");
+        }
+        return 0;
+    }
+    rc = o->fn(db, id, o->arg, reason, sizeof reason);
+    if (rc == STORE_OP_REFUSED) {
+        res->outcome = STORE_REFUSED;
+        snprintf(res->reason, sizeof res->reason, "%s", reason[0] ? reason : "refused");
+        goto undo;
+    }
+    if (rc != SQLITE_OK) {
+        if (record_problem(rc)) { /* a CHECK or STRICT backstop: the sender's problem, said as such */
+            res->outcome = STORE_REFUSED;
+            snprintf(res->reason, sizeof res->reason, "the database refused it: %s", sqlite3_errmsg(db));
+        } else {
+            storage_failed(j, db, reason[0] ? reason : "storing the operation");
+        }
+        goto undo;
+    }
+    res->outcome = STORE_STORED;
+    res->record_id = id;
+    snprintf(res->reason, sizeof res->reason, "stored as receipt %lld", (long long)id);
+    return exec_sp(db, "RELEASE op") == 0 ? 0 : 1;
+undo:
+    if (!sqlite3_get_autocommit(db)) {
+        exec_sp(db, "ROLLBACK TO op");
+        exec_sp(db, "RELEASE op");
+    }
+    return res->outcome == STORE_REFUSED ? 0 : 1;
+}
+
+int store_put_op(store *st, const store_receipt *r, store_op_fn fn, void *arg, store_result *res)
+{
+    op_job o;
+    int rc;
+
+    if (!res)
+        return -1;
+    memset(res, 0, sizeof *res);
+    if (!st || !r || !fn)
+        return bad_arg(res, "no store, receipt or operation");
+    if (!valid_serial(r->device_serial))
+        return bad_arg(res, "device serial is not lower-case hex of 1 to 64 digits");
+    if (!r->msg_id || !r->op || !*r->op || strlen(r->op) > 64 || !r->session || strlen(r->session) > 128)
+        return bad_arg(res, "msg_id, op (1-64 bytes) and session (<= 128 bytes) are required");
+    if (!r->payload || r->payload_len > STORE_PAYLOAD_MAX)
+        return bad_arg(res, "payload missing or over 1 MiB (the server caps bodies before this)");
+    if (!r->sig || r->sig_len == 0 || r->sig_len > 1024)
+        return bad_arg(res, "signature missing or over 1024 bytes");
+    if (r->seq > (uint64_t)INT64_MAX)
+        return bad_arg(res, "seq over 2^63-1");
+    memset(&o, 0, sizeof o);
+    o.put.st = st;
+    o.put.r = r;
+    o.put.res = res;
+    o.put.now = (int64_t)time(NULL);
+    o.fn = fn;
+    o.arg = arg;
+    if (EVP_Digest(r->payload, r->payload_len, o.put.sha, NULL, EVP_sha256(), NULL) != 1)
+        return bad_arg(res, "SHA-256 failed");
+    rc = store_write(st, op_job_fn, &o);
+    printable(res->reason);
+    if (rc == STORE_ERR_UNAVAILABLE) { /* a failed COMMIT took everything back: nothing was acknowledged */
+        res->outcome = STORE_UNAVAILABLE;
+        snprintf(res->reason, sizeof res->reason, "not stored, retry: the database could not commit");
     }
     return 0;
 }

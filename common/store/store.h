@@ -140,6 +140,7 @@ typedef enum store_outcome {
     STORE_QUARANTINED,     /* receipt ('quarantined') + quarantine row + file committed; reason says why */
     STORE_QUARANTINE_FULL, /* it would have been quarantined, but this device is over its quota: 429 */
     STORE_UNAVAILABLE,     /* not stored: retry (503). quarantine_id names the file kept, if any */
+    STORE_REFUSED,         /* store_put_op only: the operation's own rule said no (reason); nothing stored */
 } store_outcome;
 
 typedef struct store_result {
@@ -164,6 +165,20 @@ int store_put_record(store *st, const store_receipt *r, store_result *res);
 /* The INSERT the mapper prepares for these columns, into out: `INSERT INTO records("receipt_id","A",...)
  * VALUES(?1,?2,...)`. Every name must match [A-Za-z_][A-Za-z0-9_]{0,63}; n <= STORE_FIELDS_MAX. Returns 0,
  * or -1 (a bad name, or out too small). Exposed so a test can see that only schema names reach SQL text. */
+/* A signed operation that is not a record (chapter 06's messaging and transfer): its receipt row, exactly as
+ * a record's (the payload kept, op named), and in the same transaction, savepoint and COMMIT the rows fn
+ * writes for it (a messages row, an items row...), so that an acknowledged operation has all its rows and an
+ * unacknowledged one none. fn gets the new receipt's id; it returns SQLITE_OK, STORE_OP_REFUSED after writing
+ * a reason (a rule of the operation, a quota: everything is taken back, outcome STORE_REFUSED), or another
+ * SQLite code (a constraint, CHECK, FOREIGN KEY or UNIQUE, or a STRICT type failure is STORE_REFUSED too,
+ * anything else STORE_UNAVAILABLE). A resend
+ * (same device, msg_id and payload) does not run fn: STORE_DUPLICATE with the first receipt's id, for the
+ * caller to find its rows by; the same msg_id with another payload or op is STORE_CONFLICT. No quarantine:
+ * an operation is answered, not kept for later. 0, or -1 for a bad argument (res says which). */
+typedef int (*store_op_fn)(sqlite3 *db, int64_t receipt_id, void *arg, char *reason, size_t reason_len);
+#define STORE_OP_REFUSED (-2)
+int store_put_op(store *st, const store_receipt *r, store_op_fn fn, void *arg, store_result *res);
+
 int store_records_insert_sql(const char *const *names, size_t n, char *out, size_t out_len);
 
 /* ---- the quarantine --------------------------------------------------------------------------------- */

@@ -1089,6 +1089,84 @@ static void bad_arguments(void **state)
     assert_int_equal(query_int(f, "SELECT count(*) FROM receipts WHERE device_serial = 'abcdef'"), 0);
 }
 
+/* ---- store_put_op: a signed operation's receipt and its own rows, together or not at all ---------------- */
+
+typedef struct op_arg {
+    int calls;
+    int refuse; /* 1: STORE_OP_REFUSED; 2: a CHECK failure; 3: a foreign key (storage, not the sender) */
+} op_arg;
+
+static int message_rows(sqlite3 *db, int64_t receipt_id, void *arg, char *reason, size_t len)
+{
+    op_arg *a = arg;
+    char sql[256];
+    a->calls++;
+    if (a->refuse == 1) {
+        snprintf(reason, len, "bob's inbox is full");
+        return STORE_OP_REFUSED;
+    }
+    snprintf(sql, sizeof sql,
+             "INSERT INTO messages(sender_id, recipient_id, receipt_id, body, sent_at, deleted)"
+             " VALUES(1, %d, %lld, 'hi', 1, %d)", a->refuse == 3 ? 99 : 1, (long long)receipt_id,
+             a->refuse == 2 ? 7 : 0);
+    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? SQLITE_OK : sqlite3_extended_errcode(db);
+}
+
+static store_result put_op(fx *f, const uint8_t msg[16], const char *op, const char *payload, op_arg *a)
+{
+    static const uint8_t sig[64] = {9};
+    store_receipt r = {.device_serial = DEV_A, .msg_id = msg, .op = op, .payload = (const uint8_t *)payload,
+                       .payload_len = strlen(payload), .created_ms = 1800000000000LL, .sig = sig,
+                       .sig_len = sizeof sig, .session = "sess", .seq = 3};
+    store_result res;
+    assert_int_equal(store_put_op(f->st, &r, message_rows, a, &res), 0);
+    return res;
+}
+
+static void operations(void **state)
+{
+    fx *f = *state;
+    uint8_t m1[16], m2[16];
+    op_arg a = {0, 0};
+    store_result res;
+
+    new_msg(f, m1);
+    res = put_op(f, m1, "compose", "{\"to\":\"alice\"}", &a);
+    EXPECT(res, STORE_STORED, "stored as receipt");
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(query_int(f, "SELECT count(*) FROM messages m JOIN receipts r ON r.id = m.receipt_id"
+                                  " WHERE r.op = 'compose'"), 1);
+    /* a resend: the first receipt's id, and its rows are not written twice */
+    int64_t first = res.record_id;
+    res = put_op(f, m1, "compose", "{\"to\":\"alice\"}", &a);
+    EXPECT(res, STORE_DUPLICATE, "already stored");
+    assert_int_equal(res.record_id, first);
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(query_int(f, "SELECT count(*) FROM messages"), 1);
+    /* the same msg_id for another payload, or another op */
+    res = put_op(f, m1, "compose", "{\"to\":\"bob\"}", &a);
+    EXPECT(res, STORE_CONFLICT, "another payload");
+    res = put_op(f, m1, "send", "{\"to\":\"alice\"}", &a);
+    EXPECT(res, STORE_CONFLICT, "another operation");
+    /* the op's own rule, a CHECK, a foreign key: no receipt is left behind by any of them */
+    new_msg(f, m2);
+    a.refuse = 1;
+    res = put_op(f, m2, "compose", "{}", &a);
+    EXPECT(res, STORE_REFUSED, "bob's inbox is full");
+    a.refuse = 2;
+    res = put_op(f, m2, "compose", "{}", &a);
+    EXPECT(res, STORE_REFUSED, "CHECK constraint");
+    a.refuse = 3;
+    res = put_op(f, m2, "compose", "{}", &a);
+    EXPECT(res, STORE_REFUSED, "FOREIGN KEY");
+    assert_int_equal(query_int(f, "SELECT count(*) FROM receipts WHERE op = 'compose'"), 1);
+    assert_int_equal(query_int(f, "SELECT count(*) FROM messages"), 1);
+    /* and after all of it the msg_id is still free for the operation that works */
+    a.refuse = 0;
+    res = put_op(f, m2, "compose", "{}", &a);
+    EXPECT(res, STORE_STORED, "stored");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1109,6 +1187,7 @@ int main(void)
         T(failed_commit_is_never_acknowledged),
         T(concurrent_records_and_readers),
         T(bad_arguments),
+        T(operations),
 #undef T
     };
     /* a common umask, so the modes checked are the ones the store chose, not the ones the umask left */
