@@ -14,6 +14,7 @@
 # tests/unit/test_NAME after its source (ONLY=unit runs the unit tests only).
 # COURSE_TIME_SCALE=N multiplies every time limit (scripts/lib.sh); it is
 # chosen once here, from the load, and every suite gets the same.
+# TEST_JOBS=N runs N shell suites at once (default one per two cores).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -49,6 +50,24 @@ count() { # count SUITE LOGFILE
 
 wanted() { [[ -z "${ONLY:-}" || "$1" == *"$ONLY"* ]]; }
 
+# TEST_JOBS: how many shell suites run at once (default: one per two cores,
+# at least one; TEST_JOBS=1 runs them one after another)
+TEST_JOBS=${TEST_JOBS:-$(($(nproc 2>/dev/null || echo 2) / 2))}
+((TEST_JOBS >= 1)) || TEST_JOBS=1
+
+run_suite() { # run_suite SUITE: its lines into LOGDIR/NAME.log
+  local s=$1 log limit rc
+  log="$LOGDIR/$(basename "$s").log"
+  limit=$(course_limit 900)
+  timeout "$limit" bash "$s" >"$log" 2>&1
+  rc=$?
+  if [[ $rc -eq 124 ]]; then
+    echo "FAIL: $(basename "$s"): the suite timed out after $limit s" >>"$log"
+  elif [[ $rc -ne 0 ]] && ! grep -q '^FAIL: ' "$log"; then
+    echo "FAIL: $(basename "$s"): the suite itself exited with status $rc" >>"$log"
+  fi
+}
+
 echo "== unit tests (cmocka)"
 for t in "$UNIT"/test_*; do
   [[ -x "$t" ]] || continue
@@ -82,16 +101,20 @@ for group in chapters interop capture; do
   for s in "${suites[@]}"; do wanted "$s" && chosen+=("$s"); done
   [[ ${#chosen[@]} -gt 0 ]] || continue
   echo "== $group"
+  # TEST_JOBS suites at a time (each has its own temp folder and free ports, and
+  # waits for events, not times); their lines are shown in order all the same
+  running=0
+  for s in "${chosen[@]}"; do
+    if ((running >= TEST_JOBS)); then
+      wait -n
+      running=$((running - 1))
+    fi
+    run_suite "$s" &
+    running=$((running + 1))
+  done
+  wait
   for s in "${chosen[@]}"; do
     log="$LOGDIR/$(basename "$s").log"
-    limit=$(course_limit 900)
-    timeout "$limit" bash "$s" >"$log" 2>&1
-    rc=$?
-    if [[ $rc -eq 124 ]]; then
-      echo "FAIL: $(basename "$s"): the suite timed out after $limit s" >>"$log"
-    elif [[ $rc -ne 0 ]] && ! grep -q '^FAIL: ' "$log"; then
-      echo "FAIL: $(basename "$s"): the suite itself exited with status $rc" >>"$log"
-    fi
     # show each suite's lines, so a CI log says what ran
     sed 's/^/  /' "$log"
     count "$s" "$log"
