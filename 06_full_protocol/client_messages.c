@@ -153,7 +153,7 @@ static int verify_message(client *c, json_t *m, const char *ca_pem, const char *
                                               (int64_t)json_integer_value(created), payload, p_len, sig,
                                               sig_len);
     if (hs != HELLO_OK) {
-        snprintf(why, why_len, "the signature does not verify: %s", hello_status_str(hs));
+        snprintf(why, why_len, "%s", hello_status_str(hs)); /* "the signature does not verify: ..." */
         goto out;
     }
     /* 2. the certificate is alice's, from the course CA, valid when it signed */
