@@ -196,6 +196,54 @@ MP=$(sq "SELECT max(id) FROM messages")
 sq "UPDATE receipts SET payload = CAST(replace(CAST(payload AS TEXT), 'original', 'forged!!') AS BLOB) WHERE id = (SELECT receipt_id FROM messages WHERE id = $MP); UPDATE messages SET body = 'the forged!! words' WHERE id = $MP"
 t_expect "06 messaging: a forged payload and text together still fail: the signature covers the payload" 1 \
   --out "signature: NOT VERIFIED: the signature does not verify" -- "${B[@]}" read "$MP"
+"${A[@]}" -q --to bob send "for bob's eyes only" >/dev/null 2>&1
+MR=$(sq "SELECT max(id) FROM messages")
+sq "UPDATE messages SET recipient_id = $EVE_ID WHERE id = $MR"
+t_expect "06 messaging: a message the database redirected to eve is flagged: alice signed it to bob" 1 \
+  --out "signature: NOT VERIFIED: the signed message was written to 'bob', not to you ('eve')" -- "${E[@]}" read "$MR"
+sq "UPDATE messages SET recipient_id = $BOB_ID, sender_id = $EVE_ID WHERE id = $MR"
+t_expect "06 messaging: a message the database says is eve's, signed by alice's device, is flagged" 1 \
+  --out "signature: NOT VERIFIED: the signing certificate is issued to 'alice', not to 'eve'" -- "${B[@]}" read "$MR"
+sq "UPDATE messages SET sender_id = $ALICE_ID WHERE id = $MR"
+# a forger's own key and a certificate naming alice that the course CA never
+# issued: the signature checks with that certificate, the chain does not
+"${A[@]}" -q --to bob send "I, alice, owe eve 500 euros" >/dev/null 2>&1
+MF=$(sq "SELECT max(id) FROM messages")
+t_run python3 - "$DB" "$MF" <<'EOF'
+import datetime, importlib.util, sqlite3, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.x509.oid import NameOID
+spec = importlib.util.spec_from_file_location("h", "tests/helpers/06_hello.py")
+h = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(h)
+db = sqlite3.connect(sys.argv[1], timeout=5)
+rid, op, msg_id, created, payload = db.execute(
+    "SELECT r.id, r.op, r.msg_id, r.created, r.payload FROM receipts r JOIN messages m ON m.receipt_id = r.id "
+    "WHERE m.id = ?", (int(sys.argv[2]),)).fetchone()
+key = ed25519.Ed25519PrivateKey.generate()
+name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "alice")])
+now = datetime.datetime.now(datetime.timezone.utc)
+cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=2)).sign(key, None))
+der = cert.public_bytes(serialization.Encoding.DER)
+sig = key.sign(h.tbs_r("localhost", der, op, msg_id, created, payload))
+serial = "%x" % cert.serial_number
+db.execute("INSERT INTO devices(serial, account_id, cert_pem, x5t, key_alg, not_after, created_at) "
+           "SELECT ?, account_id, ?, ?, 'ed25519', not_after, created_at FROM devices LIMIT 1",
+           (serial, cert.public_bytes(serialization.Encoding.PEM).decode(), h.sha256(der)))
+db.execute("UPDATE receipts SET device_serial = ?, signature = ? WHERE id = ?", (serial, sig, rid))
+db.commit()
+print("forged", serial)
+EOF
+t_true "06 messaging: (a forger's certificate for 'alice' and its signature are in the database)" "$T_OUT $T_ERR" \
+  test "$T_RC" = 0
+t_expect "06 messaging: a proof signed by a key whose certificate is not from the course CA is flagged (a name in a certificate proves nothing by itself)" 1 \
+  --out "signature: NOT VERIFIED: the device certificate does not chain to $P/root.crt: unknown issuer" -- "${B[@]}" read "$MF"
+t_expect "06 messaging: an untouched message of alice's still verifies" 0 \
+  --out "signature: verified (alice's device $ALICE_SERIAL)" -- "${B[@]}" read "$MR"
 t_expect "06 messaging: the inbox shows the good messages as verified and the tampered ones with the warning" 1 \
   --out "signature: verified (alice's device" --out "NOT VERIFIED" -- "${B[@]}" --all inbox
 
