@@ -182,7 +182,7 @@ t_expect "06 messaging: 65537 bytes on stdin are refused by the client before an
 # ---- the proof of authorship, and tampering with the stored message ----
 "${A[@]}" -q --to bob send "pay bob 10 euros" >/dev/null 2>&1
 MT=$(sq "SELECT max(id) FROM messages")
-sq "UPDATE messages SET body = 'pay bob 1000 euros' WHERE id = $MT"
+sq "UPDATE messages SET body = 'pay bob 90 euros' WHERE id = $MT"
 t_expect "06 messaging: a message whose stored text was edited in the database is flagged, loudly" 1 \
   --out "signature: NOT VERIFIED: the text shown is not the text alice's device signed" --out "WARNING: do not trust" \
   --err "message $MT: the proof does not verify" -- "${B[@]}" read "$MT"
