@@ -14,6 +14,7 @@
  * tmux). End of input at any prompt is "exit": the session is CLOSEd, its
  * keys wiped and its token revoked, exactly as choosing 6.
  */
+#include <jansson.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,25 @@ static const char *ask(const char *prompt)
     }
 }
 
+/* After a choice failed: was it refused (the session is fine), or is the
+ * session gone (idled out, ended by an administrator, a server restart)?
+ * A poll tells; when it fails too, log in again with a new HELLO, as R4's
+ * user would have had to. 0 when there is a session to go on with. */
+static int still_logged_in(client *c, channel *ch)
+{
+    json_t *a = NULL;
+    int ok = msg_op(c, ch, "poll", json_object(), &a) == 0;
+    json_decref(a);
+    if (ok)
+        return 0;
+    printf("the session has ended (idle, or ended by the server): logging in again\n");
+    channel_free(ch);
+    if (channel_open(c, ch, NULL) != 0)
+        return -1;
+    printf("logged in again; choose again\n");
+    return msg_counters(c, ch) == EXIT_OK ? 0 : -1;
+}
+
 static const char MENU[] = "\n"
                            "  1) compose          2) read unread      3) read all\n"
                            "  4) receipts         5) notifications    6) exit\n";
@@ -73,7 +93,7 @@ int client_menu(client *c)
     pki_serial_hex(X509_get0_serialNumber(ch.cert), serial, sizeof serial);
     printf("logged in as %s (device %s)\n", me, serial);
     msg_counters(c, &ch); /* R4's LOGIN answered with the unread and notification counts */
-    for (;;) {
+    for (int failed = 0;; failed = 0) {
         fputs(MENU, stdout);
         if (!(a = ask("choice> "))) {
             eof = 1;
@@ -93,21 +113,25 @@ int client_menu(client *c)
             if (!*a)
                 printf("(empty: nothing sent)\n");
             else
-                msg_compose(c, &ch, to, a, strlen(a));
+                failed = msg_compose(c, &ch, to, a, strlen(a)) != EXIT_OK;
         } else if (!strcmp(a, "2") || !strcmp(a, "read unread")) {
-            msg_inbox(c, &ch, 0);
+            failed = msg_inbox(c, &ch, 0) != EXIT_OK;
         } else if (!strcmp(a, "3") || !strcmp(a, "read all")) {
-            msg_inbox(c, &ch, 1);
+            failed = msg_inbox(c, &ch, 1) != EXIT_OK;
         } else if (!strcmp(a, "4") || !strcmp(a, "receipts")) {
-            msg_receipts(c, &ch);
+            failed = msg_receipts(c, &ch) != EXIT_OK;
         } else if (!strcmp(a, "5") || !strcmp(a, "notifications")) {
-            msg_counters(c, &ch);
+            failed = msg_counters(c, &ch) != EXIT_OK;
         } else if (!strcmp(a, "6") || !strcmp(a, "exit") || !strcmp(a, "q")) {
             break;
         } else if (*a) {
             printf("'%.40s'? choose 1 to 6\n", a);
         }
         fflush(stdout);
+        if (failed && still_logged_in(c, &ch) != 0) {
+            channel_free(&ch);
+            return EXIT_FAILED;
+        }
     }
     if (eof)
         printf("\n(end of input: exit)\n");

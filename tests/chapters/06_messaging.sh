@@ -315,12 +315,19 @@ if command -v tmux >/dev/null; then
     "$(tmux -L "$SOCK" capture-pane -p -S -100 -t "$BP")" wait_pane "$BP" "signature: verified (alice's device $ALICE_SERIAL)"
   keys "$BP" 6
   t_true "06 messaging: menu: bob exits (CLOSE)" "$(tmux -L "$SOCK" capture-pane -p -t "$BP")" wait_pane "$BP" "bye"
+  # the server ends alice's session under her (06-admin disable ends an
+  # account's sessions); her next choice notices and logs in again
+  t_run "${ADM[@]}" disable alice
+  t_run "${ADM[@]}" enable alice
+  keys "$AP" 5
+  t_true "06 messaging: menu: a session the server ended is noticed, and the menu logs in again (a new HELLO)" \
+    "$(tmux -L "$SOCK" capture-pane -p -S -100 -t "$AP")" wait_pane "$AP" "logged in again; choose again"
   keys "$AP" 4
   t_true "06 messaging: menu: alice's receipts say bob read it, on his device" \
     "$(tmux -L "$SOCK" capture-pane -p -S -100 -t "$AP")" wait_pane "$AP" "you sent to bob was read at"
   keys "$AP" 5
   t_true "06 messaging: menu: notifications show the counters from a poll" \
-    "$(tmux -L "$SOCK" capture-pane -p -t "$AP")" wait_pane "$AP" "notifications: " 2
+    "$(tmux -L "$SOCK" capture-pane -p -t "$AP")" wait_pane "$AP" "notifications: " 3
   keys "$AP" 6
   t_true "06 messaging: menu: exit ends the session with a CLOSE" "$(tmux -L "$SOCK" capture-pane -p -t "$AP")" \
     wait_pane "$AP" "bye"
