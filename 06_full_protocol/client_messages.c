@@ -464,7 +464,19 @@ int client_messages_main(client *c, const char *cmd, int argc, char **argv)
          * server believes of it is what the lesson is about. */
         json_t *a = NULL;
         uint8_t mid[16];
-        if (RAND_bytes(mid, sizeof mid) == 1 &&
+        /* COURSE06_OP_MSG_ID=32 hex digits: the lab's resend (the same
+         * msg_id again is answered "duplicate", with another payload refused) */
+        const char *fixed = getenv("COURSE06_OP_MSG_ID");
+        uint8_t *fx = NULL;
+        size_t fx_len = 0;
+        if (fixed && (hex_decode(fixed, &fx, &fx_len) != 0 || fx_len != sizeof mid)) {
+            free(fx);
+            cli_usage_error("COURSE06_OP_MSG_ID must be 32 hex digits (16 bytes)");
+        }
+        if (fx)
+            memcpy(mid, fx, sizeof mid);
+        free(fx);
+        if ((fixed || RAND_bytes(mid, sizeof mid) == 1) &&
             channel_op(c, &ch, argv[0], mid, client_now_ms(), (const uint8_t *)argv[1], strlen(argv[1]),
                        (void **)&a) == 0) {
             char *txt = json_compact(a);

@@ -138,6 +138,20 @@ t_true "06 messaging: ...the server says it ignored the 'from'" "$(tail -n 20 "$
   grep -q "the payload names a \"from\": ignored, the sender is the session's account 'eve'" "$LOG"
 t_expect "06 messaging: ...and bob sees it from eve, signed by eve's device" 0 \
   --out "message $M3 from eve" --out "signature: verified (eve's device" --not "from alice, sent" -- "${B[@]}" read "$M3"
+# a resend: the same signed op (same msg_id, same payload) again
+before=$(sq "SELECT count(*) FROM messages")
+MIDHEX=00112233445566778899aabbccddeeff
+t_expect "06 messaging: a compose with a chosen msg_id is stored" 0 --out '"status":"stored"' \
+  -- env COURSE06_OP_MSG_ID=$MIDHEX "${E[@]}" op compose '{"to": "bob", "text": "once, however often it is sent"}'
+MD=$(sq "SELECT max(id) FROM messages")
+t_expect "06 messaging: the same compose resent (same msg_id and payload) is a duplicate of the first message, stored once" 0 \
+  --out "{\"status\":\"duplicate\",\"message_id\":$MD," \
+  -- env COURSE06_OP_MSG_ID=$MIDHEX "${E[@]}" op compose '{"to": "bob", "text": "once, however often it is sent"}'
+t_expect "06 messaging: the same msg_id with another text is refused (a msg_id names one signed op)" 1 \
+  --err "compose: refused: " \
+  -- env COURSE06_OP_MSG_ID=$MIDHEX "${E[@]}" op compose '{"to": "bob", "text": "something else"}'
+t_true "06 messaging: ...one row for the three sends" "$(sq "SELECT id, body FROM messages WHERE sender_id=$EVE_ID")" \
+  test "$(sq "SELECT count(*) FROM messages")" = $((before + 1))
 t_expect "06 messaging: a payload with no text is refused with its shape" 1 \
   --err 'compose takes {"to": USER, "text": TEXT}' -- "${E[@]}" op compose '{"to": "bob"}'
 t_expect "06 messaging: a message with terminal control codes (ESC) is refused" 1 \
