@@ -75,6 +75,7 @@ static const char USAGE[] =
     "  -q, --quiet      only results and errors;  -v, --verbose  also the decrypted JSON\n"
     "  -h, --help       this text\n"
     "Environment: SSLKEYLOGFILE=FILE makes libcurl write the TLS secrets there.\n"
+    "             COURSE06_OP_MSG_ID=HEX (32 digits): op's msg_id, to send one op again.\n"
     "Exit status: 0 success, 1 refused or failed, 2 usage.\n";
 
 static int random_id(uint8_t id[16])
