@@ -179,6 +179,11 @@ int channel_open(client *c, channel *ch, envelope_secrets *keep)
     wire_in("HELLO_ACK: session %s, signed by the server's certificate key; keys every %u messages, "
             "token until %lld",
             ch->session, ch->rotate_every, (long long)ch->expires_at);
+    if (info.counters) { /* R4's LOGIN answered with the unread and notification counts; so does HELLO_ACK */
+        char *cnt = json_compact(info.counters);
+        note("HELLO_ACK counters: %s", cnt ? cnt : "?");
+        free(cnt);
+    }
     if (keep) {
         *keep = sec;
         rc = 0;
