@@ -321,7 +321,7 @@ static void announce(void *arg)
     if (s->svc.enrol_binding_optional)
         notice("--enrol-binding optional: a CSR relayed from another connection is accepted (lab)");
     if (s->svc.lab_bearer)
-        notice("LAB: --lab-bearer: a stolen token works from any certificate");
+        warning("LAB: --lab-bearer: a stolen token works from any certificate");
     if (s->svc.lab_no_envelope)
         warning("LAB: --lab-no-envelope: requests and answers travel as plaintext: no AES-GCM, no tag, "
                 "no seq; anyone who terminates TLS reads and changes them");
