@@ -125,7 +125,11 @@ layers_run() {
     relay)
       mode=observe
       vic+=(--hello-via-proxy)
-      [[ "$half" == off ]] && vic+=(--unbound --server-cert "$P/server.crt")
+      # both halves the same client, one that does not bind (signs over no
+      # exporter; checks HELLO_ACK with the server's pinned certificate): only
+      # the server's switch differs. A binding client is refused anyway: its
+      # HELLO is signed over the exporter of its TLS connection to the proxy
+      vic+=(--unbound --server-cert "$P/server.crt")
       ;;
   esac
   local sw=-
@@ -301,7 +305,7 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
       lines=$(grep -E '^proxy: (READ|FLIPPED|REPLAYED|DELIVERED|HELD|DROPPED|REFLECTED|the stolen)' \
         "$w/proxy.log" 2>/dev/null)
       [[ -n "$lines" ]] || lines=$(grep -E '^proxy: .*nothing to read' "$w/proxy.log" 2>/dev/null)
-      printf '%s\n' "$lines" | head -n 4 | cut -c1-200 | shortp
+      [[ -z "$lines" ]] || printf '%s\n' "$lines" | head -n 4 | cut -c1-200 | shortp
       grep -E '^victim: ' "$w/victim.out" 2>/dev/null | head -n 3 | cut -c1-200
       grep -E '06-server: warning: ' "$w/server.log" 2>/dev/null | head -n 2 | cut -c1-200 |
         sed 's/^06-server: /server: /'
