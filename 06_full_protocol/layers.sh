@@ -302,7 +302,7 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
       w=$dir/$name-$half
       echo "-- $half: ${R_CMD[$name-$half]:-}; the proxy in mode ${name/relay/observe}; ${R_VIC[$name-$half]:-}" |
         shortp
-      lines=$(grep -E '^proxy: (READ|FLIPPED|REPLAYED|DELIVERED|HELD|DROPPED|REFLECTED|the stolen)' \
+      lines=$(grep -E '^proxy: (READ|FLIPPED|REPLAYED|DELIVERED|HELD|DROPPED|REFLECTED|the stolen|saw HELLO)' \
         "$w/proxy.log" 2>/dev/null)
       [[ -n "$lines" ]] || lines=$(grep -E '^proxy: .*nothing to read' "$w/proxy.log" 2>/dev/null)
       [[ -z "$lines" ]] || printf '%s\n' "$lines" | head -n 4 | cut -c1-200 | shortp

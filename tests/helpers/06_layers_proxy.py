@@ -161,8 +161,8 @@ class Proxy:
         path = start.split(" ")[1] if " " in start else "?"
         if path == "/v1/hello":
             j = json.loads(body)
-            say("proxy: saw HELLO from device %s (signed over the exporter of the client's "
-                "connection to the proxy)" % j.get("device"))
+            say("proxy: saw HELLO from device %s: relayed on its own TLS connection to the server"
+                % j.get("device"))
             return None
         if path not in ("/v1/data", "/v1/close"):
             say("proxy: saw %s" % start)
