@@ -56,7 +56,7 @@ static const char SYNOPSIS[] =
     "[--data DIR] [--name HOST] [--cert F --key F] [--device-ca DIR --pass-file F]\n"
     "                 [--rotate-every N] [--idle S] [--sessions N] [--token-lifetime S]\n"
     "                 [--argon2 owasp|rfc9106] [--enrol-binding required|optional] [--bind-ip]\n"
-    "                 [--lab [--lab-bearer] [--lab-no-envelope] [--lab-no-seq] [--lab-no-binding]]";
+    "                 [--lab [--lab-bearer] [--lab-no-envelope] [--lab-no-seq] [--lab-no-binding]] ";
 static const char ABOUT[] =
     "Chapter 06: the whole protocol. Accounts, EST enrolment of device certificates,\n"
     "a signed channel-bound HELLO, AES-GCM envelopes with replay protection and key\n"
