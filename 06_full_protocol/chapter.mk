@@ -7,6 +7,9 @@
 #   make 06-admin     run the admin tool against it (ARGS="sessions" etc.)
 #   make 06-capture   run the tour under tshark: with the TLS key log you read HTTP and the
 #                     envelopes' JSON, but never a record's text
+#   make 06-layers    what each layer above TLS adds: a TLS-terminating proxy attacks, each
+#                     defence off (a lab switch: the attack works) and on (refused);
+#                     ARGS=replay runs one scenario, ARGS=--keep keeps the folder
 #   make diff-06      what chapter 06 adds to chapter 05
 # chapter 05's modules plus the ones this chapter introduces
 MODULES_06 := $(MODULES_05) kex envelope token store
@@ -33,6 +36,9 @@ $(eval $(call prog,06-admin,06_full_protocol/admin_client.c,$(MODULES_06)))
 	$(BIN)/06-admin --url https://localhost:8006 --data build/06 $(ARGS)
 06-capture: all pki
 	@BIN=$(abspath $(BIN)) scripts/run-chapter.sh --capture 06
+.PHONY: 06-layers
+06-layers: all
+	@BIN=$(abspath $(BIN)) 06_full_protocol/layers.sh $(ARGS)
 # make diff-06 (the Makefile's generic rule): the chapter before this one,
 # and the common/ module(s) this chapter introduces
 PREV_06 := 05_https_server

@@ -56,7 +56,7 @@ static const char SYNOPSIS[] =
     "[--data DIR] [--name HOST] [--cert F --key F] [--device-ca DIR --pass-file F]\n"
     "                 [--rotate-every N] [--idle S] [--sessions N] [--token-lifetime S]\n"
     "                 [--argon2 owasp|rfc9106] [--enrol-binding required|optional] [--bind-ip]\n"
-    "                 [--lab --lab-bearer]";
+    "                 [--lab [--lab-bearer] [--lab-no-envelope] [--lab-no-seq] [--lab-no-binding]] ";
 static const char ABOUT[] =
     "Chapter 06: the whole protocol. Accounts, EST enrolment of device certificates,\n"
     "a signed channel-bound HELLO, AES-GCM envelopes with replay protection and key\n"
@@ -76,10 +76,17 @@ static const char OPTIONS_HELP[] =
     "  --enrol-binding M  required (default): a CSR carries this connection's tls-exporter;\n"
     "                   optional: lab only, so curl + openssl can act as the EST client\n"
     "  --bind-ip        a session answers only the address that opened it (R3; off: NAT)\n"
-    "  --lab --lab-bearer  LAB ONLY: accept a token from any certificate (a bearer token)\n";
+    "  --lab --lab-bearer  LAB ONLY: accept a token from any certificate (a bearer token)\n"
+    /* the layers lab (make 06-layers): each switch turns one defence off */
+    "  --lab --lab-no-envelope  LAB ONLY: no AES-GCM envelope: ct carries the plaintext\n"
+    "  --lab --lab-no-seq  LAB ONLY: a replayed or reordered envelope is opened anyway\n"
+    "  --lab --lab-no-binding  LAB ONLY: a HELLO bound to no TLS connection is accepted\n";
 static const char EPILOGUE[] =
     "Environment: SSLKEYLOGFILE=FILE writes the TLS secrets there (for Wireshark).\n"
     "The first line on stdout is 'listening on URL'. Stop with Ctrl-C (exit 0).\n";
+
+/* the layers lab's switches: no short form, out of getopt's character range */
+enum { OPT_LAB_NO_ENVELOPE = 0x200, OPT_LAB_NO_SEQ, OPT_LAB_NO_BINDING };
 
 typedef struct server {
     service svc;
@@ -120,6 +127,9 @@ static int option(int c, const char *arg, void *ctx)
     case 'b': s->svc.bind_ip = 1; return 1;
     case 'L': s->lab = 1; return 1;
     case 'B': s->svc.lab_bearer = 1; return 1;
+    case OPT_LAB_NO_ENVELOPE: s->svc.lab_no_envelope = 1; return 1;
+    case OPT_LAB_NO_SEQ: s->svc.lab_no_seq = 1; return 1;
+    case OPT_LAB_NO_BINDING: s->svc.lab_no_binding = 1; return 1;
     }
     return 0;
 }
@@ -311,7 +321,16 @@ static void announce(void *arg)
     if (s->svc.enrol_binding_optional)
         notice("--enrol-binding optional: a CSR relayed from another connection is accepted (lab)");
     if (s->svc.lab_bearer)
-        notice("LAB: --lab-bearer: a stolen token works from any certificate");
+        warning("LAB: --lab-bearer: a stolen token works from any certificate");
+    if (s->svc.lab_no_envelope)
+        warning("LAB: --lab-no-envelope: requests and answers travel as plaintext: no AES-GCM, no tag, "
+                "no seq; anyone who terminates TLS reads and changes them");
+    if (s->svc.lab_no_seq)
+        warning("LAB: --lab-no-seq: the sequence check is off: a replayed or reordered envelope is "
+                "opened and acted on again");
+    if (s->svc.lab_no_binding)
+        warning("LAB: --lab-no-binding: a HELLO signed over no TLS exporter is accepted: a proxy "
+                "that terminates TLS can relay it unnoticed");
     tls_server_announce(&s->policy);
 }
 
@@ -352,7 +371,11 @@ int main(int argc, char **argv)
         {"sessions", required_argument, NULL, 's'},  {"token-lifetime", required_argument, NULL, 't'},
         {"argon2", required_argument, NULL, 'a'},    {"enrol-binding", required_argument, NULL, 'e'},
         {"bind-ip", no_argument, NULL, 'b'},         {"lab", no_argument, NULL, 'L'},
-        {"lab-bearer", no_argument, NULL, 'B'},      {0},
+        {"lab-bearer", no_argument, NULL, 'B'},
+        {"lab-no-envelope", no_argument, NULL, OPT_LAB_NO_ENVELOPE},
+        {"lab-no-seq", no_argument, NULL, OPT_LAB_NO_SEQ},
+        {"lab-no-binding", no_argument, NULL, OPT_LAB_NO_BINDING},
+        {0},
     };
     static server s = {
         .policy = {PKI_SERVER_CHAIN, PKI_SERVER_KEY, 1, -1},
@@ -380,6 +403,12 @@ int main(int argc, char **argv)
     cli_parse_server(argc, argv, &prog, &srv);
     if (svc->lab_bearer && !s.lab)
         cli_usage_error("--lab-bearer turns a defence off: it needs --lab as well");
+    if (svc->lab_no_envelope && !s.lab)
+        cli_usage_error("--lab-no-envelope turns a defence off: it needs --lab as well");
+    if (svc->lab_no_seq && !s.lab)
+        cli_usage_error("--lab-no-seq turns a defence off: it needs --lab as well");
+    if (svc->lab_no_binding && !s.lab)
+        cli_usage_error("--lab-no-binding turns a defence off: it needs --lab as well");
     pthread_mutex_init(&svc->crl_lock, NULL);
     pthread_mutex_init(&svc->revoked_lock, NULL);
     svc->revoked_serials = calloc(SERVICE_MAX_REVOKED, sizeof *svc->revoked_serials);

@@ -67,6 +67,10 @@ typedef struct service {
     int enrol_binding_optional; /* --enrol-binding optional: lab/curl only */
     int bind_ip;                /* --bind-ip: a session answers only its first address (R3) */
     int lab_bearer;             /* --lab --lab-bearer: tokens not bound to the certificate */
+    /* the layers lab (make 06-layers), each with --lab only, each loud */
+    int lab_no_envelope; /* --lab-no-envelope: ct is the plaintext, answers too (session.c) */
+    int lab_no_seq;      /* --lab-no-seq: a used seq is opened again under its key (session.c) */
+    int lab_no_binding;  /* --lab-no-binding: a HELLO over no exporter is taken (session.c) */
 
     /* revoked device serials and token ids, for connections already open
      * (the CRL stops new handshakes only); under revoked_lock */

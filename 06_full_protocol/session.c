@@ -56,6 +56,7 @@ typedef struct envelope_in {
     uint64_t seq;
     uint8_t *ct;
     size_t ct_len;
+    int lab_plain; /* LAB (--lab-no-envelope, --lab-no-seq): answer unsealed */
 } envelope_in;
 
 static void envelope_in_free(envelope_in *e)
@@ -112,6 +113,11 @@ int session_check_token(service *svc, struct mg_connection *conn, const device_i
     ts = token_verify(svc->token_keys, 1, h + 7, strlen(h + 7), &ex, (int64_t)time(NULL), claims);
     if (ts != TOKEN_OK)
         return close_plain(conn, 401, token_status_str(ts));
+    /* LAB (--lab-bearer): token_verify skipped the binding; every request it
+     * lets through from another certificate says so */
+    if (svc->lab_bearer && CRYPTO_memcmp(claims->x5t, d->x5t, sizeof d->x5t) != 0)
+        warning("LAB --lab-bearer: this token was issued to another certificate: accepted anyway "
+                "(a stolen token works)");
     if (strcmp(claims->sub, d->user) != 0)
         return close_plain(conn, 401, "the token names another account than the certificate");
     if (claims->iat < d->tokens_valid_after)
@@ -168,15 +174,26 @@ static int reply_envelope(struct mg_connection *conn, const char *type, const ch
 
 /* Seal the answer to the request s->rx just opened, and send it. */
 static int answer(service *svc, struct mg_connection *conn, live_session *s, envelope_type t,
-                  uint64_t seq, json_t *pt)
+                  const envelope_in *e, json_t *pt)
 {
     char *text = json_compact(pt);
     uint8_t *ct = NULL;
     size_t ct_len = 0;
+    uint64_t seq = e->seq;
     int st;
     json_decref(pt);
     if (!text)
         return web_reply_error(conn, 500, "out of memory");
+    /* LAB (--lab-no-envelope, --lab-no-seq): this request was not opened
+     * under a fresh seq, so its answer is not sealed (under a used seq that
+     * would be a second message under one nonce): ct is the plaintext */
+    if (e->lab_plain) {
+        warning("LAB: the answer to seq %llu goes back unsealed: %s", (unsigned long long)seq, text);
+        st = reply_envelope(conn, t == ENVELOPE_CLOSE ? "CLOSE" : "DATA_RESPONSE", s->id, seq,
+                            (const uint8_t *)text, strlen(text));
+        encoding_free_secret(text, strlen(text));
+        return st;
+    }
     if (narrate_is_verbose())
         note("answer (plaintext, sealed next): %s", text);
     envelope_status es = envelope_seal_answer(s->tx, s->rx, t, (const uint8_t *)text, strlen(text),
@@ -197,10 +214,44 @@ static int answer(service *svc, struct mg_connection *conn, live_session *s, env
 /* Open a request envelope under s; 0 with the plaintext, or the status
  * after answering (the identical resend of the last request included: it
  * gets its first answer again, byte for byte). */
-static int open_request(struct mg_connection *conn, live_session *s, envelope_type t,
-                        const envelope_in *e, uint8_t **pt, size_t *pt_len)
+static int open_request(const service *svc, struct mg_connection *conn, live_session *s,
+                        envelope_type t, envelope_in *e, uint8_t **pt, size_t *pt_len)
 {
+    /* LAB (--lab-no-envelope): no AES-GCM at all: ct is taken as the
+     * plaintext, with no tag and no seq check, and the answer goes back the
+     * same way (answer()) */
+    if (svc->lab_no_envelope) {
+        warning("LAB --lab-no-envelope: %s seq %llu taken as plaintext (%zu bytes): no tag checked, "
+                "no seq; whoever terminates TLS reads and changes it",
+                e->type, (unsigned long long)e->seq, e->ct_len);
+        if (!(*pt = malloc(e->ct_len + 1)))
+            return web_reply_error(conn, 500, "out of memory");
+        memcpy(*pt, e->ct, e->ct_len);
+        (*pt)[e->ct_len] = 0;
+        *pt_len = e->ct_len;
+        e->lab_plain = 1;
+        s->requests++;
+        return 0;
+    }
     envelope_status es = envelope_open(s->rx, t, e->seq, e->ct, e->ct_len, pt, pt_len);
+    /* LAB (--lab-no-seq): the order check off. A replayed or reordered
+     * envelope is opened under its own seq's key and acted on again; nothing
+     * in the direction moves, and the answer goes back unsealed (answer()) */
+    if (svc->lab_no_seq && (es == ENVELOPE_ERR_REPLAY || es == ENVELOPE_ERR_REORDER)) {
+        envelope_status les =
+            envelope_lab_open_used_seq(s->rx, t, e->seq, e->ct, e->ct_len, pt, pt_len);
+        if (les == ENVELOPE_OK) {
+            warning("LAB --lab-no-seq: seq %llu is not above the last (%llu): %s; opened anyway and "
+                    "acted on again",
+                    (unsigned long long)e->seq, (unsigned long long)envelope_dir_last(s->rx),
+                    envelope_status_str(es));
+            e->lab_plain = 1;
+            s->requests++;
+            return 0;
+        }
+        warning("LAB --lab-no-seq: seq %llu cannot be opened even with the check off: %s",
+                (unsigned long long)e->seq, envelope_status_str(les));
+    }
     if (es == ENVELOPE_RETRANSMIT) {
         const uint8_t *ct;
         size_t n;
@@ -244,7 +295,7 @@ static live_session *receive(service *svc, struct mg_connection *conn, envelope_
         envelope_in_free(e);
         return NULL;
     }
-    if ((*st = open_request(conn, s, t, e, pt, pt_len)) != 0 || !*pt) {
+    if ((*st = open_request(svc, conn, s, t, e, pt, pt_len)) != 0 || !*pt) {
         unlock_session(svc, s);
         envelope_in_free(e);
         return NULL;
@@ -323,6 +374,16 @@ int h_hello(struct mg_connection *conn, void *arg)
     if (hs != HELLO_OK)
         return close_plain(conn, 400, hello_status_str(hs));
     hs = hello_verify(req, d.cert, svc->server_name, cb, now_ms());
+    /* LAB (--lab-no-binding): a HELLO signed over no connection (an all-zero
+     * exporter, as a protocol without channel binding has) is taken too, so
+     * nothing ties it to this TLS connection: a relayed one goes unnoticed */
+    if (hs == HELLO_ERR_SIGNATURE && svc->lab_no_binding) {
+        static const uint8_t unbound[WEB_EXPORTER_LEN];
+        hs = hello_verify(req, d.cert, svc->server_name, unbound, now_ms());
+        if (hs == HELLO_OK)
+            warning("LAB --lab-no-binding: this HELLO is bound to no TLS connection (signed over no "
+                    "exporter): accepted anyway");
+    }
     if (hs != HELLO_OK) {
         hello_request_free(req);
         return close_plain(conn, 403, hello_status_str(hs));
@@ -482,7 +543,7 @@ int h_data(struct mg_connection *conn, void *arg)
         signed_op_clear(&op);
     if (out)
         json_object_set_new(out, "seq", json_integer((json_int_t)e.seq));
-    st = out ? answer(svc, conn, s, ENVELOPE_DATA_RESPONSE, e.seq, out)
+    st = out ? answer(svc, conn, s, ENVELOPE_DATA_RESPONSE, &e, out)
              : web_reply_error(conn, 500, "out of memory");
     unlock_session(svc, s);
     envelope_in_free(&e);
@@ -510,7 +571,7 @@ int h_close(struct mg_connection *conn, void *arg)
     note("CLOSE from '%s': %s", s->user, reason ? reason : "(no reason given)");
     json_decref(why);
     encoding_free_secret(pt, pt_len);
-    st = answer(svc, conn, s, ENVELOPE_CLOSE, e.seq,
+    st = answer(svc, conn, s, ENVELOPE_CLOSE, &e,
                 json_pack("{s:b, s:I}", "closed", 1, "requests", (json_int_t)s->requests));
     memcpy(id, s->id, sizeof id);
     unlock_session(svc, s);

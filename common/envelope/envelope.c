@@ -732,3 +732,27 @@ envelope_status envelope_cached_answer(const envelope_dir *req, const uint8_t **
     *ct_len = req->answer_len;
     return ENVELOPE_OK;
 }
+
+/* LAB ONLY (--lab-no-seq): open_at on a scratch copy, so its commit lands in
+ * the copy, which is wiped; the real direction is never touched. */
+envelope_status envelope_lab_open_used_seq(const envelope_dir *d, envelope_type t, uint64_t seq,
+                                           const uint8_t *ct, size_t ct_len, uint8_t **pt,
+                                           size_t *pt_len)
+{
+    envelope_dir scratch;
+    envelope_status st;
+
+    if (!d || !pt || !pt_len || (ct_len && !ct) || d->dir != ENVELOPE_C2S)
+        return ENVELOPE_ERR_ARG;
+    *pt = NULL;
+    *pt_len = 0;
+    if (!type_code(d->dir, t))
+        return ENVELOPE_ERR_REFLECTED;
+    if (seq < envelope_first_seq(d->dir) || seq > d->last)
+        return ENVELOPE_ERR_ARG; /* only a used seq: a fresh one takes envelope_open */
+    scratch = *d;
+    scratch.answer = NULL; /* the cached answer stays the real direction's */
+    st = open_at(&scratch, t, seq, NULL, ct, ct_len, pt, pt_len);
+    OPENSSL_cleanse(&scratch, sizeof scratch);
+    return st;
+}

@@ -245,4 +245,16 @@ envelope_status envelope_open_answer(envelope_dir *d, const envelope_dir *req, e
  * (owned by req; valid until its next open or free). */
 envelope_status envelope_cached_answer(const envelope_dir *req, const uint8_t **ct, size_t *ct_len);
 
+/* LAB ONLY (06-server --lab --lab-no-seq, make 06-layers): the sequence
+ * check turned off, without ever reusing a nonce. A request whose seq is not
+ * above the last (replayed, reordered) is opened under that seq's own key and
+ * AAD, and nothing moves: 'last', the ratchet and the cached answer stay as
+ * they were. Its answer must not be sealed (a second answer under a used seq
+ * is a second message under one (key, nonce) pair): the caller sends it
+ * unsealed. A seq of an earlier epoch cannot be opened even so, because its
+ * key is gone (ENVELOPE_ERR_REORDER). seq must be first..last of d (C2S). */
+envelope_status envelope_lab_open_used_seq(const envelope_dir *d, envelope_type t, uint64_t seq,
+                                           const uint8_t *ct, size_t ct_len, uint8_t **pt,
+                                           size_t *pt_len);
+
 #endif
