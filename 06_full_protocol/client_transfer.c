@@ -299,6 +299,7 @@ static int send_file(client *c, const char *path)
         goto out;
     }
     int64_t sent = 0, already = 0;
+    int tty = isatty(2);
     for (int64_t i = 0; i < chunks && !complete; i++) {
         if (have[i]) {
             already++;
@@ -329,10 +330,16 @@ static int send_file(client *c, const char *path)
         }
         json_decref(a);
         sent++;
-        fprintf(stderr, "\rsend-file: chunk %lld of %lld (%lld%%)", (long long)i + 1, (long long)chunks,
-                (long long)((i + 1) * 100 / chunks));
+        /* progress on stderr: every chunk on a terminal, each tenth otherwise (a log stays short) */
+        int64_t pct = (i + 1) * 100 / chunks, prev = i * 100 / chunks;
+        if (tty)
+            fprintf(stderr, "\rsend-file: chunk %lld of %lld (%lld%%)", (long long)i + 1, (long long)chunks,
+                    (long long)pct);
+        else if (pct / 10 != prev / 10 || sent == 1)
+            fprintf(stderr, "send-file: chunk %lld of %lld (%lld%%)\n", (long long)i + 1, (long long)chunks,
+                    (long long)pct);
     }
-    if (sent)
+    if (sent && tty)
         fprintf(stderr, "\n");
     free(have);
     if (!(ans = do_op_json(c, &ch, "file_end", json_pack("{s:s}", "file_id", id), 0))) {

@@ -71,3 +71,58 @@ t_true "06 transfer: the list round-trips (the same compact JSON text)" "$RECV" 
 t_expect "06 transfer: once received, nothing waits (item_done marked them)" 0 --out "no items waiting" -- "${B[@]}" receive
 t_true "06 transfer: each send is a signed receipt (who sent what), kept with its signature" "$(sq "SELECT op, length(signature) FROM receipts WHERE op='send'")" \
   test "$(sq "SELECT count(*) FROM receipts WHERE op='send' AND length(signature) = 64")" = 4
+
+# ---- a 10 MiB file, interrupted for real and resumed ----
+head -c $((10 * 1024 * 1024)) /dev/urandom >"$tmp/big.bin"
+SUM=$(sha256sum "$tmp/big.bin" | cut -d' ' -f1)
+export COURSE06_CHUNK_SIZE=65536 # 160 chunks: time to see some arrive, and to stop the client among them
+before=$(grep -c "chunk [0-9]* of 160 from 'alice'" "$LOG")
+"${A[@]}" send-file --to bob "$tmp/big.bin" >"$tmp/send1.out" 2>"$tmp/send1.err" &
+SENDER=$!
+arrived=0
+for _ in $(seq 1 "$(course_limit 400)"); do # 50 ms steps: 20 s, times the time scale
+  arrived=$(( $(grep -c "chunk [0-9]* of 160 from 'alice'" "$LOG") - before ))
+  ((arrived >= 5)) && break
+  kill -0 "$SENDER" 2>/dev/null || break
+  sleep 0.05
+done
+kill -KILL "$SENDER" 2>/dev/null
+wait "$SENDER" 2>/dev/null
+KILLED=$?
+t_true "06 transfer: send-file was killed (SIGKILL) once the server's log showed chunks arriving" \
+  "exit $KILLED after $arrived chunks; $(tail -n 3 "$tmp/send1.err")" test "$KILLED" = 137 -a "$arrived" -ge 5
+FID=$(sq "SELECT id FROM files WHERE size = 10485760")
+# a request the client had in flight may still be handled: wait (bounded) until the log and the row agree
+for _ in $(seq 1 "$(course_limit 40)"); do
+  RECEIVED=$(sq "SELECT received FROM files WHERE id = '$FID'")
+  [[ "$(grep -c "upload $FID: chunk" "$LOG")" == "$RECEIVED" ]] && break
+  sleep 0.05
+done
+t_true "06 transfer: the server holds part of the upload: a .part file, some chunks, not complete" \
+  "received $RECEIVED; $(ls "$FILES" 2>&1)" \
+  test -f "$FILES/$FID.part" -a "$RECEIVED" -gt 0 -a "$RECEIVED" -lt 160 -a "$(sq "SELECT complete FROM files WHERE id='$FID'")" = 0
+t_true "06 transfer: the client kept the upload's state in HOME/uploads" "$(ls "$tmp/alice/uploads" 2>&1)" \
+  test "$(cat "$tmp/alice/uploads/$SUM-bob" 2>/dev/null)" = "$FID"
+# the request in flight when the client died may still have landed after RECEIVED was read: K >= RECEIVED
+t_run "${A[@]}" send-file --to bob "$tmp/big.bin"
+K=$(sed -n "s/.*resuming upload $FID: \([0-9]*\) of 160 chunks are on the server already; sending the other \([0-9]*\)$/\1 \2/p" <<<"$T_OUT")
+read -r K REST <<<"$K"
+t_true "06 transfer: the same command again resumes the upload and says so ('K of 160 chunks are on the server already')" \
+  "exit $T_RC; K=$K; $(grep -i resum <<<"$T_OUT")" test "$T_RC" = 0 -a -n "$K" -a "${K:-0}" -ge "$RECEIVED" -a "${REST:-0}" = $((160 - ${K:-0}))
+t_true "06 transfer: ...and sends only the missing chunks" "$(tail -n 1 <<<"$T_OUT")" \
+  grep -q "$((160 - ${K:-0})) chunks sent now, ${K:-0} on the server already" <<<"$T_OUT"
+RESUME_OUT=$T_OUT
+unset COURSE06_CHUNK_SIZE
+t_true "06 transfer: every chunk reached the server exactly once over the two runs" \
+  "$(grep -c "upload $FID: chunk" "$LOG") chunk lines" test "$(grep -c "upload $FID: chunk" "$LOG")" = 160
+t_true "06 transfer: the upload is complete: files/<id> (the .part renamed after the SHA-256 matched), state removed" \
+  "$(ls -la "$FILES" "$tmp/alice/uploads" 2>&1)" \
+  test -f "$FILES/$FID" -a ! -e "$FILES/$FID.part" -a ! -e "$tmp/alice/uploads/$SUM-bob"
+t_true "06 transfer: DATA/files is 0700, the file 0600" "$(stat -c '%a %n' "$FILES" "$FILES/$FID")" \
+  test "$(stat -c %a "$FILES")" = 700 -a "$(stat -c %a "$FILES/$FID")" = 600
+mkdir "$tmp/save"
+t_expect "06 transfer: bob receives the file: name, size, SHA-256 verified, saved" 0 \
+  --out "file \"big.bin\", 10485760 bytes, SHA-256 $SUM verified: saved as $tmp/save/big.bin" -- "${B[@]}" --save "$tmp/save" receive
+t_true "06 transfer: the saved file's sha256sum matches the original" "$(sha256sum "$tmp/save/big.bin" 2>&1)" \
+  test "$(sha256sum <"$tmp/save/big.bin" | cut -d' ' -f1)" = "$SUM"
+t_true "06 transfer: no temporary file is left in the save folder" "$(ls -A "$tmp/save")" test "$(ls -A "$tmp/save")" = big.bin
