@@ -126,3 +126,116 @@ t_expect "06 transfer: bob receives the file: name, size, SHA-256 verified, save
 t_true "06 transfer: the saved file's sha256sum matches the original" "$(sha256sum "$tmp/save/big.bin" 2>&1)" \
   test "$(sha256sum <"$tmp/save/big.bin" | cut -d' ' -f1)" = "$SUM"
 t_true "06 transfer: no temporary file is left in the save folder" "$(ls -A "$tmp/save")" test "$(ls -A "$tmp/save")" = big.bin
+
+# ---- file names, on the server's side: cleaned to the last component, or refused ----
+ZERO=$(printf '' | sha256sum | cut -d' ' -f1)
+begin() { printf '{"name":%s,"size":0,"sha256":"%s"}' "$1" "$ZERO"; }
+t_expect "06 transfer: file_begin keeps only the last component of '../../etc/passwd' (a name is metadata only)" 0 \
+  --out '"name":"passwd"' -- "${A[@]}" send-op file_begin "$(begin '"../../etc/passwd"')"
+t_expect "06 transfer: file_begin keeps only the last component of '/etc/shadow'" 0 \
+  --out '"name":"shadow"' -- "${A[@]}" send-op file_begin "$(begin '"/etc/shadow"')"
+t_expect "06 transfer: file_begin cuts at '\\' too: 'C:\\temp\\..\\evil.exe' is evil.exe" 0 \
+  --out '"name":"evil.exe"' -- "${A[@]}" send-op file_begin "$(begin '"C:\\temp\\..\\evil.exe"')"
+t_expect "06 transfer: file_begin strips leading dots: '.bashrc' is bashrc" 0 \
+  --out '"name":"bashrc"' -- "${A[@]}" send-op file_begin "$(begin '".bashrc"')"
+rows=$(sq "SELECT count(*) FROM files"); rcpts=$(sq "SELECT count(*) FROM receipts WHERE op = 'file_begin'")
+for n in '/' 'dir/' '\\' '.' '..' '....' '../..'; do
+  t_expect "06 transfer: file_begin refuses the name '$n' (nothing is left of it)" 1 --err "nothing is left of the file name" \
+    -- "${A[@]}" send-op file_begin "$(begin "\"$n\"")"
+done
+t_expect "06 transfer: file_begin refuses a name with a NUL (\\u0000 is refused by the JSON parser itself)" 1 \
+  --err "the payload is not JSON" -- "${A[@]}" send-op file_begin "$(begin '"evil\u0000.txt"')"
+for n in 'a\nb.txt' 'a\u0001b' '\u001b[31mred.txt' 'x\u007f' '..\/\u0002\/x'; do
+  t_expect "06 transfer: file_begin refuses the name \"$n\" (a control character)" 1 \
+    --err "the file name contains a control character" -- "${A[@]}" send-op file_begin "$(begin "\"$n\"")"
+done
+t_true "06 transfer: the refused names stored nothing (no files row, no receipt)" \
+  "$(sq "SELECT count(*) FROM files") rows, $(sq "SELECT count(*) FROM receipts WHERE op = 'file_begin'") receipts" \
+  test "$(sq "SELECT count(*) FROM files")" = "$rows" -a "$(sq "SELECT count(*) FROM receipts WHERE op = 'file_begin'")" = "$rcpts"
+
+# ---- sizes: the declared size and the quota, before anything exists ----
+parts() { find "$FILES" -name '*.part' | wc -l; }
+p0=$(parts); rows=$(sq "SELECT count(*) FROM files")
+t_expect "R5 flaw: attacker-chosen lengths allocate up to 4 GiB -> a declared 4 GiB file is refused before any row or .part file exists" 1 \
+  --err "a file is at most 16777216 bytes (16 MiB); this one declares 4294967296" \
+  -- "${A[@]}" send-op file_begin "{\"name\":\"huge.iso\",\"size\":4294967296,\"sha256\":\"$ZERO\"}"
+t_true "06 transfer: ...no files row and no new .part file in DATA/files" "$(ls -la "$FILES")" \
+  test "$(parts)" = "$p0" -a "$(sq "SELECT count(*) FROM files")" = "$rows"
+for i in 1 2 3 4; do
+  "${E[@]}" -q send-op file_begin "{\"name\":\"big$i.bin\",\"size\":16777216,\"sha256\":\"$ZERO\"}" >/dev/null 2>&1
+done
+t_expect "06 transfer: a declared size over the account's quota (64 MiB) is refused, with what is used" 1 \
+  --err "quota: your uploads hold 67108864 bytes; 1 more would pass the 67108864 (64 MiB)" \
+  -- "${E[@]}" send-op file_begin "{\"name\":\"one-more.bin\",\"size\":1,\"sha256\":\"$ZERO\"}"
+t_true "06 transfer: ...and no .part file exists for any declared-only upload" "$(ls -la "$FILES")" \
+  test "$(parts)" = "$p0" -a -z "$(sq "SELECT name FROM files WHERE name = 'one-more.bin'")"
+
+# ---- chunks: past the end, the wrong length, missing, someone else's ----
+head -c 100 /dev/urandom >"$tmp/small.bin"
+SMALL=$(sha256sum "$tmp/small.bin" | cut -d' ' -f1)
+b64() { /usr/bin/python3 -c 'import base64,sys; print(base64.urlsafe_b64encode(open(sys.argv[1],"rb").read()[int(sys.argv[2]):int(sys.argv[3])]).decode().rstrip("="))' "$@"; }
+D100=$(b64 "$tmp/small.bin" 0 100) D99=$(b64 "$tmp/small.bin" 0 99)
+t_run "${A[@]}" send-op file_begin "{\"name\":\"small.bin\",\"size\":100,\"sha256\":\"$SMALL\",\"chunk_size\":1024}"
+SID=$(grep -o '"file_id":"[0-9a-f]*"' <<<"$T_OUT" | cut -d'"' -f4)
+t_true "06 transfer: file_begin answers a random 128-bit file id and the chunks it has (none)" "$T_OUT" \
+  bash -c '[[ ${#1} == 32 ]] && grep -q "\"have\":\[\]" <<<"$2"' _ "$SID" "$T_OUT"
+chunk() { printf '{"file_id":"%s","index":%s,"data":"%s"}' "$1" "$2" "$3"; }
+t_expect "06 transfer: a chunk past the end is refused with the file's range" 1 \
+  --err "chunk 1 is past the end: the file has 1 chunk (0 to 0)" -- "${A[@]}" send-op file_chunk "$(chunk "$SID" 1 "$D100")"
+t_expect "06 transfer: a chunk far past the end (index 2^62) is refused the same way" 1 \
+  --err "is past the end" -- "${A[@]}" send-op file_chunk "$(chunk "$SID" 4611686018427387904 "$D100")"
+t_expect "06 transfer: a chunk of the wrong length is refused (99 bytes where 100 must be)" 1 \
+  --err "chunk 0 is 99 bytes; it must be exactly 100" -- "${A[@]}" send-op file_chunk "$(chunk "$SID" 0 "$D99")"
+t_expect "06 transfer: file_end with missing chunks is refused, naming the first" 1 \
+  --err "1 of 1 chunks are missing (the first: 0)" -- "${A[@]}" send-op file_end "{\"file_id\":\"$SID\"}"
+RND=0123456789abcdef0123456789abcdef
+t_run "${E[@]}" send-op file_chunk "$(chunk "$RND" 0 "$D100")"
+NOPE=$T_ERR
+t_expect "06 transfer: eve cannot send a chunk into alice's upload (not found, no existence oracle)" 1 \
+  --err "not found: no upload $SID of yours" -- "${E[@]}" send-op file_chunk "$(chunk "$SID" 0 "$D100")"
+t_true "06 transfer: ...the same words as for an upload that never existed" "$NOPE" grep -q "not found: no upload $RND of yours" <<<"$NOPE"
+t_expect "06 transfer: eve cannot see alice's upload's status" 1 --err "not found: no upload $SID of yours" \
+  -- "${E[@]}" send-op file_status "{\"file_id\":\"$SID\"}"
+t_expect "06 transfer: eve cannot finish alice's upload" 1 --err "not found: no upload $SID of yours" \
+  -- "${E[@]}" send-op file_end "{\"file_id\":\"$SID\"}"
+t_true "06 transfer: ...alice's upload has no chunk and no .part file from any of that" "$(sq "SELECT received FROM files WHERE id='$SID'")" \
+  test "$(sq "SELECT received FROM files WHERE id='$SID'")" = 0 -a ! -e "$FILES/$SID.part"
+t_expect "06 transfer: alice's exact chunk is taken" 0 --out '"received":1' -- "${A[@]}" send-op file_chunk "$(chunk "$SID" 0 "$D100")"
+t_expect "06 transfer: file_end checks the SHA-256 and completes the upload" 0 --out '"complete":true' \
+  -- "${A[@]}" send-op file_end "{\"file_id\":\"$SID\"}"
+t_true "06 transfer: ...files/<id> holds the 100 bytes" "$(ls -la "$FILES")" cmp -s "$FILES/$SID" "$tmp/small.bin"
+
+# ---- a hash that does not match ----
+t_run "${A[@]}" send-op file_begin "{\"name\":\"liar.bin\",\"size\":100,\"sha256\":\"$ZERO\",\"chunk_size\":1024}"
+HID=$(grep -o '"file_id":"[0-9a-f]*"' <<<"$T_OUT" | cut -d'"' -f4)
+"${A[@]}" -q send-op file_chunk "$(chunk "$HID" 0 "$D100")" >/dev/null 2>&1
+t_expect "06 transfer: file_end refuses bytes whose SHA-256 is not the one file_begin signed" 1 \
+  --err "the SHA-256 of the 100 bytes received is $SMALL, but file_begin signed $ZERO: not kept" \
+  -- "${A[@]}" send-op file_end "{\"file_id\":\"$HID\"}"
+t_expect "06 transfer: ...every chunk is forgotten (to be sent again), nothing is complete" 0 --out '"have":[]' \
+  --out '"complete":false' -- "${A[@]}" send-op file_status "{\"file_id\":\"$HID\"}"
+t_true "06 transfer: ...and no files/<id> exists" "$(ls "$FILES")" test ! -e "$FILES/$HID"
+t_expect "06 transfer: an incomplete upload cannot be sent" 1 --err "is not complete" \
+  -- "${A[@]}" send-op send "{\"to\":\"bob\",\"item\":{\"type\":\"file\",\"file_id\":\"$HID\"}}"
+
+# ---- a pickle: refused as an object, kept as bytes only when sent as bytes, never unpickled ----
+/usr/bin/python3 -c 'import os, pickle, sys
+class P:
+    def __reduce__(self):
+        return (os.system, ("touch " + sys.argv[1],))
+sys.stdout.buffer.write(pickle.dumps(P()))' "$tmp/pwned" >"$tmp/evil.pickle"
+{ printf '{"to":"bob","item":{"type":"object","value":'; cat "$tmp/evil.pickle"; printf '}}'; } >"$tmp/evil.payload"
+items=$(sq "SELECT count(*) FROM items"); rcpts=$(sq "SELECT count(*) FROM receipts")
+t_expect 'R5 flaw: `pickle.loads` on received data before decryption or verification (remote code execution for any peer) -> a pickle sent as an object is refused as not JSON, nothing stored' 1 \
+  --err "send: the payload is not JSON" -- bash -c '"${@:2}" <"$1"' _ "$tmp/evil.payload" "${A[@]}" send-op send -
+t_true "06 transfer: ...no item and no receipt were stored for it" "$(sq "SELECT count(*) FROM items") items" \
+  test "$(sq "SELECT count(*) FROM items")" = "$items" -a "$(sq "SELECT count(*) FROM receipts")" = "$rcpts"
+t_expect "06 transfer: the same pickle sent as bytes is stored as bytes" 0 --out "bytes item stored" \
+  -- "${A[@]}" send-bytes --to bob "$tmp/evil.pickle"
+t_true "06 transfer: ...its row is type 'bytes' with the exact bytes" "$(sq "SELECT type, length(value) FROM items ORDER BY id DESC LIMIT 1")" \
+  test "$(sq "SELECT type || ':' || hex(value) FROM items ORDER BY id DESC LIMIT 1")" = "bytes:$(od -An -tx1 -v "$tmp/evil.pickle" | tr -d ' \n' | tr a-f A-F)"
+t_run "${B[@]}" receive
+got=$(sed -n 's/.*: bytes, [0-9]* bytes (base64url): //p' <<<"$T_OUT" | tail -n 1)
+b64dec "$got" >"$tmp/evil.got"
+t_true "06 transfer: bob gets the pickle back as the same bytes, never unpickled (its payload never ran)" \
+  "$(ls "$tmp/pwned" 2>&1)" bash -c 'cmp -s "$1" "$2" && ! test -e "$3"' _ "$tmp/evil.pickle" "$tmp/evil.got" "$tmp/pwned"
