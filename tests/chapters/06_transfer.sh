@@ -27,7 +27,7 @@ LOG=$SERVER_LOG
 URL="https://localhost:$SERVER_PORT"
 DB=$DATA/course06.db
 FILES=$DATA/files
-sq() { sqlite3 -batch "$DB" "$@"; }
+sq() { sqlite3 -batch -cmd '.timeout 5000' "$DB" "$@"; }
 for u in alice bob eve; do
   printf 'the long password of %s\n' "$u" >"$tmp/$u.pw"
   chmod 600 "$tmp/$u.pw"
@@ -239,3 +239,79 @@ got=$(sed -n 's/.*: bytes, [0-9]* bytes (base64url): //p' <<<"$T_OUT" | tail -n 
 b64dec "$got" >"$tmp/evil.got"
 t_true "06 transfer: bob gets the pickle back as the same bytes, never unpickled (its payload never ran)" \
   "$(ls "$tmp/pwned" 2>&1)" bash -c 'cmp -s "$1" "$2" && ! test -e "$3"' _ "$tmp/evil.pickle" "$tmp/evil.got" "$tmp/pwned"
+
+# ---- the receiving side: names cleaned again, never overwriting, never through a link ----
+printf 'hello from alice\n' >"$tmp/report.txt"
+t_expect "06 transfer: alice sends bob a small file" 0 --out "file 'report.txt'" -- "${A[@]}" send-file --to bob "$tmp/report.txt"
+NID=$(sq "SELECT id FROM files WHERE name = 'report.txt'")
+resend() { "${A[@]}" -q send-op send "{\"to\":\"bob\",\"item\":{\"type\":\"file\",\"file_id\":\"$NID\"}}" >/dev/null 2>&1; }
+mkdir -p "$tmp/r1/in"
+sq "UPDATE files SET name = '../../escape.txt' WHERE id = '$NID'"
+t_expect "R5 flaw: received file names allow path traversal -> the receiver saves '../../escape.txt' as escape.txt inside --save DIR" 0 \
+  --out "saved as $tmp/r1/in/escape.txt" --err 'the name "../../escape.txt" is cleaned to "escape.txt"' \
+  -- "${B[@]}" --save "$tmp/r1/in" receive
+t_true "06 transfer: ...nothing was written outside the folder" "$(ls -la "$tmp" "$tmp/r1")" \
+  test ! -e "$tmp/escape.txt" -a ! -e "$tmp/r1/escape.txt" -a "$(cat "$tmp/r1/in/escape.txt")" = "hello from alice"
+recv_as() { # NAME-SQL WANT TEST-NAME
+  resend
+  sq "UPDATE files SET name = $1 WHERE id = '$NID'"
+  local want=${2/ITEM/item-$(sq "SELECT max(id) FROM items")}
+  set -- "$1" "$want" "$3"
+  rm -rf "$tmp/r1/in" && mkdir -p "$tmp/r1/in"
+  t_expect "$3" 0 --out "saved as $tmp/r1/in/$2" --not $'\e' -- "${B[@]}" --save "$tmp/r1/in" receive
+  t_true "06 transfer: ...only that file, in the folder" "$(ls -la "$tmp/r1" "$tmp/r1/in")" \
+    test "$(ls -A "$tmp/r1/in")" = "$2" -a "$(ls -A "$tmp/r1")" = in
+}
+recv_as "'/etc/passwd'" passwd "06 transfer: a stored name '/etc/passwd' is saved as passwd in the folder"
+recv_as "'..\\..\\win.ini'" win.ini "06 transfer: a stored name '..\\..\\win.ini' is saved as win.ini in the folder"
+recv_as "'....'" ITEM \
+  "06 transfer: a stored name of only dots is refused by the receiver too: saved as item-N"
+recv_as "'a' || char(10) || 'b.txt'" ITEM \
+  "06 transfer: a stored name with a control character (newline) is refused by the receiver: saved as item-N"
+recv_as "char(27) || '[31mred.txt'" ITEM \
+  "06 transfer: a stored name with a terminal escape is refused, and never printed raw"
+recv_as "'evil' || char(0) || '../../x'" evil \
+  "06 transfer: a stored name with a NUL ends at the NUL (C strings): saved as evil in the folder"
+sq "UPDATE files SET name = 'report.txt' WHERE id = '$NID'"
+mkdir -p "$tmp/r2"
+printf 'bob wrote this\n' >"$tmp/r2/report.txt"
+resend
+t_expect "06 transfer: receive never overwrites: 'report.txt' exists, so 'report (1).txt'" 0 \
+  --out "saved as $tmp/r2/report (1).txt" -- "${B[@]}" --save "$tmp/r2" receive
+t_true "06 transfer: ...the existing file is untouched" "$(cat "$tmp/r2/report.txt")" \
+  test "$(cat "$tmp/r2/report.txt")" = "bob wrote this" -a "$(cat "$tmp/r2/report (1).txt")" = "hello from alice"
+mkdir -p "$tmp/r3" "$tmp/elsewhere"
+printf 'precious\n' >"$tmp/elsewhere/victim.txt"
+ln -s "$tmp/elsewhere/victim.txt" "$tmp/r3/report.txt"
+ln -s "$tmp/elsewhere/new.txt" "$tmp/r3/report (1).txt"
+resend
+t_expect "06 transfer: receive never follows a symlink at the name (one to a file, one dangling): 'report (2).txt'" 0 \
+  --out "saved as $tmp/r3/report (2).txt" -- "${B[@]}" --save "$tmp/r3" receive
+t_true "06 transfer: ...the link targets are untouched and not created" "$(ls -la "$tmp/elsewhere" "$tmp/r3")" \
+  bash -c 'test "$(cat "$1/victim.txt")" = precious -a ! -e "$1/new.txt" -a -L "$2/report.txt" -a -L "$2/report (1).txt" -a ! -L "$2/report (2).txt"' \
+  _ "$tmp/elsewhere" "$tmp/r3"
+
+# ---- eve and bob's items ----
+t_run "${A[@]}" send-text --to bob "for bob only"
+BID=$(grep -o 'id [0-9]*' <<<"$T_OUT" | head -n 1 | cut -d' ' -f2)
+resend
+FIT=$(sq "SELECT max(id) FROM items")
+t_expect "06 transfer: eve's items do not show bob's" 0 --out '"items":[]' --not "for bob only" -- "${E[@]}" send-op items '{}'
+t_expect "06 transfer: eve's receive finds nothing" 0 --out "no items waiting" -- "${E[@]}" receive
+t_run "${E[@]}" send-op item_get '{"id":999999,"index":0}'
+NOPE=$T_ERR
+t_expect "06 transfer: eve cannot get a chunk of bob's file item (not found, no existence oracle)" 1 \
+  --err "not found: no file item $FIT for you" -- "${E[@]}" send-op item_get "{\"id\":$FIT,\"index\":0}"
+t_true "06 transfer: ...the same words as for an item that never existed" "$NOPE" grep -q "not found: no file item 999999 for you" <<<"$NOPE"
+t_expect "06 transfer: eve cannot mark bob's item done" 1 --err "not found: no item $BID for you" \
+  -- "${E[@]}" send-op item_done "{\"id\":$BID}"
+t_true "06 transfer: ...bob's items still wait for him" "$(sq "SELECT id, fetched_at FROM items WHERE id IN ($BID, $FIT)")" \
+  test "$(sq "SELECT count(*) FROM items WHERE id IN ($BID, $FIT) AND fetched_at IS NULL")" = 2
+t_expect "06 transfer: bob still receives them" 0 --out "from \"alice\": text, 12 bytes: \"for bob only\"" \
+  --out "item $FIT from \"alice\": file \"report.txt\"" -- "${B[@]}" --save "$tmp/r2" receive
+t_true "06 transfer: the server narrated no pickle, no other decoder: every payload went through json_parse" \
+  "$(grep -c 'not JSON' "$LOG")" grep -q "send from 'alice' refused: not JSON" "$LOG"
+
+stop_server "$SERVER_PID"
+t_true "06 transfer: the server stops cleanly on SIGTERM (exit 0: no sanitizer report at exit)" \
+  "exit status $STOPPED_RC; $(tail -n 3 "$LOG")" test "$STOPPED_RC" = 0
