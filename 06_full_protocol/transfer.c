@@ -21,7 +21,8 @@
  *   same "not found" as an id that never existed: no existence oracle.
  *
  * The ops (the lab sheet's names): send, file_begin, file_chunk, file_status,
- * file_end, items, item_get, item_done. send and file_begin are kept as
+ * file_end, file_drop (the owner gives an upload up, unless it was sent),
+ * items, item_get, item_done. send and file_begin are kept as
  * signed receipts (store_put_op: who sent what); a chunk is a signed op too
  * (the envelope format wants one), but it is not kept as a receipt: the file
  * holds the bytes and file_begin's receipt the hash the device signed.
@@ -679,8 +680,12 @@ static json_t *op_file_end(const op_ctx *x, const json_t *p)
         out = unavailable("the files folder is not usable: see the server's log");
         goto done;
     }
-    int fd = open(part, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600); /* O_CREAT: an empty file */
     struct stat st;
+    /* a file_end whose rename was done but whose row was not marked (the store failed then): the bytes were
+     * checked before the rename, only the mark is missing */
+    if (lstat(final, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == (off_t)u.size && lstat(part, &st) != 0)
+        goto mark;
+    int fd = open(part, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600); /* O_CREAT: an empty file */
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != (off_t)u.size) {
         if (fd >= 0)
             close(fd);
@@ -729,6 +734,7 @@ static json_t *op_file_end(const op_ctx *x, const json_t *p)
         out = unavailable("the file could not be made durable: retry file_end");
         goto done;
     }
+mark:;
     bit_job b = {u.id, 0, 1};
     if (store_write(x->svc->st, bit_fn, &b) != 0) {
         out = unavailable("the file is on disk but not marked complete: retry file_end");
@@ -741,6 +747,66 @@ static json_t *op_file_end(const op_ctx *x, const json_t *p)
 done:
     free(u.have);
     return out;
+}
+
+/* ---- file_drop: the owner gives an upload up (a hash that never matched, a file not sent after all) ----- */
+
+typedef struct drop_job {
+    const char *id;
+    int64_t me;
+    int64_t sent_as; /* an items row that names it: then it stays */
+    int dropped;
+} drop_job;
+
+static int drop_fn(sqlite3 *db, void *arg)
+{
+    drop_job *j = arg;
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT min(id) FROM items WHERE file_id = ?1", -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_text(s, 1, j->id, -1, SQLITE_STATIC);
+    j->sent_as = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_finalize(s);
+    if (j->sent_as)
+        return SQLITE_OK;
+    if ((rc = sqlite3_prepare_v2(db, "DELETE FROM files WHERE id = ?1 AND owner_id = ?2", -1, &s, NULL)) !=
+        SQLITE_OK)
+        return rc;
+    sqlite3_bind_text(s, 1, j->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, j->me);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    j->dropped = sqlite3_changes(db) > 0;
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static json_t *op_file_drop(const op_ctx *x, const json_t *p)
+{
+    static const char *const allowed[] = {"file_id", NULL};
+    char why[128], part[700], final[700];
+    upload u;
+    if (members_ok(p, allowed, why, sizeof why) != 0)
+        return refused("file_drop: %s (it has file_id)", why);
+    const char *id = json_get_str(p, "file_id");
+    int g = upload_get(x->svc, id, x->s->account_id, &u);
+    free(u.have);
+    if (g != 0)
+        return g > 0 ? upload_not_found(id) : unavailable("retry");
+    drop_job j = {u.id, x->s->account_id, 0, 0};
+    if (store_write(x->svc->st, drop_fn, &j) != 0)
+        return unavailable("not dropped, retry");
+    if (j.sent_as) /* the recipient's item needs the bytes */
+        return refused("file_drop: the upload %s was sent as item %lld: it stays", u.id, (long long)j.sent_as);
+    if (!j.dropped)
+        return upload_not_found(id);
+    /* the row went first: a crash now leaves a file nobody names, never a row without its file */
+    if (file_path(x->svc, u.id, 1, part, sizeof part) == 0)
+        unlink(part);
+    if (file_path(x->svc, u.id, 0, final, sizeof final) == 0)
+        unlink(final);
+    note("upload %s dropped by '%s'", u.id, x->s->user);
+    return json_pack("{s:s, s:s}", "status", "ok", "dropped", u.id);
 }
 
 /* ---- the recipient's side: items, item_get, item_done ---------------------------------------------------- */
@@ -945,7 +1011,7 @@ json_t *transfer_op(const op_ctx *x)
     } ops[] = {
         {"send", op_send},           {"file_begin", op_file_begin}, {"file_chunk", op_file_chunk},
         {"file_status", op_file_status}, {"file_end", op_file_end}, {"items", op_items},
-        {"item_get", op_item_get},   {"item_done", op_item_done},
+        {"file_drop", op_file_drop}, {"item_get", op_item_get}, {"item_done", op_item_done},
     };
     size_t i = 0;
     while (i < sizeof ops / sizeof ops[0] && strcmp(ops[i].name, x->op->op) != 0)

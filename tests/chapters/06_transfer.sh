@@ -217,6 +217,18 @@ t_expect "06 transfer: ...every chunk is forgotten (to be sent again), nothing i
 t_true "06 transfer: ...and no files/<id> exists" "$(ls "$FILES")" test ! -e "$FILES/$HID"
 t_expect "06 transfer: an incomplete upload cannot be sent" 1 --err "is not complete" \
   -- "${A[@]}" send-op send "{\"to\":\"bob\",\"item\":{\"type\":\"file\",\"file_id\":\"$HID\"}}"
+t_expect "06 transfer: eve cannot drop alice's upload (not found)" 1 --err "not found: no upload $HID of yours" \
+  -- "${E[@]}" send-op file_drop "{\"file_id\":\"$HID\"}"
+t_expect "06 transfer: alice drops the upload whose hash never matched" 0 --out "\"dropped\":\"$HID\"" \
+  -- "${A[@]}" send-op file_drop "{\"file_id\":\"$HID\"}"
+t_true "06 transfer: ...its row and its .part file are gone" "$(ls "$FILES")" \
+  test -z "$(sq "SELECT id FROM files WHERE id='$HID'")" -a ! -e "$FILES/$HID.part"
+t_expect "06 transfer: an upload that was sent cannot be dropped (the recipient's item needs it)" 1 \
+  --err "file_drop: the upload $FID was sent as item" -- "${A[@]}" send-op file_drop "{\"file_id\":\"$FID\"}"
+EID=$(sq "SELECT f.id FROM files f JOIN accounts a ON a.id = f.owner_id WHERE a.username = 'eve' LIMIT 1")
+t_expect "06 transfer: a dropped upload frees its quota" 0 --out '"status":"ok"' -- bash -c \
+  '"${@:3}" -q send-op file_drop "{\"file_id\":\"$1\"}" >/dev/null && "${@:3}" -q send-op file_begin "{\"name\":\"again.bin\",\"size\":1,\"sha256\":\"$2\"}"' \
+  _ "$EID" "$ZERO" "${E[@]}"
 
 # ---- a pickle: refused as an object, kept as bytes only when sent as bytes, never unpickled ----
 /usr/bin/python3 -c 'import os, pickle, sys
