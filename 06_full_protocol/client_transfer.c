@@ -570,7 +570,8 @@ static int receive(client *c)
                 if (dirfd < 0) {
                     result("item %lld from %s: file %s, %lld bytes, SHA-256 %s: waits (receive --save DIR "
                            "fetches it)",
-                           (long long)id, from, nm ? nm : "?", (long long)json_integer_value(json_object_get(m, "size")),
+                           (long long)id, from, nm ? nm : "?",
+                           (long long)json_integer_value(json_object_get(m, "size")),
                            json_get_str(m, "sha256") ? json_get_str(m, "sha256") : "?");
                     done = 0;
                 } else if (save_file(c, &ch, dirfd, id, m, saved, sizeof saved) == 0) {

@@ -111,7 +111,6 @@ t_true "06 transfer: the same command again resumes the upload and says so ('K o
   "exit $T_RC; K=$K; $(grep -i resum <<<"$T_OUT")" test "$T_RC" = 0 -a -n "$K" -a "${K:-0}" -ge "$RECEIVED" -a "${REST:-0}" = $((160 - ${K:-0}))
 t_true "06 transfer: ...and sends only the missing chunks" "$(tail -n 1 <<<"$T_OUT")" \
   grep -q "$((160 - ${K:-0})) chunks sent now, ${K:-0} on the server already" <<<"$T_OUT"
-RESUME_OUT=$T_OUT
 unset COURSE06_CHUNK_SIZE
 t_true "06 transfer: every chunk reached the server exactly once over the two runs" \
   "$(grep -c "upload $FID: chunk" "$LOG") chunk lines" test "$(grep -c "upload $FID: chunk" "$LOG")" = 160
