@@ -57,7 +57,8 @@
 #define CHUNK_SIZE_DEFAULT (256u * 1024u) /* its base64url, signed and sealed, fits the 1 MiB body */
 #define CHUNK_SIZE_MIN 1024u
 #define ITEMS_LIST_MAX 100               /* items in one answer ... */
-#define ITEMS_LIST_BYTES (600u * 1024u)  /* ... and inline bytes: the answer fits one envelope */
+#define ITEMS_LIST_BYTES (900u * 1024u)  /* ... and their JSON: the answer fits one envelope (1 MiB); one item's
+                                           is at most a send payload's 512 KiB, so one always fits */
 #define PAYLOAD_DEPTH (ITEM_JSON_DEPTH + 1) /* {"to", "item": {...}} */
 
 static json_t *refused(const char *fmt, ...) COURSE_PRINTF(1, 2);
@@ -569,6 +570,8 @@ static json_t *op_file_chunk(const op_ctx *x, const json_t *p)
 
     if (members_ok(p, allowed, why, sizeof why) != 0)
         return refused("file_chunk: %s (it has file_id, index and data)", why);
+    if (!json_is_integer(json_object_get(p, "index")))
+        return refused("file_chunk: \"index\" is the chunk's number, an integer from 0");
     int g = upload_get(x->svc, id, x->s->account_id, &u);
     if (g != 0) {
         free(u.have);
@@ -811,7 +814,7 @@ static json_t *op_file_drop(const op_ctx *x, const json_t *p)
 
 /* ---- the recipient's side: items, item_get, item_done ---------------------------------------------------- */
 
-static json_t *item_json(sqlite3_stmt *s, size_t *inline_bytes)
+static json_t *item_json(sqlite3_stmt *s)
 {
     /* i.id, a.username, i.type, i.value, i.sent_at, i.fetched_at, f.name, f.ext, f.size, f.sha256,
      * f.chunk_size, f.chunks */
@@ -825,7 +828,6 @@ static json_t *item_json(sqlite3_stmt *s, size_t *inline_bytes)
         return NULL;
     if (sqlite3_column_type(s, 5) != SQLITE_NULL)
         json_object_set_new(o, "fetched_at", json_integer((json_int_t)sqlite3_column_int64(s, 5)));
-    *inline_bytes += n;
     if (!strcmp(type, "bytes")) {
         char *b = b64url_encode(v ? v : (const uint8_t *)"", n, B64_NO_PAD);
         json_object_set_new(o, "data", b ? json_string(b) : json_null());
@@ -875,13 +877,16 @@ static json_t *op_items(const op_ctx *x, const json_t *p)
     size_t bytes = 0;
     int more = 0, st;
     while (list && (st = sqlite3_step(s)) == SQLITE_ROW) {
-        /* one envelope holds the answer: stop before the inline values would overflow it */
-        if (json_array_size(list) >= ITEMS_LIST_MAX ||
-            (json_array_size(list) && bytes + (size_t)sqlite3_column_bytes(s, 3) > ITEMS_LIST_BYTES)) {
+        json_t *o = item_json(s);
+        /* one envelope holds the answer: stop before the items' JSON would overflow it (measured as it
+         * will be sent: a text of control characters is six times its length once escaped) */
+        size_t n = o ? json_dumpb(o, NULL, 0, JSON_COMPACT) : 0;
+        if (json_array_size(list) >= ITEMS_LIST_MAX || (json_array_size(list) && bytes + n > ITEMS_LIST_BYTES)) {
+            json_decref(o);
             more = 1;
             break;
         }
-        json_t *o = item_json(s, &bytes);
+        bytes += n;
         if (o)
             json_array_append_new(list, o);
     }

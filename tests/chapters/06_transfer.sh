@@ -68,9 +68,16 @@ t_true "06 transfer: the UTF-8 text round-trips byte for byte" "$RECV" \
   /usr/bin/python3 -c 'import json,sys; l=[x for x in sys.argv[1].splitlines() if ": text, " in x][0]; t=json.loads(l.split(" bytes: ",1)[1]); sys.exit(t.encode() != sys.argv[2].encode())' "$RECV" "$TEXT"
 t_true "06 transfer: the object round-trips (the same compact JSON text)" "$RECV" grep -qF "object: $OBJ" <<<"$RECV"
 t_true "06 transfer: the list round-trips (the same compact JSON text)" "$RECV" grep -qF "list: $LIST" <<<"$RECV"
+# three texts of control characters: each one's JSON is six times its length, two never fit one answer
+/usr/bin/python3 -c 'import json; print(json.dumps({"to": "bob", "item": {"type": "text", "text": "\x01" * 80000}}))' >"$tmp/ctl.json"
+for _ in 1 2 3; do "${A[@]}" -q send-op send - <"$tmp/ctl.json" >/dev/null 2>&1; done
+t_run "${B[@]}" receive
+t_true "06 transfer: items too big for one answer come over several: bob gets all three escaped texts" \
+  "exit $T_RC; $(grep -c ': text, 80000 bytes: "\\u0001' <<<"$T_OUT") of 3" \
+  test "$T_RC" = 0 -a "$(grep -c ': text, 80000 bytes: "\\u0001' <<<"$T_OUT")" = 3
 t_expect "06 transfer: once received, nothing waits (item_done marked them)" 0 --out "no items waiting" -- "${B[@]}" receive
 t_true "06 transfer: each send is a signed receipt (who sent what), kept with its signature" "$(sq "SELECT op, length(signature) FROM receipts WHERE op='send'")" \
-  test "$(sq "SELECT count(*) FROM receipts WHERE op='send' AND length(signature) = 64")" = 4
+  test "$(sq "SELECT count(*) FROM receipts WHERE op='send' AND length(signature) = 64")" = 7
 
 # ---- a 10 MiB file, interrupted for real and resumed ----
 head -c $((10 * 1024 * 1024)) /dev/urandom >"$tmp/big.bin"
