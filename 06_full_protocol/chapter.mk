@@ -16,11 +16,11 @@ MODULES_06 := $(MODULES_05) kex envelope token store
 SERVER_06 := 06_full_protocol/server.c 06_full_protocol/live.c \
   06_full_protocol/devices.c 06_full_protocol/enrol.c 06_full_protocol/session.c \
   06_full_protocol/admin.c 06_full_protocol/accounts.c \
-  06_full_protocol/messages.c 06_full_protocol/transfer.c 06_full_protocol/notify.c \
+  06_full_protocol/messages.c 06_full_protocol/transfer.c 06_full_protocol/items.c 06_full_protocol/notify.c \
   05_https_server/policy.c 05_https_server/mtls.c
 CLIENT_06 := 06_full_protocol/client.c 06_full_protocol/client_enrol.c 06_full_protocol/client_session.c \
   06_full_protocol/client_messages.c 06_full_protocol/client_menu.c 06_full_protocol/client_transfer.c \
-  06_full_protocol/client_listen.c
+  06_full_protocol/items.c 06_full_protocol/client_listen.c
 $(eval $(call prog,06-server,$(SERVER_06),$(MODULES_06)))
 $(eval $(call prog,06-client,$(CLIENT_06),$(MODULES_06)))
 $(eval $(call prog,06-admin,06_full_protocol/admin_client.c,$(MODULES_06)))

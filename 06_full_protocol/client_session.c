@@ -272,7 +272,8 @@ static int exchange(client *c, channel *ch, envelope_type t, const char *path, c
     wire_in("%s seq %llu epoch %u: %zu bytes of ciphertext opened", atype,
             (unsigned long long)json_integer_value(aseq),
             envelope_epoch(ENVELOPE_S2C, (uint64_t)json_integer_value(aseq), ch->rotate_every), act_len);
-    if (!(*answer = json_parse((const char *)apt, apt_len, 16, NULL, 0))) {
+    /* 20: an item list nests a 16-deep object or list three levels down (client_transfer.c) */
+    if (!(*answer = json_parse((const char *)apt, apt_len, 20, NULL, 0))) {
         errorf(atype, "the answer's plaintext is not JSON");
         goto out;
     }

@@ -62,12 +62,17 @@ static const char SCHEMA_2[] =
     "CREATE INDEX messages_inbox ON messages(recipient_id, read_at);"
     "CREATE INDEX messages_sent ON messages(sender_id, read_at);"
     /* R5's typed items: bytes, text, a JSON object or list inline; a file by its files row */
-    "CREATE TABLE files(id TEXT PRIMARY KEY, owner_id INTEGER NOT NULL REFERENCES accounts(id),"
-    " recipient_id INTEGER NOT NULL REFERENCES accounts(id), receipt_id INTEGER REFERENCES receipts(id),"
+    /* a file: the files row (metadata; `have` is the bitmap of chunks on disk, bit i of byte i/8, so a
+     * resumed upload sends only the rest) and DATA/files/<id>.part, then <id> once its SHA-256 matched. The
+     * recipient is an items row's: one upload may be sent to several people */
+    "CREATE TABLE files(id TEXT PRIMARY KEY CHECK(length(id) = 32),"
+    " owner_id INTEGER NOT NULL REFERENCES accounts(id),"
+    " receipt_id INTEGER NOT NULL UNIQUE REFERENCES receipts(id),"
     " name TEXT NOT NULL, ext TEXT NOT NULL, size INTEGER NOT NULL CHECK(size >= 0),"
     " sha256 BLOB NOT NULL CHECK(length(sha256) = 32), chunk_size INTEGER NOT NULL CHECK(chunk_size > 0),"
-    " received INTEGER NOT NULL DEFAULT 0, complete INTEGER NOT NULL DEFAULT 0 CHECK(complete IN (0,1)),"
-    " created_at INTEGER NOT NULL) STRICT;"
+    " chunks INTEGER NOT NULL CHECK(chunks >= 0), have BLOB NOT NULL CHECK(length(have) = (chunks + 7) / 8),"
+    " received INTEGER NOT NULL DEFAULT 0 CHECK(received BETWEEN 0 AND chunks),"
+    " complete INTEGER NOT NULL DEFAULT 0 CHECK(complete IN (0,1)), created_at INTEGER NOT NULL) STRICT;"
     "CREATE TABLE items(id INTEGER PRIMARY KEY, sender_id INTEGER NOT NULL REFERENCES accounts(id),"
     " recipient_id INTEGER NOT NULL REFERENCES accounts(id),"
     " receipt_id INTEGER NOT NULL UNIQUE REFERENCES receipts(id),"
