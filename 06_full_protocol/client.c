@@ -63,7 +63,7 @@ static const char USAGE[] =
     "                   notifications, exit (prompts on stdout, lines from stdin)\n"
     "  op NAME JSON     one signed op with any payload, the answer printed (the lab's\n"
     "                   hand-made request: what an attacker's own client can send)\n"
-Typed transfer (R5's, without pickle):
+    "Typed transfer (R5's, without pickle):\n"
     "  send-bytes --to USER FILE|-   bytes (at most 256 KiB), signed and stored for USER\n"
     "  send-text --to USER TEXT      UTF-8 text\n"
     "  send-object --to USER JSON    a JSON object; send-list --to USER JSON: a JSON array\n"
