@@ -316,7 +316,7 @@ static json_t *counters(service *svc, const device_id *d)
     if (db && sqlite3_prepare_v2(db,
                                  "SELECT count(*) FILTER (WHERE status = 'stored'), "
                                  "count(*) FILTER (WHERE status = 'quarantined') "
-                                 "FROM receipts WHERE device_serial = ?1",
+                                 "FROM receipts WHERE device_serial = ?1 AND op = 'record'",
                                  -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW) {
