@@ -56,7 +56,7 @@ static const char SYNOPSIS[] =
     "[--data DIR] [--name HOST] [--cert F --key F] [--device-ca DIR --pass-file F]\n"
     "                 [--rotate-every N] [--idle S] [--sessions N] [--token-lifetime S]\n"
     "                 [--argon2 owasp|rfc9106] [--enrol-binding required|optional] [--bind-ip]\n"
-    "                 [--lab --lab-bearer]";
+    "                 [--lab --lab-bearer] [--lab --lab-no-group-commit --lab-sync-normal]";
 static const char ABOUT[] =
     "Chapter 06: the whole protocol. Accounts, EST enrolment of device certificates,\n"
     "a signed channel-bound HELLO, AES-GCM envelopes with replay protection and key\n"
@@ -76,7 +76,10 @@ static const char OPTIONS_HELP[] =
     "  --enrol-binding M  required (default): a CSR carries this connection's tls-exporter;\n"
     "                   optional: lab only, so curl + openssl can act as the EST client\n"
     "  --bind-ip        a session answers only the address that opened it (R3; off: NAT)\n"
-    "  --lab --lab-bearer  LAB ONLY: accept a token from any certificate (a bearer token)\n";
+    "  --lab --lab-bearer  LAB ONLY: accept a token from any certificate (a bearer token)\n"
+    "  --lab --lab-no-group-commit  BENCH ONLY: one record per COMMIT (what group commit saves)\n"
+    "  --lab --lab-sync-normal  BENCH ONLY: synchronous=NORMAL, NOT power-loss safe: an\n"
+    "                   acknowledged record can be lost at a power cut (make bench shows the cost)\n";
 static const char EPILOGUE[] =
     "Environment: SSLKEYLOGFILE=FILE writes the TLS secrets there (for Wireshark).\n"
     "The first line on stdout is 'listening on URL'. Stop with Ctrl-C (exit 0).\n";
@@ -87,6 +90,7 @@ typedef struct server {
     mtls mtls;
     const char *device_ca_dir, *pass_file;
     int lab;
+    int lab_no_group, lab_sync_normal; /* BENCH ONLY: store_lab_options */
     accounts_params argon2;
 } server;
 
@@ -120,6 +124,8 @@ static int option(int c, const char *arg, void *ctx)
     case 'b': s->svc.bind_ip = 1; return 1;
     case 'L': s->lab = 1; return 1;
     case 'B': s->svc.lab_bearer = 1; return 1;
+    case 'G': s->lab_no_group = 1; return 1;
+    case 'Y': s->lab_sync_normal = 1; return 1;
     }
     return 0;
 }
@@ -312,6 +318,11 @@ static void announce(void *arg)
         notice("--enrol-binding optional: a CSR relayed from another connection is accepted (lab)");
     if (s->svc.lab_bearer)
         notice("LAB: --lab-bearer: a stolen token works from any certificate");
+    if (s->lab_sync_normal)
+        notice("LAB: --lab-sync-normal: synchronous=NORMAL: NOT POWER-LOSS SAFE, an acknowledged record "
+               "can be lost at a power cut");
+    if (s->lab_no_group)
+        notice("LAB: --lab-no-group-commit: one record per COMMIT (one fsync each)");
     tls_server_announce(&s->policy);
 }
 
@@ -352,7 +363,9 @@ int main(int argc, char **argv)
         {"sessions", required_argument, NULL, 's'},  {"token-lifetime", required_argument, NULL, 't'},
         {"argon2", required_argument, NULL, 'a'},    {"enrol-binding", required_argument, NULL, 'e'},
         {"bind-ip", no_argument, NULL, 'b'},         {"lab", no_argument, NULL, 'L'},
-        {"lab-bearer", no_argument, NULL, 'B'},      {0},
+        {"lab-bearer", no_argument, NULL, 'B'},
+        {"lab-no-group-commit", no_argument, NULL, 'G'}, {"lab-sync-normal", no_argument, NULL, 'Y'},
+        {0},
     };
     static server s = {
         .policy = {PKI_SERVER_CHAIN, PKI_SERVER_KEY, 1, -1},
@@ -380,6 +393,10 @@ int main(int argc, char **argv)
     cli_parse_server(argc, argv, &prog, &srv);
     if (svc->lab_bearer && !s.lab)
         cli_usage_error("--lab-bearer turns a defence off: it needs --lab as well");
+    if ((s.lab_no_group || s.lab_sync_normal) && !s.lab)
+        cli_usage_error("--lab-no-group-commit and --lab-sync-normal are for the benchmark (the second is "
+                        "not power-loss safe): they need --lab as well");
+    store_lab_options(s.lab_no_group, s.lab_sync_normal);
     pthread_mutex_init(&svc->crl_lock, NULL);
     pthread_mutex_init(&svc->revoked_lock, NULL);
     svc->revoked_serials = calloc(SERVICE_MAX_REVOKED, sizeof *svc->revoked_serials);
