@@ -555,6 +555,9 @@ void store_close(store *st)
     while (st->readers) {
         store_reader_conn *c = st->readers;
         st->readers = c->next;
+        /* a statement a caller kept prepared on its thread's reader (06's device_require) goes with it */
+        for (sqlite3_stmt *s; (s = sqlite3_next_stmt(c->db, NULL)) != NULL;)
+            sqlite3_finalize(s);
         sqlite3_close(c->db);
         free(c);
     }
