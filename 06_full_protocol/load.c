@@ -78,7 +78,7 @@ static const char USAGE[] =
 typedef struct load_opts {
     client base;        /* url, cacert, key_type, password_file */
     const char *homes, *prefix, *plain, *csv, *label;
-    int enrol;
+    int enrol, p256; /* p256: --key-type p256 */
     long sessions, records, body_size;
 } load_opts;
 
@@ -124,7 +124,7 @@ static int device_setup(const load_opts *o, long i, client *c, char *home, size_
                         size_t user_len)
 {
     *c = o->base;
-    int kt = strcmp(o->base.key_type, "p256") == 0 ? 'p' : 'e';
+    int kt = o->p256 ? 'p' : 'e';
     if (snprintf(home, home_len, "%s/%s-%ld", o->homes, o->base.key_type, i) >= (int)home_len ||
         snprintf(user, user_len, "%s%c%ld", o->prefix, kt, i) >= (int)user_len)
         return -1;
@@ -338,6 +338,7 @@ int main(int argc, char **argv)
             if (strcmp(optarg, "ed25519") && strcmp(optarg, "p256"))
                 cli_usage_error("--key-type must be ed25519 or p256, not '%s'", optarg);
             o.base.key_type = optarg;
+            o.p256 = optarg[0] == 'p';
             break;
         case 's': o.sessions = cli_long("--sessions", optarg, 1, LOAD_SESSIONS_MAX); break;
         case 'r': o.records = cli_long("--records", optarg, 1, LOAD_RECORDS_MAX); break;
