@@ -82,11 +82,17 @@ start6() { # extra server options
   URL="https://localhost:$SERVER_PORT"
   PID6=$SERVER_PID
 }
-load() { # 06-load options... -> the result line in $LINE, the CSV row in $RAW
-  local rc
+TICK=$(getconf CLK_TCK)
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; } # utime + stime of every thread
+load() { # 06-load options... -> the result line in $LINE, the CSV row in $RAW, the server's CPU us/record in $SCPU
+  local rc t0 t1 n
+  t0=$(ticks "$PID6")
   LINE=$("$BIN/06-load" --url "$URL" --cacert "$P/root.crt" --homes "$tmp/homes" --csv "$RAW" "$@" 2>>"$LOG")
   rc=$?
-  echo "$LINE" >>"$LOG"
+  t1=$(ticks "$PID6")
+  n=$(sed -n 's/.*(\([0-9]*\) acknowledged.*/\1/p' <<<"$LINE")
+  SCPU=$(awk -v a="$t0" -v b="$t1" -v n="${n:-0}" -v t="$TICK" 'BEGIN {printf "%.0f", n ? (b - a) * 1e6 / t / n : 0}')
+  echo "$LINE (server CPU $SCPU us per record)" >>"$LOG"
   return $rc
 }
 
@@ -121,7 +127,7 @@ run_rows() { # SQKEY NOTE RECORDS KEY SESSIONS...
   shift 4
   for s in "$@"; do
     load --key-type "$k" --sessions "$s" --records "$n" --label "$k/$s${note:+/$sq}"
-    ROWS+=("$k|$s|${sq:-$s}|$note|$LINE")
+    ROWS+=("$k|$s|${sq:-$s}|$note|$SCPU|$LINE")
   done
 }
 for k in ed25519 p256; do run_rows "" "" "$R" "$k" 16 32; done
@@ -135,11 +141,12 @@ stop_server "$PID6"
 
 # ---- the table ----
 min() { printf '%s\n' "$@" | grep -E '^[0-9]+$' | sort -n | head -n 1; }
-echo "key      sessions records/s  p50 ms  p99 ms errors | verify  sqlite   https composite  ratio"
-echo "label,key,sessions,records_per_s,p50_ms,p99_ms,errors,verify_bound,sqlite_bound,https_bound,composite,ratio,note" >"$CSV"
+echo "key      sessions records/s  p50 ms  p99 ms errors | verify  sqlite   https composite  ratio | CPU us/record: server client"
+echo "label,key,sessions,records_per_s,p50_ms,p99_ms,errors,verify_bound,sqlite_bound,https_bound,composite,ratio,note,server_cpu_us,client_cpu_us" >"$CSV"
 declare -A RPS P99 ERR RATIO
 for row in "${ROWS[@]}"; do
-  IFS='|' read -r k s sq note line <<<"$row"
+  IFS='|' read -r k s sq note scpu line <<<"$row"
+  ccpu=$(sed -n 's/.*CPU \([0-9]*\) us per record.*/\1/p' <<<"$line")
   rps=$(sed -n 's/.*: \([0-9]*\) records\/s.*/\1/p' <<<"$line")
   p50=$(sed -n 's/.*p50 \([0-9.]*\) ms.*/\1/p' <<<"$line")
   p99=$(sed -n 's/.*p99 \([0-9.]*\) ms.*/\1/p' <<<"$line")
@@ -149,12 +156,14 @@ for row in "${ROWS[@]}"; do
   [[ $k == p256 ]] && v=$V_P256
   comp=$(min "$v" "${SQ[$sq]}" "${HT[$s]}")
   ratio=$(awk -v a="$rps" -v b="$comp" 'BEGIN {printf "%.2f", b ? a / b : 0}')
-  printf '%-8s %8s %9s %7s %7s %6s | %6s %7s %7s %9s %6s%s\n' "$k" "$s" "$rps" "$p50" "$p99" "$err" "$v" \
-    "${SQ[$sq]}" "${HT[$s]}" "$comp" "$ratio" "${note:+  ($note)}"
-  echo "$k/$s${note:+/$sq},$k,$s,$rps,$p50,$p99,$err,$v,${SQ[$sq]},${HT[$s]},$comp,$ratio,$note" >>"$CSV"
+  printf '%-8s %8s %9s %7s %7s %6s | %6s %7s %7s %9s %6s | %20s %6s%s\n' "$k" "$s" "$rps" "$p50" "$p99" "$err" "$v" \
+    "${SQ[$sq]}" "${HT[$s]}" "$comp" "$ratio" "$scpu" "$ccpu" "${note:+  ($note)}"
+  echo "$k/$s${note:+/$sq},$k,$s,$rps,$p50,$p99,$err,$v,${SQ[$sq]},${HT[$s]},$comp,$ratio,$note,$scpu,$ccpu" >>"$CSV"
   if [[ -z $note ]]; then RPS[$k/$s]=$rps; P99[$k/$s]=$p99; ERR[$k/$s]=$err; RATIO[$k/$s]=$ratio; fi
 done
 echo "composite = min(verify, sqlite, https) for the row's key type, sessions and store switches; ratio = records/s / composite"
+echo "CPU: what the server and the load generator each spent per acknowledged record; both share the $CORES cores,"
+echo "     so $CORES x 1e6 / (server + client) is the most this machine can do whatever the stages"
 echo
 
 # ---- the targets, met or missed ----
