@@ -56,6 +56,8 @@ LOG=$OUT/06_records.log # what the programs printed, for a look when a row shows
 speed_verify() { # ALG -> verify/s on all cores
   openssl speed -multi "$CORES" -seconds 3 "$1" 2>/dev/null | awk -v a="$2" '$0 ~ a {v=$NF} END {printf "%.0f", v}'
 }
+# a shared machine: what else ran is part of every figure, ours and the bounds alike
+echo "load average before the bench: $(cut -d' ' -f1-3 /proc/loadavg) ($CORES cores)"
 echo "bounds (each measured now; $CORES cores):"
 V_ED=$(speed_verify ed25519 'Ed25519')
 V_P256=$(speed_verify ecdsap256 'nistp256')
@@ -143,7 +145,7 @@ stop_server "$PID6"
 min() { printf '%s\n' "$@" | grep -E '^[0-9]+$' | sort -n | head -n 1; }
 echo "key      sessions records/s  p50 ms  p99 ms errors | verify  sqlite   https composite  ratio | CPU us/record: server client"
 echo "label,key,sessions,records_per_s,p50_ms,p99_ms,errors,verify_bound,sqlite_bound,https_bound,composite,ratio,note,server_cpu_us,client_cpu_us" >"$CSV"
-declare -A RPS P99 ERR RATIO
+declare -A RPS P99 RATIO
 for row in "${ROWS[@]}"; do
   IFS='|' read -r k s sq note scpu line <<<"$row"
   ccpu=$(sed -n 's/.*CPU \([0-9]*\) us per record.*/\1/p' <<<"$line")
@@ -159,9 +161,10 @@ for row in "${ROWS[@]}"; do
   printf '%-8s %8s %9s %7s %7s %6s | %6s %7s %7s %9s %6s | %20s %6s%s\n' "$k" "$s" "$rps" "$p50" "$p99" "$err" "$v" \
     "${SQ[$sq]}" "${HT[$s]}" "$comp" "$ratio" "$scpu" "$ccpu" "${note:+  ($note)}"
   echo "$k/$s${note:+/$sq},$k,$s,$rps,$p50,$p99,$err,$v,${SQ[$sq]},${HT[$s]},$comp,$ratio,$note,$scpu,$ccpu" >>"$CSV"
-  if [[ -z $note ]]; then RPS[$k/$s]=$rps; P99[$k/$s]=$p99; ERR[$k/$s]=$err; RATIO[$k/$s]=$ratio; fi
+  if [[ -z $note ]]; then RPS[$k/$s]=$rps; P99[$k/$s]=$p99; RATIO[$k/$s]=$ratio; fi
 done
 echo "composite = min(verify, sqlite, https) for the row's key type, sessions and store switches; ratio = records/s / composite"
+echo "a ratio above 1: the bound was measured a minute apart on a shared machine, and moved (fsync rates do)"
 echo "CPU: what the server and the load generator each spent per acknowledged record; both share the $CORES cores,"
 echo "     so $CORES x 1e6 / (server + client) is the most this machine can do whatever the stages"
 echo
