@@ -24,6 +24,9 @@ CLIENT_06 := 06_full_protocol/client.c 06_full_protocol/client_enrol.c 06_full_p
 $(eval $(call prog,06-server,$(SERVER_06),$(MODULES_06)))
 $(eval $(call prog,06-client,$(CLIENT_06),$(MODULES_06)))
 $(eval $(call prog,06-admin,06_full_protocol/admin_client.c,$(MODULES_06)))
+# make bench: the load generator (bench/06_records.sh), and the store alone as its bound
+$(eval $(call prog,06-load,06_full_protocol/load.c 06_full_protocol/client_enrol.c 06_full_protocol/client_session.c,$(MODULES_06)))
+$(eval $(call prog,06-sqlbench,06_full_protocol/sqlbench.c,$(MODULES_06)))
 
 .PHONY: 06 06-server 06-client 06-admin 06-capture diff-06
 06: all pki

@@ -64,6 +64,10 @@ int channel_open(client *c, channel *ch, envelope_secrets *keep);
  * (jansson object) in *answer. 0; -1 after saying why (transport, refusal). */
 int channel_op(client *c, channel *ch, const char *op, const uint8_t msg_id[16], int64_t created_ms,
                const uint8_t *payload, size_t len, void **answer);
+/* Send an operation signed beforehand (signed_op_make's JSON): 06-load signs
+ * before its clock starts. The envelope is sealed here, under the next seq:
+ * the answer is checked against the request its direction sealed last. */
+int channel_send_signed(client *c, channel *ch, const char *pt, void **answer);
 /* CLOSE with a reason; the token dies with the session. */
 int channel_close(client *c, channel *ch, const char *reason);
 void channel_free(channel *ch);

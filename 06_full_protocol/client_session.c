@@ -307,6 +307,11 @@ int channel_op(client *c, channel *ch, const char *op, const uint8_t msg_id[16],
     return rc;
 }
 
+int channel_send_signed(client *c, channel *ch, const char *pt, void **answer)
+{
+    return exchange(c, ch, ENVELOPE_DATA_REQUEST, "/v1/data", pt, (json_t **)answer);
+}
+
 int channel_close(client *c, channel *ch, const char *reason)
 {
     json_t *a = NULL;

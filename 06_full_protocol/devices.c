@@ -168,6 +168,33 @@ static int refuse(struct mg_connection *conn, int status, int close_shape, const
     return web_reply_error(conn, status, "%s", reason);
 }
 
+static const char DEVICE_SQL[] = "SELECT a.id, a.username, a.disabled, d.revoked_at IS NOT NULL, d.x5t, "
+                                 "a.tokens_valid_after "
+                                 "FROM devices d JOIN accounts a ON a.id = d.account_id "
+                                 "WHERE d.serial = ?1";
+
+/* Every request asks this, on its worker thread's reader connection: the
+ * statement is prepared once per thread and kept (make bench: parsing the
+ * SQL anew was a tenth of the server's CPU per record). It is used again
+ * only while it is still one of this connection's statements (a store
+ * closed and opened again has other connections); store_close finalizes it. */
+static _Thread_local sqlite3 *device_db;
+static _Thread_local sqlite3_stmt *device_st;
+
+static sqlite3_stmt *device_stmt(sqlite3 *db)
+{
+    for (sqlite3_stmt *s = db && device_db == db ? sqlite3_next_stmt(db, NULL) : NULL; s;
+         s = sqlite3_next_stmt(db, s))
+        if (s == device_st && sqlite3_sql(s) && strcmp(sqlite3_sql(s), DEVICE_SQL) == 0)
+            return s;
+    device_db = NULL;
+    device_st = NULL;
+    if (!db || sqlite3_prepare_v3(db, DEVICE_SQL, -1, SQLITE_PREPARE_PERSISTENT, &device_st, NULL) != SQLITE_OK)
+        return NULL;
+    device_db = db;
+    return device_st;
+}
+
 int device_require(service *svc, struct mg_connection *conn, device_id *d, int close_shape)
 {
     X509 *cert = web_peer_cert(conn);
@@ -184,12 +211,7 @@ int device_require(service *svc, struct mg_connection *conn, device_id *d, int c
         return refuse(conn, 403, close_shape, "the client certificate cannot be read");
     /* the TLS layer trusts only the device CA, so a certificate here is one we
      * issued; still, one the store does not know is nobody's */
-    if (!db || sqlite3_prepare_v2(db,
-                                  "SELECT a.id, a.username, a.disabled, d.revoked_at IS NOT NULL, d.x5t, "
-                                  "a.tokens_valid_after "
-                                  "FROM devices d JOIN accounts a ON a.id = d.account_id "
-                                  "WHERE d.serial = ?1",
-                                  -1, &st, NULL) != SQLITE_OK)
+    if (!(st = device_stmt(db)))
         return web_reply_error(conn, 503, "the store is not available: retry");
     sqlite3_bind_text(st, 1, d->serial, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
@@ -202,7 +224,8 @@ int device_require(service *svc, struct mg_connection *conn, device_id *d, int c
         x5t_ok = sqlite3_column_bytes(st, 4) == 32 &&
                  CRYPTO_memcmp(sqlite3_column_blob(st, 4), d->x5t, 32) == 0;
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st); /* kept for the next request: reset, bindings cleared */
+    sqlite3_clear_bindings(st);
     if (rc != SQLITE_ROW || !x5t_ok)
         return refuse(conn, 403, close_shape, "this certificate belongs to no enrolled device");
     /* the CRL stops new handshakes; this stops the connections already open

@@ -56,7 +56,8 @@ static const char SYNOPSIS[] =
     "[--data DIR] [--name HOST] [--cert F --key F] [--device-ca DIR --pass-file F]\n"
     "                 [--rotate-every N] [--idle S] [--sessions N] [--token-lifetime S]\n"
     "                 [--argon2 owasp|rfc9106] [--enrol-binding required|optional] [--bind-ip]\n"
-    "                 [--lab [--lab-bearer] [--lab-no-envelope] [--lab-no-seq] [--lab-no-binding]] ";
+    "                 [--lab [--lab-bearer] [--lab-no-envelope] [--lab-no-seq] [--lab-no-binding]\n"
+    "                        [--lab-no-group-commit] [--lab-sync-normal]] ";
 static const char ABOUT[] =
     "Chapter 06: the whole protocol. Accounts, EST enrolment of device certificates,\n"
     "a signed channel-bound HELLO, AES-GCM envelopes with replay protection and key\n"
@@ -80,7 +81,10 @@ static const char OPTIONS_HELP[] =
     /* the layers lab (make 06-layers): each switch turns one defence off */
     "  --lab --lab-no-envelope  LAB ONLY: no AES-GCM envelope: ct carries the plaintext\n"
     "  --lab --lab-no-seq  LAB ONLY: a replayed or reordered envelope is opened anyway\n"
-    "  --lab --lab-no-binding  LAB ONLY: a HELLO bound to no TLS connection is accepted\n";
+    "  --lab --lab-no-binding  LAB ONLY: a HELLO bound to no TLS connection is accepted\n"
+    "  --lab --lab-no-group-commit  BENCH ONLY: one record per COMMIT (what group commit saves)\n"
+    "  --lab --lab-sync-normal  BENCH ONLY: synchronous=NORMAL, NOT power-loss safe: an\n"
+    "                   acknowledged record can be lost at a power cut (make bench shows the cost)\n";
 static const char EPILOGUE[] =
     "Environment: SSLKEYLOGFILE=FILE writes the TLS secrets there (for Wireshark).\n"
     "The first line on stdout is 'listening on URL'. Stop with Ctrl-C (exit 0).\n";
@@ -94,6 +98,7 @@ typedef struct server {
     mtls mtls;
     const char *device_ca_dir, *pass_file;
     int lab;
+    int lab_no_group, lab_sync_normal; /* BENCH ONLY: store_lab_options */
     accounts_params argon2;
 } server;
 
@@ -130,6 +135,8 @@ static int option(int c, const char *arg, void *ctx)
     case OPT_LAB_NO_ENVELOPE: s->svc.lab_no_envelope = 1; return 1;
     case OPT_LAB_NO_SEQ: s->svc.lab_no_seq = 1; return 1;
     case OPT_LAB_NO_BINDING: s->svc.lab_no_binding = 1; return 1;
+    case 'G': s->lab_no_group = 1; return 1;
+    case 'Y': s->lab_sync_normal = 1; return 1;
     }
     return 0;
 }
@@ -331,6 +338,11 @@ static void announce(void *arg)
     if (s->svc.lab_no_binding)
         warning("LAB: --lab-no-binding: a HELLO signed over no TLS exporter is accepted: a proxy "
                 "that terminates TLS can relay it unnoticed");
+    if (s->lab_sync_normal)
+        warning("LAB: --lab-sync-normal: synchronous=NORMAL: NOT POWER-LOSS SAFE, an acknowledged record "
+                "can be lost at a power cut");
+    if (s->lab_no_group)
+        warning("LAB: --lab-no-group-commit: one record per COMMIT (one fsync each)");
     tls_server_announce(&s->policy);
 }
 
@@ -375,6 +387,7 @@ int main(int argc, char **argv)
         {"lab-no-envelope", no_argument, NULL, OPT_LAB_NO_ENVELOPE},
         {"lab-no-seq", no_argument, NULL, OPT_LAB_NO_SEQ},
         {"lab-no-binding", no_argument, NULL, OPT_LAB_NO_BINDING},
+        {"lab-no-group-commit", no_argument, NULL, 'G'}, {"lab-sync-normal", no_argument, NULL, 'Y'},
         {0},
     };
     static server s = {
@@ -409,6 +422,10 @@ int main(int argc, char **argv)
         cli_usage_error("--lab-no-seq turns a defence off: it needs --lab as well");
     if (svc->lab_no_binding && !s.lab)
         cli_usage_error("--lab-no-binding turns a defence off: it needs --lab as well");
+    if ((s.lab_no_group || s.lab_sync_normal) && !s.lab)
+        cli_usage_error("--lab-no-group-commit and --lab-sync-normal are for the benchmark (the second is "
+                        "not power-loss safe): they need --lab as well");
+    store_lab_options(s.lab_no_group, s.lab_sync_normal);
     pthread_mutex_init(&svc->crl_lock, NULL);
     pthread_mutex_init(&svc->revoked_lock, NULL);
     svc->revoked_serials = calloc(SERVICE_MAX_REVOKED, sizeof *svc->revoked_serials);

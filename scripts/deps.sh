@@ -22,6 +22,7 @@ PACKAGES=(
   openssl curl tshark python3 python3-cryptography python3-jwt
   chromium libnss3-tools testssl.sh nginx wrk # chapter 05: browser, scan, HTTPS bench
   python3-openssl python3-websocket python3-argon2 # chapter 06: EST, push, password-hash peers
+  gnuplot-nox # make bench: chapter 06's plot of records/s against sessions
 )
 
 # shellcheck disable=SC2206

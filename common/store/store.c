@@ -264,6 +264,15 @@ sqlite3 *store_connect(store *st, char *err, size_t err_len)
 
 /* ---- the writer ------------------------------------------------------------------------------------ */
 
+/* BENCH / LAB ONLY (store_lab_options): both 0 in every normal run */
+static int lab_no_group, lab_sync_normal;
+
+void store_lab_options(int no_group, int sync_normal)
+{
+    lab_no_group = no_group;
+    lab_sync_normal = sync_normal;
+}
+
 static int exec_ok(sqlite3 *db, const char *sql)
 {
     return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
@@ -322,6 +331,7 @@ static void deadline_after_us(struct timespec *ts, long us)
 static void *writer_main(void *p)
 {
     store *st = p;
+    const size_t batch_max = lab_no_group ? 1 : STORE_BATCH_MAX; /* BENCH / LAB: 1 = no group commit */
     pthread_mutex_lock(&st->mu);
     for (;;) {
         store_job *batch, *last;
@@ -331,15 +341,15 @@ static void *writer_main(void *p)
         if (!st->head)
             break; /* stopping, and the queue has drained */
         /* group commit: give other workers up to 1 ms to add to this batch, unless it is full */
-        if (st->queued < STORE_BATCH_MAX && !st->stopping) {
+        if (st->queued < batch_max && !st->stopping) {
             struct timespec ts;
             deadline_after_us(&ts, STORE_BATCH_WAIT_US);
-            while (st->queued < STORE_BATCH_MAX && !st->stopping)
+            while (st->queued < batch_max && !st->stopping)
                 if (pthread_cond_timedwait(&st->work_cv, &st->mu, &ts) != 0)
                     break;
         }
         batch = last = st->head;
-        while (n < STORE_BATCH_MAX && last->next) {
+        while (n < batch_max && last->next) {
             last = last->next;
             n++;
         }
@@ -510,6 +520,17 @@ int store_open(const char *dir, store **out, char *err, size_t err_len)
     if (!st->wdb || open_schema(st, err, err_len) != 0 || store_q_scan(st, err, err_len) != 0)
         goto fail;
     snprintf(st->describe, sizeof st->describe, "WAL, synchronous=FULL (2), foreign keys on");
+    if (lab_sync_normal || lab_no_group) { /* BENCH / LAB ONLY: store_lab_options */
+        char v[32];
+        if (lab_sync_normal && (!exec_ok(st->wdb, "PRAGMA synchronous=NORMAL") ||
+                                pragma_text(st->wdb, "PRAGMA synchronous", v, sizeof v) != 0 || strcmp(v, "1"))) {
+            snprintf(err, err_len, "LAB: synchronous=NORMAL did not take");
+            goto fail;
+        }
+        snprintf(st->describe, sizeof st->describe, "WAL, synchronous=%s, foreign keys on; LAB:%s%s",
+                 lab_sync_normal ? "NORMAL (1)" : "FULL (2)", lab_sync_normal ? " NOT POWER-LOSS SAFE" : "",
+                 lab_no_group ? " no group commit" : "");
+    }
     if (pthread_create(&st->writer, NULL, writer_main, st) != 0) {
         snprintf(err, err_len, "cannot start the writer thread");
         goto fail;
@@ -539,6 +560,9 @@ void store_close(store *st)
     while (st->readers) {
         store_reader_conn *c = st->readers;
         st->readers = c->next;
+        /* a statement a caller kept prepared on its thread's reader (06's device_require) goes with it */
+        for (sqlite3_stmt *s; (s = sqlite3_next_stmt(c->db, NULL)) != NULL;)
+            sqlite3_finalize(s);
         sqlite3_close(c->db);
         free(c);
     }

@@ -93,6 +93,13 @@ typedef struct store store;
  * nobody and is left for the administrator), and starts the writer thread. Returns 0, or -1 with err. */
 int store_open(const char *dir, store **out, char *err, size_t err_len);
 
+/* BENCH / LAB ONLY (bench/06_records.sh shows what each choice costs; 06-server takes them only with
+ * --lab, and says so loudly). Call before store_open; they hold for every store opened afterwards.
+ * no_group: one job per COMMIT, no batch wait (no group commit: one fsync per record).
+ * sync_normal: the writer's connection runs synchronous=NORMAL: in WAL mode the WAL is then not fsynced at
+ * COMMIT, so a record acknowledged before a power cut can be lost (a process crash loses nothing). */
+void store_lab_options(int no_group, int sync_normal);
+
 /* Stop the writer after its queue has drained, close every connection, wipe the key, free. No thread may be
  * inside a store_* call any more. NULL is fine. */
 void store_close(store *st);
