@@ -420,8 +420,11 @@ class Client:
         again = self.send("/v1/data", b1, ct1)
         print("the same envelope again at once: %s (the first answer, not a second record)"
               % json.dumps(again, sort_keys=True))
-        b2, _, e2, a2 = self.record(rec.replace("}", ', "Comments": "second"}', 1))
+        second = dict(json.loads(rec), FirstName="Second")  # another record, so seq 3 is stored too
+        b2, _, e2, a2 = self.record(json.dumps(second))
         self.answer_line(b2, e2, a2)
+        if a2.get("status") != "stored":
+            raise Refused("record %s: %s" % (a2.get("status"), a2.get("reason")))
         # now seq 2 is below the last: what an attacker who kept it would send
         try:
             self.send("/v1/data", b1, ct1)
