@@ -20,10 +20,12 @@
 # (19 MiB each) are freed, but glibc keeps freed memory in its per-thread
 # arenas; that is a high-water mark, not growth. A leak of one
 # session's keys or one record's buffers per request would grow far past
-# that over thousands of sessions. Under SAN=1 the sampled RSS includes
-# ASan's quarantine of freed memory; the server runs with a small one
-# (quarantine_size_mb=16) so the figure still means something, and
-# LeakSanitizer at the server's exit is the finer check.
+# that over thousands of sessions. Under SAN=1 the RSS is printed but not
+# judged: it is ASan's allocator's (its quarantine of freed memory, per-thread
+# caches for 32 threads, shadow memory), which kept growing ~9 MiB in 20 s
+# here even with a 1 MiB quarantine, while the same run without ASan grew
+# 0.2 MiB. There LeakSanitizer at the server's exit is the leak check (a
+# report makes the exit status 99, and the run fails).
 #
 # Then the store is counted (records stored = the clients' acknowledgements)
 # and 06-admin audit re-verifies every signature; the server must exit 0 on
@@ -53,8 +55,6 @@ done
 tmp=$(course_tmpdir)
 P=$tmp/pki
 04_pki_ca/make-pki.sh "$BIN" "$P" >"$tmp/pki.log" 2>&1 || { echo "06 soak: error: make-pki.sh failed" >&2; exit 1; }
-# under ASan, a small quarantine: freed memory is reused soon, so RSS says something
-if [[ "${SAN:-0}" == 1 ]]; then export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=16"; fi
 start_server 06-server "$BIN/06-server" --port 0 --data "$tmp/data" --cert "$P/server-chain.crt" --key "$P/server.key" \
   --device-ca "$P/devices" --pass-file "$P/ca-pass" --quiet || exit 1
 PID=$SERVER_PID
@@ -140,7 +140,9 @@ echo "server VmRSS (KiB), $samples samples: first $first, after the ${WARMUP} s 
 allowed=$((warm * TOL_PCT / 100))
 ((allowed > TOL_KIB)) && allowed=$TOL_KIB
 growth=$((last - warm))
-if ((growth <= allowed)); then
+if [[ "${SAN:-0}" == 1 ]]; then
+  verdict="not judged under SAN=1 (ASan's allocator, not the program's; LeakSanitizer judges at exit)"
+elif ((growth <= allowed)); then
   verdict=flat
 else
   verdict=growing
@@ -154,7 +156,7 @@ stop_server "$PID"
 echo "server exit on SIGTERM: $STOPPED_RC"
 rc=0
 ((errors == 0)) || { echo "06 soak: error: $errors client runs failed" >&2; rc=1; }
-[[ "$verdict" == flat ]] || { echo "06 soak: error: the server's memory grew past the bound" >&2; rc=1; }
+[[ "$verdict" == flat || "${SAN:-0}" == 1 ]] || { echo "06 soak: error: the server's memory grew past the bound" >&2; rc=1; }
 [[ "$stored" == "$acked" ]] || { echo "06 soak: error: $acked records acknowledged, $stored in the store" >&2; rc=1; }
 [[ "$audit" == *'"bad":0'* && "$audit" == *"\"checked\":$stored,"* ]] ||
   { echo "06 soak: error: the audit did not verify every record: $audit" >&2; rc=1; }

@@ -7,8 +7,9 @@
 # must succeed (0 errors), every acknowledged record must be in the store
 # once with a signature the audit verifies, the server's memory must stay
 # under a bound after the warm-up (a looser one than make bench's 4 MiB:
-# 8 MiB, for a run this short on a busy machine), and the server must exit
-# 0 on SIGTERM. How many records a second it managed is printed, never
+# 8 MiB, for a run this short on a busy machine; under SAN=1 the RSS is
+# ASan's and LeakSanitizer judges instead), and the server must exit 0 on
+# SIGTERM. How many records a second it managed is printed, never
 # asserted.
 source "$(dirname "$0")/../lib.sh"
 if ! /usr/bin/python3 -c 'import OpenSSL, cryptography' 2>/dev/null; then
@@ -33,8 +34,14 @@ t_true "06 soak: 30 s of sessions and records, 0 client runs failed" "$(line 'cl
 t_true "06 soak: every acknowledged record is in the store, once" "$(line 'client runs:')" test "$acked" = "$stored"
 t_true "06 soak: 06-admin audit verifies every stored signature" "$(line 'audit:')" \
   grep -q "\"checked\":$stored,\"bad\":0" <<<"$(line 'audit:')"
-t_true "06 soak: the server's memory stays under the bound after the warm-up (a leak check, not a speed test)" \
-  "$(line 'server VmRSS'); $(line 'memory:')" grep -q '^memory: flat' <<<"$(line 'memory:')"
+if [[ "${SAN:-0}" == 1 ]]; then
+  # ASan's allocator grows on its own (bench/06_soak.sh says why); its leak check is the exit status below
+  t_skip "06 soak: the server's memory stays under the bound after the warm-up (a leak check, not a speed test)" \
+    "under SAN=1 the RSS is ASan's allocator's ($(line 'server VmRSS')); LeakSanitizer judges at the server's exit"
+else
+  t_true "06 soak: the server's memory stays under the bound after the warm-up (a leak check, not a speed test)" \
+    "$(line 'server VmRSS'); $(line 'memory:')" grep -q '^memory: flat' <<<"$(line 'memory:')"
+fi
 t_true "06 soak: the server stops cleanly on SIGTERM after the soak (exit 0: no sanitizer report at exit)" \
   "$(line 'server exit')" test "$(line 'server exit')" = "server exit on SIGTERM: 0"
 t_true "06 soak: the soak's own verdict is ok" "exit status $T_RC; $T_ERR" grep -q '^06 soak: ok' <<<"$T_OUT"
