@@ -135,6 +135,7 @@ read -r first warm last max < <(awk -v wu="$WARMUP" '
   END { print first, (warm == "" ? last : warm), last, max }' "$tmp/rss")
 samples=$(wc -l <"$tmp/rss")
 echo "server VmRSS (KiB), $samples samples: first $first, after the ${WARMUP} s warm-up $warm, last $last, max $max"
+echo "the samples (MiB, every $SAMPLE s): $(awk '$2 != "" { printf "%s%.1f", sep, $2 / 1024; sep = " " }' "$tmp/rss")"
 # the tighter of the two: the baseline is inflated by the set-up's Argon2id
 # high-water mark (above), so a percentage of it alone would hide a real leak
 allowed=$((warm * TOL_PCT / 100))
