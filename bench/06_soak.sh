@@ -87,11 +87,21 @@ worker() { # W: loop until the end; one line per client run: "ok RECORDS SESSION
     if ((n % 2)); then
       "${C[@]}" send-record "{\"FirstName\": \"Soak\", \"LastName\": \"C$w\", \"Age\": $n}" >/dev/null 2>"$wd/err"
       rc=$?
-      ((rc == 0)) && echo "ok 1 1" || { echo "error"; { echo "worker $w run $n: 06-client exit $rc"; head -n 3 "$wd/err"; } >>"$wd/errors"; }
+      if ((rc == 0)); then
+        echo "ok 1 1"
+      else
+        echo "error"
+        { echo "worker $w run $n: 06-client exit $rc"; head -n 3 "$wd/err"; } >>"$wd/errors"
+      fi
     else
       "${I[@]}" --count "$BATCH" store "{\"FirstName\": \"Soak\", \"LastName\": \"Py$w\", \"Age\": $n}" >/dev/null 2>"$wd/err"
       rc=$?
-      ((rc == 0)) && echo "ok $BATCH 1" || { echo "error"; { echo "worker $w run $n: 06_indep_client exit $rc"; head -n 3 "$wd/err"; } >>"$wd/errors"; }
+      if ((rc == 0)); then
+        echo "ok $BATCH 1"
+      else
+        echo "error"
+        { echo "worker $w run $n: 06_indep_client exit $rc"; head -n 3 "$wd/err"; } >>"$wd/errors"
+      fi
     fi
   done
 }

@@ -34,7 +34,7 @@ import struct
 import sys
 import time
 
-from OpenSSL import SSL, crypto
+from OpenSSL import SSL
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
