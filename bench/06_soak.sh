@@ -18,7 +18,12 @@
 # cache and the session table fill first), else "growing". The first sample
 # is already large (~240 MiB with 4 workers): the set-up's Argon2id hashes
 # (19 MiB each) are freed, but glibc keeps freed memory in its per-thread
-# arenas; that is a high-water mark, not growth. A leak of one
+# arenas; that is a high-water mark, not growth. What then rises slowly is
+# the heap (RssAnon, printed at the end) at about the pace the database grows
+# on disk (~1 KiB a record): SQLite's page caches (2 MiB at most per
+# connection: the writer's, and one reader's per server thread that reads)
+# fill with the growing file. Bounded, but over a long soak it eats into the
+# 4 MiB; the sample line lets you see the slope. A leak of one
 # session's keys or one record's buffers per request would grow far past
 # that over thousands of sessions. Under SAN=1 the RSS is printed but not
 # judged: it is ASan's allocator's (its quarantine of freed memory, per-thread
@@ -120,6 +125,8 @@ while ((SECONDS < end)); do
 done
 wait "${pids[@]}"
 echo "$((SECONDS - t0)) $(rss)" >>"$tmp/rss"
+# what the last RSS is made of: the heap (anon), mapped files (the binary, libraries), shared memory (SQLite's -shm)
+parts=$(awk '/^Rss(Anon|File|Shmem):/ { printf "%s%s %d", sep, $1, $2; sep = ", " }' "/proc/$PID/status" 2>/dev/null)
 elapsed=$((SECONDS - t0))
 
 runs=$(cat "$tmp"/runs* | wc -l)
@@ -145,6 +152,7 @@ read -r first warm last max < <(awk -v wu="$WARMUP" '
   END { print first, (warm == "" ? last : warm), last, max }' "$tmp/rss")
 samples=$(wc -l <"$tmp/rss")
 echo "server VmRSS (KiB), $samples samples: first $first, after the ${WARMUP} s warm-up $warm, last $last, max $max"
+echo "the last one is $parts (KiB); the store is $(du -sk "$tmp/data" | cut -f1) KiB on disk"
 echo "the samples (MiB, every $SAMPLE s): $(awk '$2 != "" { printf "%s%.1f", sep, $2 / 1024; sep = " " }' "$tmp/rss")"
 # the tighter of the two: the baseline is inflated by the set-up's Argon2id
 # high-water mark (above), so a percentage of it alone would hide a real leak
