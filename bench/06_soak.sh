@@ -18,12 +18,13 @@
 # cache and the session table fill first), else "growing". The first sample
 # is already large (~240 MiB with 4 workers): the set-up's Argon2id hashes
 # (19 MiB each) are freed, but glibc keeps freed memory in its per-thread
-# arenas; that is a high-water mark, not growth. What then rises slowly is
-# the heap (RssAnon, printed at the end) at about the pace the database grows
-# on disk (~1 KiB a record): SQLite's page caches (2 MiB at most per
-# connection: the writer's, and one reader's per server thread that reads)
-# fill with the growing file. Bounded, but over a long soak it eats into the
-# 4 MiB; the sample line lets you see the slope. A leak of one
+# arenas; that is a high-water mark, not growth. What then rises slowly
+# (~1 KiB a record in a 180 s run here, 2.6 MiB over 2,600 records) is the
+# heap (RssAnon, printed at the end). The likely cause, not proven here:
+# SQLite's page caches (at most 2 MiB a connection: the writer's, and a
+# reader's for each server thread that reads) filling as the file grows,
+# which is bounded. It eats into the 4 MiB over a long soak; the sample
+# line shows the slope, and a longer SOAK_SECONDS shows whether it levels. A leak of one
 # session's keys or one record's buffers per request would grow far past
 # that over thousands of sessions. Under SAN=1 the RSS is printed but not
 # judged: it is ASan's allocator's (its quarantine of freed memory, per-thread
