@@ -64,6 +64,7 @@ done
 tmp=$(course_tmpdir)
 P=$tmp/pki
 04_pki_ca/make-pki.sh "$BIN" "$P" >"$tmp/pki.log" 2>&1 || { echo "06 soak: error: make-pki.sh failed" >&2; exit 1; }
+# shellcheck disable=SC2086 # SOAK_SERVER_ARGS: options, split on purpose
 start_server 06-server "$BIN/06-server" --port 0 --data "$tmp/data" --cert "$P/server-chain.crt" --key "$P/server.key" \
   --device-ca "$P/devices" --pass-file "$P/ca-pass" --quiet ${SOAK_SERVER_ARGS:-} || exit 1
 PID=$SERVER_PID
