@@ -23,11 +23,16 @@
 # arenas; that is a high-water mark, not growth. What then rises slowly
 # (~1 KiB a record: 2.6 MiB over 2,652 records in 180 s here, 5.4 MiB over
 # 3,300 in 420 s, not yet levelling) is the heap (RssAnon, printed at the
-# end); LeakSanitizer finds nothing unreachable at exit. The likely cause, not proven here:
-# SQLite's page caches (at most 2 MiB a connection: the writer's, and a
-# reader's for each server thread that reads) filling as the file grows,
-# which is bounded. It eats into the 4 MiB over a long soak; the sample
-# line shows the slope, and a longer SOAK_SECONDS shows whether it levels. A leak of one
+# end); LeakSanitizer finds nothing unreachable at exit. It follows the
+# thread count, not the request count: with SOAK_SERVER_ARGS="--threads 4"
+# the first sample is 87 MiB (fewer arenas keep Argon2id's memory) and the
+# rise 0.4 KiB a record (1.7 MiB over 4,160), a quarter of the default 32
+# threads' pace. So the likely cause is per-thread state that fills slowly
+# and is bounded: SQLite's page cache of each thread's reader connection (2
+# MiB at most each) and glibc's per-thread arenas; a per-request leak would
+# not care how many threads served the requests. Not proven: a longer
+# SOAK_SECONDS shows whether it levels off, and crossing the bound makes the
+# verdict "growing", as it should. A leak of one
 # session's keys or one record's buffers per request would grow far past
 # that over thousands of sessions. Under SAN=1 the RSS is printed but not
 # judged: it is ASan's allocator's (its quarantine of freed memory, per-thread
