@@ -32,9 +32,8 @@
 # MiB at most each) and glibc's per-thread arenas; a per-request leak would
 # not care how many threads served the requests. Not proven: a longer
 # SOAK_SECONDS shows whether it levels off, and crossing the bound makes the
-# verdict "growing", as it should. A leak of one
-# session's keys or one record's buffers per request would grow far past
-# that over thousands of sessions. Under SAN=1 the RSS is printed but not
+# verdict "growing", as it should: a leak of a session's keys or of a
+# record's buffers (KiB each) would cross it within minutes. Under SAN=1 the RSS is printed but not
 # judged: it is ASan's allocator's (its quarantine of freed memory, per-thread
 # caches for 32 threads, shadow memory), which kept growing ~9 MiB in 20 s
 # here even with a 1 MiB quarantine, while the same run without ASan grew
