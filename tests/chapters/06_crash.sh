@@ -158,21 +158,24 @@ for ((r = 1; r <= ${#ROUNDS[@]}; r++)); do
   limit=$(($(course_limit 30) * 10))
   for ((k = 0; k < limit; k++)); do
     gone "$pid" && break
-    all_done "$r" && { gone "$pid" || echo "round $r: the load ended and $arm was not reached" >>"$log"; break; }
+    all_done "$r" && { gone "$pid" || echo "round $r: the load ended, and the server armed with $arm still runs" >>"$log"; break; }
     sleep 0.1
   done
-  gone "$pid" || kill -KILL "$pid" 2>/dev/null
+  outside=0
+  gone "$pid" || { outside=1; kill -KILL "$pid" 2>/dev/null; }
   wait "$pid"
   rc=$?
   for p in "${pids[@]}"; do wait "$p"; done
   forget "$pid"
   rounds=$((rounds + 1))
   if [[ $point != random ]]; then
-    # the switch is the only way this server dies here: exit 137 and its own line prove it reached the point
-    t_true "06 crash: round $r: the server armed with $arm died by SIGKILL (exit 137) at that point" \
-      "exit status $rc; $(grep -m 1 'COURSE06_CRASH: reached' "$log" || tail -n 3 "$log")" \
-      bash -c '[[ $1 == 137 ]] && grep -q "store: COURSE06_CRASH: reached ${2%%:*} (${2##*:}. time): SIGKILL now" "$3"' \
-      _ "$rc" "$arm" "$log"
+    # the switch is the only way this server dies here: nobody else killed it, it exited 137 (SIGKILL), and
+    # its last line is the switch's, naming the point and the visit (the process said nothing after it)
+    t_true "06 crash: round $r: the server armed with $arm died by its own SIGKILL (exit 137) at that point" \
+      "exit status $rc, killed from outside: $outside; last line: $(tail -n 1 "$log")" \
+      bash -c '[[ $1 == 137 && $4 == 0 ]] &&
+        [[ "$(tail -n 1 "$3")" == "store: COURSE06_CRASH: reached ${2%%:*} (${2##*:}. time): SIGKILL now" ]]' \
+      _ "$rc" "$arm" "$log" "$outside"
   else
     t_true "06 crash: round $r: the server was killed by SIGKILL from outside (exit 137)" "exit status $rc" test "$rc" = 137
   fi
