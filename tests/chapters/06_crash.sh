@@ -213,6 +213,7 @@ for ((r = 1; r <= ${#ROUNDS[@]}; r++)); do
       "$(ls -la "$QDIR")" bash -c 'ls "$1" | grep -q "\.part$"' _ "$QDIR"
   fi
 done 2>>"$tmp/rounds.err" # bash's "Killed" notice of each server it reaps is the expected news: kept out of the output
+grep -v ' Killed ' "$tmp/rounds.err" >&2 # anything else is shown
 
 # ---- the end: a clean server, everything resent, then the ledger against the database ----
 if ! serve ""; then
