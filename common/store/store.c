@@ -299,7 +299,7 @@ static int crash_switch(store *st, char *err, size_t err_len)
         return -1;
     }
     warning("COURSE06_CRASH=%s:%lu: fault injection for crash tests is ON: this process kills itself with "
-            "SIGKILL the %lu. time it reaches '%s'. Never set it outside a test.", CRASH_NAMES[st->crash],
+            "SIGKILL at visit %lu of '%s'. Never set it outside a test.", CRASH_NAMES[st->crash],
             st->crash_at, st->crash_at, CRASH_NAMES[st->crash]);
     return 0;
 }
@@ -312,13 +312,14 @@ void store_crash_check(store *st, store_crash_point p)
     if (st->crash != p || atomic_fetch_add(&st->crash_seen, 1) + 1 != st->crash_at)
         return;
     /* write(2), not stdio: nothing buffered, nothing locked, and the line is out before the kill */
-    n = snprintf(line, sizeof line, "store: COURSE06_CRASH: reached %s (%lu. time): SIGKILL now\n",
+    n = snprintf(line, sizeof line, "store: COURSE06_CRASH: reached %s (visit %lu): SIGKILL now\n",
                  CRASH_NAMES[p], st->crash_at);
     if (n > 0 && write(STDERR_FILENO, line, (size_t)n) < 0) {
         /* nothing to do: the kill below is the point */
     }
-    /* SIGKILL, as the kernel's OOM killer or a power cut would: no handler, no atexit, no flush, no
-     * sqlite3_close. Whatever is on disk now is all the next start gets. */
+    /* SIGKILL, as the OOM killer or kill -9 would: no handler, no atexit, no flush, no sqlite3_close.
+     * What the process wrote survives (in the kernel's page cache, if not yet on disk): a power cut would
+     * take that too, which is why synchronous=FULL is checked apart from this (06_crash.sh, strace). */
     raise(SIGKILL);
 }
 
@@ -357,7 +358,7 @@ static void run_batch(store *st, store_job *jobs)
         if (ok && j->next)
             store_crash_check(st, STORE_CRASH_MID_BATCH);
     }
-    /* crash test: the whole batch is written to the WAL's pages in memory, nothing committed */
+    /* crash test: every job of the batch ran, nothing is committed: the batch must vanish as a whole */
     if (ok)
         store_crash_check(st, STORE_CRASH_BEFORE_COMMIT);
     /* the COMMIT is the fsync of the WAL under synchronous=FULL: only after it may anyone hear "stored" */

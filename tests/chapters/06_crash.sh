@@ -202,7 +202,7 @@ for ((r = 1; r <= ${#ROUNDS[@]}; r++)); do
     t_true "06 crash: round $r: the server armed with $arm died by its own SIGKILL (exit 137) at that point" \
       "exit status $rc, killed from outside: $outside; last line: $(tail -n 1 "$log")" \
       bash -c '[[ $1 == 137 && $4 == 0 ]] &&
-        [[ "$(tail -n 1 "$3")" == "store: COURSE06_CRASH: reached ${2%%:*} (${2##*:}. time): SIGKILL now" ]]' \
+        [[ "$(tail -n 1 "$3")" == "store: COURSE06_CRASH: reached ${2%%:*} (visit ${2##*:}): SIGKILL now" ]]' \
       _ "$rc" "$arm" "$log" "$outside"
   else
     t_true "06 crash: round $r: the server was killed by SIGKILL from outside (exit 137)" "exit status $rc" test "$rc" = 137
