@@ -183,10 +183,14 @@ for ((r = 1; r <= ${#ROUNDS[@]}; r++)); do
   fi
   # every kill is waited for as an event: the process is gone, or the load ran out without reaching it
   # (every store_write serves a client that waits for its answer: with every client done, none is coming)
-  limit=$(($(course_limit 30) * 10))
+  # A process killed by SIGKILL is not gone at once: its sockets close first (so its clients finish), then
+  # the kernel tears down its memory (slow for ASan's shadow): with all clients done, it gets 5 s more.
+  limit=$(($(course_limit 30) * 10)) grace=$(($(course_limit 5) * 10))
   for ((k = 0; k < limit; k++)); do
     gone "$pid" && break
-    all_done "$r" && { gone "$pid" || echo "round $r: the load ended, and the server armed with $arm still runs" >>"$log"; break; }
+    if all_done "$r"; then
+      ((grace-- > 0)) || { echo "round $r: the load ended, and the server armed with $arm still runs" >>"$log"; break; }
+    fi
     sleep 0.1
   done
   outside=0
