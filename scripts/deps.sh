@@ -19,7 +19,7 @@ PACKAGES=(
   libssl-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev libjwt-dev
   libargon2-dev libcmocka-dev
   # test peers and capture
-  openssl curl tshark python3 python3-cryptography python3-jwt
+  openssl curl tshark python3 python3-cryptography python3-jwt strace
   chromium libnss3-tools testssl.sh nginx wrk # chapter 05: browser, scan, HTTPS bench
   python3-openssl python3-websocket python3-argon2 # chapter 06: EST, push, password-hash peers
   gnuplot-nox # make bench: chapter 06's plot of records/s against sessions

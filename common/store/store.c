@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #include <openssl/crypto.h>
 
+#include "core/narrate.h"
 #include "store/store_internal.h"
 #include "token/token.h"
 
@@ -262,6 +264,70 @@ sqlite3 *store_connect(store *st, char *err, size_t err_len)
     return connect_db(st->db_path, 0, err, err_len);
 }
 
+/* ---- the crash switch (tests only) ----------------------------------------------------------------- */
+
+/* A claim like "no acknowledged record is ever lost" is tested by killing the server exactly where a bug
+ * would lose one. A kill from outside lands anywhere; these four points land where it matters. They are
+ * turned on only by COURSE06_CRASH in the environment, and loudly; unset, each point is one compare. */
+static const char *const CRASH_NAMES[] = {
+    [STORE_CRASH_BEFORE_COMMIT] = "before-commit",
+    [STORE_CRASH_AFTER_COMMIT] = "after-commit",
+    [STORE_CRASH_MID_BATCH] = "mid-batch",
+    [STORE_CRASH_QUARANTINE_WRITE] = "quarantine-write",
+};
+
+/* COURSE06_CRASH=POINT[:N]; unset or empty: off. Anything else it does not know is a refusal to start,
+ * never a switch silently off (a crash test that crashes nothing would pass for the wrong reason). */
+static int crash_switch(store *st, char *err, size_t err_len)
+{
+    const char *v = getenv("COURSE06_CRASH"), *colon;
+    size_t len;
+    char *end = NULL;
+
+    if (!v || !*v)
+        return 0;
+    colon = strchr(v, ':');
+    len = colon ? (size_t)(colon - v) : strlen(v);
+    for (int p = STORE_CRASH_BEFORE_COMMIT; p <= STORE_CRASH_QUARANTINE_WRITE; p++)
+        if (strlen(CRASH_NAMES[p]) == len && strncmp(v, CRASH_NAMES[p], len) == 0)
+            st->crash = (store_crash_point)p;
+    st->crash_at = 1;
+    if (colon) {
+        errno = 0;
+        st->crash_at = strtoul(colon + 1, &end, 10);
+        if (errno || end == colon + 1 || *end || st->crash_at < 1 || st->crash_at > 1000000)
+            st->crash = STORE_CRASH_NONE;
+    }
+    if (st->crash == STORE_CRASH_NONE) {
+        snprintf(err, err_len, "COURSE06_CRASH='%.40s': expected before-commit, after-commit, mid-batch or "
+                 "quarantine-write, optionally :N (1 to 1000000); unset it for a normal run", v);
+        return -1;
+    }
+    warning("COURSE06_CRASH=%s:%lu: fault injection for crash tests is ON: this process kills itself with "
+            "SIGKILL at visit %lu of '%s'. Never set it outside a test.", CRASH_NAMES[st->crash],
+            st->crash_at, st->crash_at, CRASH_NAMES[st->crash]);
+    return 0;
+}
+
+void store_crash_check(store *st, store_crash_point p)
+{
+    char line[160];
+    int n;
+
+    if (st->crash != p || atomic_fetch_add(&st->crash_seen, 1) + 1 != st->crash_at)
+        return;
+    /* write(2), not stdio: nothing buffered, nothing locked, and the line is out before the kill */
+    n = snprintf(line, sizeof line, "store: COURSE06_CRASH: reached %s (visit %lu): SIGKILL now\n",
+                 CRASH_NAMES[p], st->crash_at);
+    if (n > 0 && write(STDERR_FILENO, line, (size_t)n) < 0) {
+        /* nothing to do: the kill below is the point */
+    }
+    /* SIGKILL, as the OOM killer or kill -9 would: no handler, no atexit, no flush, no sqlite3_close.
+     * What the process wrote survives (in the kernel's page cache, if not yet on disk): a power cut would
+     * take that too, which is why synchronous=FULL is checked apart from this (06_crash.sh, strace). */
+    raise(SIGKILL);
+}
+
 /* ---- the writer ------------------------------------------------------------------------------------ */
 
 /* BENCH / LAB ONLY (store_lab_options): both 0 in every normal run */
@@ -302,7 +368,13 @@ static void run_batch(store *st, store_job *jobs)
             ok = 0;
         else if (!exec_ok(db, "RELEASE job"))
             ok = 0;
+        /* crash test: this job's rows are in the open transaction, the next job's not yet */
+        if (ok && j->next)
+            store_crash_check(st, STORE_CRASH_MID_BATCH);
     }
+    /* crash test: every job of the batch ran, nothing is committed: the batch must vanish as a whole */
+    if (ok)
+        store_crash_check(st, STORE_CRASH_BEFORE_COMMIT);
     /* the COMMIT is the fsync of the WAL under synchronous=FULL: only after it may anyone hear "stored" */
     if (ok && !exec_ok(db, "COMMIT"))
         ok = 0;
@@ -394,6 +466,10 @@ int store_write(store *st, store_job_fn fn, void *arg)
     while (!job.done)
         pthread_cond_wait(&st->done_cv, &st->mu);
     pthread_mutex_unlock(&st->mu);
+    /* crash test: committed (and fsynced), the worker holds the result, the reply is not yet sent: the
+     * client hears nothing and must resend, and its resend must be answered "duplicate" */
+    if (job.result == 0)
+        store_crash_check(st, STORE_CRASH_AFTER_COMMIT);
     return job.result;
 }
 
@@ -486,6 +562,7 @@ int store_open(const char *dir, store **out, char *err, size_t err_len)
         return -1;
     }
     st->qdir_fd = -1;
+    atomic_init(&st->crash_seen, 0);
     pthread_mutex_init(&st->mu, NULL);
     pthread_mutex_init(&st->qmu, NULL);
     {
@@ -508,7 +585,8 @@ int store_open(const char *dir, store **out, char *err, size_t err_len)
         snprintf(err, err_len, "out of memory");
         goto fail;
     }
-    if (private_dir(dir, err, err_len) != 0 || private_dir(qdir, err, err_len) != 0 ||
+    if (crash_switch(st, err, err_len) != 0 || private_dir(dir, err, err_len) != 0 ||
+        private_dir(qdir, err, err_len) != 0 ||
         load_qkey(st, err, err_len) != 0 || private_file(st->db_path, err, err_len) != 0)
         goto fail;
     st->qdir_fd = open(qdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -7,6 +7,7 @@
 #define COURSE_STORE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "store/store.h"
 
@@ -40,6 +41,17 @@ typedef struct store_job {
     struct store_job *next;
 } store_job;
 
+/* The crash switch, for tests/chapters/06_crash.sh only: COURSE06_CRASH=POINT[:N] kills the process with
+ * SIGKILL the Nth time (default: the first) any thread reaches POINT. store_open reads it once, refuses a
+ * value it does not know, and prints a warning when it is set; unset, each point costs one compare. */
+typedef enum store_crash_point {
+    STORE_CRASH_NONE,
+    STORE_CRASH_BEFORE_COMMIT,   /* run_batch: every job of the batch ran, COMMIT not yet sent */
+    STORE_CRASH_AFTER_COMMIT,    /* store_write: committed, the worker has the result, nobody has heard it */
+    STORE_CRASH_MID_BATCH,       /* run_batch: a job released its savepoint, another job of the batch waits */
+    STORE_CRASH_QUARANTINE_WRITE /* store_q_write: half of ID.part written, not fsynced, not linked */
+} store_crash_point;
+
 typedef struct store_reader_conn {
     sqlite3 *db;
     struct store_reader_conn *next;
@@ -65,6 +77,11 @@ struct store {
     pthread_t writer;
     uint64_t jobs, commits;
 
+    /* the crash switch (tests only, see store_crash_point) */
+    store_crash_point crash;
+    unsigned long crash_at;
+    atomic_ulong crash_seen;
+
     /* the mapper's view of records: writer thread only */
     int cols_valid;
     int schema_version;
@@ -85,6 +102,9 @@ struct store {
     store_quota *quota;
     size_t nquota;
 };
+
+/* store.c: if the crash switch names p, count this visit and die by SIGKILL on the Nth */
+void store_crash_check(store *st, store_crash_point p);
 
 /* records.c */
 int store_records_check_schema(sqlite3 *db, char *err, size_t err_len);
