@@ -56,7 +56,7 @@ static const char SYNOPSIS[] =
     "[--data DIR] [--name HOST] [--cert F --key F] [--device-ca DIR --pass-file F]\n"
     "                 [--rotate-every N] [--idle S] [--sessions N] [--token-lifetime S]\n"
     "                 [--argon2 owasp|rfc9106] [--enrol-binding required|optional] [--bind-ip]\n"
-    "                 [--lab --lab-bearer]";
+    "                 [--notify-max N] [--lab --lab-bearer]";
 static const char ABOUT[] =
     "Chapter 06: the whole protocol. Accounts, EST enrolment of device certificates,\n"
     "a signed channel-bound HELLO, AES-GCM envelopes with replay protection and key\n"
@@ -76,6 +76,8 @@ static const char OPTIONS_HELP[] =
     "  --enrol-binding M  required (default): a CSR carries this connection's tls-exporter;\n"
     "                   optional: lab only, so curl + openssl can act as the EST client\n"
     "  --bind-ip        a session answers only the address that opened it (R3; off: NAT)\n"
+    "  --notify-max N   notification WebSockets at most, each holds a worker thread\n"
+    "                   (default: a quarter of --threads); then 503 + Retry-After\n"
     "  --lab --lab-bearer  LAB ONLY: accept a token from any certificate (a bearer token)\n";
 static const char EPILOGUE[] =
     "Environment: SSLKEYLOGFILE=FILE writes the TLS secrets there (for Wireshark).\n"
@@ -120,6 +122,7 @@ static int option(int c, const char *arg, void *ctx)
     case 'b': s->svc.bind_ip = 1; return 1;
     case 'L': s->lab = 1; return 1;
     case 'B': s->svc.lab_bearer = 1; return 1;
+    case 'N': s->svc.notify_max = (int)cli_long("--notify-max", arg, 1, 4096); return 1;
     }
     return 0;
 }
@@ -342,6 +345,17 @@ static void *sweeper(void *arg)
     return NULL;
 }
 
+/* web_config's hooks, for notify.c */
+static int notify_started(struct mg_context *ctx, void *arg)
+{
+    return notify_start(arg, ctx);
+}
+
+static void notify_stopping(void *arg)
+{
+    notify_stop(arg);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option own[] = {
@@ -352,7 +366,8 @@ int main(int argc, char **argv)
         {"sessions", required_argument, NULL, 's'},  {"token-lifetime", required_argument, NULL, 't'},
         {"argon2", required_argument, NULL, 'a'},    {"enrol-binding", required_argument, NULL, 'e'},
         {"bind-ip", no_argument, NULL, 'b'},         {"lab", no_argument, NULL, 'L'},
-        {"lab-bearer", no_argument, NULL, 'B'},      {0},
+        {"lab-bearer", no_argument, NULL, 'B'},      {"notify-max", required_argument, NULL, 'N'},
+        {0},
     };
     static server s = {
         .policy = {PKI_SERVER_CHAIN, PKI_SERVER_KEY, 1, -1},
@@ -419,8 +434,12 @@ int main(int argc, char **argv)
     s.mtls.client_ca = svc->device_ca_file;
     s.mtls.client_mode = "optional";
     s.mtls.crl = svc->crl_file;
-    const char *copts[16] = {"tcp_nodelay", "1", "keep_alive_timeout_ms", "15000",
-                             "ssl_protocol_version", "5"}; /* civetweb's "5": TLS 1.3 only */
+    const char *copts[24] = {"tcp_nodelay", "1", "keep_alive_timeout_ms", "15000",
+                             "ssl_protocol_version", "5", /* civetweb's "5": TLS 1.3 only */
+                             /* notify.c: once its writer returned, civetweb's reader
+                              * waits this long for the client's close frame, pinging;
+                              * after 5 unanswered pings the socket goes */
+                             "websocket_timeout_ms", "2000", "enable_websocket_ping_pong", "yes"};
     if (mtls_check_files(&s.mtls) || tls_check_server_files(&s.policy) || mtls_load_crls(&s.mtls) ||
         mtls_civetweb_options(&s.mtls, copts, sizeof copts / sizeof *copts) ||
         tls_keylog_open_from_env())
@@ -457,7 +476,15 @@ int main(int argc, char **argv)
     cfg.on_listening_arg = &s;
     cfg.on_reload = mtls_reload; /* SIGHUP: read the CRL again */
     cfg.on_reload_arg = &s.mtls;
+    /* notify.c: GET /v1/notify, a WebSocket, and its writers woken before mg_stop */
+    static const char *const ws_paths[] = {"/v1/notify", NULL};
+    cfg.websocket_paths = ws_paths;
+    cfg.on_started = notify_started;
+    cfg.on_stopping = notify_stopping;
+    cfg.on_started_arg = svc;
+    svc->threads = srv.threads;
     rc = web_serve(&cfg);
+    notify_free(svc);
 out:
     if (sweeping) {
         pthread_mutex_lock(&sweep_lock);
