@@ -240,7 +240,7 @@ static size_t sockets_of(struct notify_hub *h, int64_t account_id)
     size_t n = 0;
     pthread_mutex_lock(&h->lock);
     for (notify_conn *c = h->head; c; c = c->next)
-        n += c->account_id == account_id && c->ready && !c->done;
+        n += c->account_id == account_id && !c->done;
     pthread_mutex_unlock(&h->lock);
     return n;
 }
@@ -274,7 +274,7 @@ void notify_account(service *svc, int64_t account_id, const char *event, json_t 
     }
     pthread_mutex_lock(&h->lock);
     for (notify_conn *c = h->head; c; c = c->next)
-        if (c->account_id == account_id && c->ready && !c->done)
+        if (c->account_id == account_id && !c->done)
             enqueue(c, pt, event);
     pthread_mutex_unlock(&h->lock);
     json_decref(pt);

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Chapter 06 interop: live notifications over GET /v1/notify, a WebSocket.
+# A third-party client (python3-websocket, websocket-client 1.2.3, in
+# tests/helpers/06_ws_peer.py, with 06_peer.py's HELLO and key schedule) and
+# 06-client listen receive the push when it happens (alice listens, alice
+# logs in again: "a new login on your account"), every NOTIFY opened under
+# the session's ntf key with seq 1, 2, ...; the refusals before the upgrade
+# (no certificate, no token, another device's token, an ended session, over
+# the cap, a second socket for one session); a session's CLOSE and its
+# device's revocation end the socket; SIGTERM with sockets open stops
+# promptly and cleanly. And the lesson of notify.c: 50 events pushed at once
+# to one socket, written by the one thread that owns it, arrive all, in
+# order, with no gap (under SAN=1 too, where a second thread on one SSL*
+# would show).
+source "$(dirname "$0")/../lib.sh"
+
+PY=/usr/bin/python3
+WS_PY="$COURSE_ROOT/tests/helpers/06_ws_peer.py"
+PEER_PY="$COURSE_ROOT/tests/helpers/06_peer.py"
+if ! "$PY" -c 'import websocket, OpenSSL, cryptography' 2>/dev/null; then
+  t_fail "06 websocket: /usr/bin/python3 has websocket-client, pyOpenSSL and cryptography" \
+    "install python3-websocket, python3-openssl and python3-cryptography (scripts/deps.sh does)"
+  exit 0
+fi
+
+tmp=$(course_tmpdir)
+P=$tmp/pki
+if ! 04_pki_ca/make-pki.sh "$BIN" "$P" >"$tmp/pki.log" 2>&1; then
+  t_fail "06 websocket: make-pki.sh builds a PKI with a device CA" "$(tail -n 5 "$tmp/pki.log")"
+  exit 0
+fi
+DATA=$tmp/data
+# --notify-max 3: the cap case below opens three and is refused the fourth
+if ! start_server 06-server "$BIN/06-server" --port 0 --data "$DATA" --cert "$P/server-chain.crt" \
+  --key "$P/server.key" --device-ca "$P/devices" --pass-file "$P/ca-pass" --notify-max 3 -v; then
+  t_fail "06 websocket: the server starts on a free port" "$(tail -n 5 "$SERVER_LOG")"
+  exit 0
+fi
+LOG=$SERVER_LOG
+URL="https://localhost:$SERVER_PORT"
+printf 'correct horse battery staple\n' >"$tmp/alice.pw"
+printf 'another long password\n' >"$tmp/bob.pw"
+chmod 600 "$tmp"/*.pw
+peer() { "$PY" "$PEER_PY" --url "$URL" --cacert "$P/root.crt" "$@"; }
+WA=("$PY" "$WS_PY" --url "$URL" --cacert "$P/root.crt" --home "$tmp/alice")
+WA2=("$PY" "$WS_PY" --url "$URL" --cacert "$P/root.crt" --home "$tmp/alice2")
+CA=("$BIN/06-client" --url "$URL" --cacert "$P/root.crt" --home "$tmp/alice-c" --user alice --password-file "$tmp/alice.pw")
+
+# alice: three devices (the Python one, a second one, 06-client's); bob: one
+peer --home "$tmp/alice" register alice --password-file "$tmp/alice.pw" >/dev/null 2>&1
+peer --home "$tmp/bob" register bob --password-file "$tmp/bob.pw" >/dev/null 2>&1
+for d in alice alice2; do peer --home "$tmp/$d" enrol alice --password-file "$tmp/alice.pw" >/dev/null 2>&1; done
+peer --home "$tmp/bob" enrol bob --password-file "$tmp/bob.pw" >/dev/null 2>&1
+"${CA[@]}" -q enrol >/dev/null 2>&1
+for d in alice alice2 bob alice-c; do
+  t_true "06 websocket: device $d is enrolled" "$(ls "$tmp/$d" 2>&1)" test -s "$tmp/$d/device.crt"
+done
+
+# wait_line FILE TEXT: a bounded wait for a line a background process prints
+wait_line() {
+  local i limit
+  limit=$(course_limit 15)
+  for ((i = 0; i < limit * 20; i++)); do
+    grep -q -- "$2" "$1" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+# wait_exit PID: bounded; the process's exit status in WAITED_RC
+wait_exit() {
+  local i limit
+  limit=$(course_limit 20)
+  for ((i = 0; i < limit * 20; i++)); do
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -0 "$1" 2>/dev/null && kill -TERM "$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+  WAITED_RC=$?
+}
+
+# ---- the push arrives when the event happens ----
+"${WA[@]}" listen --count 1 --for 20 >"$tmp/l1.out" 2>&1 &
+L1=$!
+if wait_line "$tmp/l1.out" "socket open"; then
+  peer --home "$tmp/alice2" flow >/dev/null 2>&1 # a HELLO of alice's second device
+  wait_exit "$L1"
+  t_true "06 websocket: alice listens (websocket-client, her certificate, her token), alice logs in again: the push arrives" \
+    "$(cat "$tmp/l1.out")" test "$WAITED_RC" = 0
+  t_true "06 websocket: ...a 'login' NOTIFY, seq 1, opened under the session's ntf key, naming the device and the address" \
+    "$(cat "$tmp/l1.out")" grep -q '^notify seq 1: {"counters": {.*}, "device": "[0-9a-f]*", "event": "login", "from": "127.0.0.1"}' "$tmp/l1.out"
+else
+  kill "$L1" 2>/dev/null
+  t_fail "06 websocket: alice's socket opens" "$(cat "$tmp/l1.out")"
+fi
+t_true "06 websocket: the server narrates the writer owning its socket" "$(grep notify "$LOG" | tail -n 5)" \
+  grep -q "this thread writes it, and only it" "$LOG"
+
+# ---- refusals before the upgrade ----
+t_expect "06 websocket: without a client certificate: 403, no upgrade" 0 \
+  --out "nocert: HTTP 403: " -- "${WA[@]}" probe nocert
+t_expect "06 websocket: without a token: 401, no upgrade" 0 \
+  --out "notoken: HTTP 401: this needs Authorization: Bearer TOKEN" -- "${WA[@]}" probe notoken
+t_expect "06 websocket: bob's token on alice's certificate: 401 (the token is bound to bob's device)" 0 \
+  --out "othertoken: HTTP 401: " -- "${WA[@]}" probe othertoken --other-home "$tmp/bob"
+t_expect "06 websocket: the token of a session that ended (CLOSE): 401" 0 \
+  --out "ended: HTTP 401: " -- "${WA[@]}" probe ended
+t_expect "06 websocket: a second socket for one session: 409, one per session" 0 \
+  --out "same-session: HTTP 409: this session has a notification socket already" -- "${WA[@]}" probe same-session
+t_expect "06 websocket: a plain GET of /v1/notify: 426, it is a WebSocket" 0 \
+  --out "noupgrade: HTTP 426: /v1/notify is a WebSocket" -- "${WA[@]}" probe noupgrade
+t_expect "06 websocket: --notify-max 3: three sockets open, the fourth is 503 with the reason; freed, the slot serves again" 0 \
+  --out "socket 3 open" --out "socket 4: HTTP 503: every notification socket is taken (3 of 3, --notify-max)" \
+  --out "after closing them: HTTP 101" -- "${WA[@]}" cap 3
+
+# ---- one session, two sockets in turn: one counter ----
+t_expect "06 websocket: a second socket for the same session continues the counter (seq 2, never 1 again)" 0 \
+  --out "first socket: seq 1, login" --out "second socket: seq 2, login" -- "${WA[@]}" continue
+
+# ---- the session's end ends its socket ----
+t_expect "06 websocket: CLOSE of the session ends its socket: the client sees the close (1000)" 0 \
+  --out "closed by the server: 1000 the session ended" -- "${WA[@]}" close-ends
+
+"${WA2[@]}" listen --for 20 >"$tmp/l2.out" 2>&1 &
+L2=$!
+if wait_line "$tmp/l2.out" "socket open"; then
+  SERIAL=$(openssl x509 -in "$tmp/alice2/device.crt" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f')
+  "$BIN/06-admin" --url "$URL" --cacert "$P/root.crt" --data "$DATA" revoke-device "$SERIAL" --reason keyCompromise \
+    >"$tmp/revoke.out" 2>&1
+  wait_exit "$L2"
+  t_true "06 websocket: revoking a device: its socket first hears 'revoked' (sealed before the keys went)" \
+    "$(cat "$tmp/l2.out" "$tmp/revoke.out")" grep -q "\"event\": \"revoked\"" "$tmp/l2.out"
+  t_true "06 websocket: ...then the server closes it (1008, the device was revoked)" \
+    "$(cat "$tmp/l2.out")" grep -q "closed by the server: 1008 this device was revoked" "$tmp/l2.out"
+else
+  kill "$L2" 2>/dev/null
+  t_fail "06 websocket: alice2's socket opens" "$(cat "$tmp/l2.out")"
+fi
+
+stop_server "$SERVER_PID"
+t_true "06 websocket: the server stops cleanly on SIGTERM (exit 0: no sanitizer report at exit)" \
+  "exit status $STOPPED_RC; $(tail -n 3 "$LOG")" test "$STOPPED_RC" = 0
