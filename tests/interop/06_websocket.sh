@@ -122,6 +122,25 @@ t_expect "06 websocket: a second socket for the same session continues the count
 t_expect "06 websocket: CLOSE of the session ends its socket: the client sees the close (1000)" 0 \
   --out "closed by the server: 1000 the session ended" -- "${WA[@]}" close-ends
 
+# ---- the lesson: one thread writes one socket, however many events come at once ----
+# 50 logins of alice's second device from two processes at once (25 HELLO +
+# CLOSE each), while alice listens: 50 NOTIFYs queued by many worker threads,
+# written by the one thread that owns her socket
+"${WA[@]}" listen --count 50 --for 60 >"$tmp/burst.out" 2>&1 &
+LB=$!
+if wait_line "$tmp/burst.out" "socket open"; then
+  "${WA2[@]}" hellos 25 >"$tmp/h1.out" 2>&1 &
+  H1=$!
+  "${WA2[@]}" hellos 25 >"$tmp/h2.out" 2>&1
+  wait_exit "$H1"
+  wait_exit "$LB"
+  t_true "06 websocket: 50 logins at once from two processes: all 50 NOTIFYs arrive, seq 1 to 50, in order, none missed"     "$(tail -n 3 "$tmp/burst.out"; cat "$tmp/h1.out" "$tmp/h2.out")"     grep -q "received 50 notifications, seq 1 to 50" "$tmp/burst.out"
+  t_true "06 websocket: ...every one a login, with no gap and no 'missed'" "$(grep -c '"event": "login"' "$tmp/burst.out")"     test "$(grep -c '"event": "login"' "$tmp/burst.out")" = 50 -a "$(grep -c missed "$tmp/burst.out")" = 0
+else
+  kill "$LB" 2>/dev/null
+  t_fail "06 websocket: alice's socket for the burst opens" "$(cat "$tmp/burst.out")"
+fi
+
 "${WA2[@]}" listen --for 20 >"$tmp/l2.out" 2>&1 &
 L2=$!
 if wait_line "$tmp/l2.out" "socket open"; then
@@ -138,6 +157,21 @@ else
   t_fail "06 websocket: alice2's socket opens" "$(cat "$tmp/l2.out")"
 fi
 
+# ---- SIGTERM with sockets open ----
+WB=("$PY" "$WS_PY" --url "$URL" --cacert "$P/root.crt" --home "$tmp/bob")
+"${WA[@]}" listen --for 30 >"$tmp/s1.out" 2>&1 &
+S1=$!
+"${WB[@]}" listen --for 30 >"$tmp/s2.out" 2>&1 &
+S2=$!
+wait_line "$tmp/s1.out" "socket open" && wait_line "$tmp/s2.out" "socket open"
+t_true "06 websocket: two sockets are open before the stop" "$(cat "$tmp/s1.out" "$tmp/s2.out")"   grep -q "socket open" "$tmp/s2.out"
+t0=$(date +%s%N)
 stop_server "$SERVER_PID"
+t1=$(date +%s%N)
+wait_exit "$S1"
+wait_exit "$S2"
+t_true "06 websocket: SIGTERM with sockets open: the server stops within 3 s (its writers woken before mg_stop)"   "$(((t1 - t0) / 1000000)) ms; $(tail -n 3 "$LOG")" test $(((t1 - t0) / 1000000)) -lt 3000
+t_true "06 websocket: ...and each client sees the close (1001, the server is stopping)"   "$(cat "$tmp/s1.out" "$tmp/s2.out")"   grep -q "closed by the server: 1001 the server is stopping" "$tmp/s1.out"
+t_true "06 websocket: ...bob's as well as alice's" "$(cat "$tmp/s2.out")"   grep -q "closed by the server: 1001" "$tmp/s2.out"
 t_true "06 websocket: the server stops cleanly on SIGTERM (exit 0: no sanitizer report at exit)" \
   "exit status $STOPPED_RC; $(tail -n 3 "$LOG")" test "$STOPPED_RC" = 0
