@@ -50,6 +50,8 @@ static const char USAGE[] =
     "                   stays open (saved in --home) until `06-client close` or it idles out\n"
     "  close            end the session `token` opened (its token dies with it)\n"
     "  resend           send the records left in the outbox (--home/outbox) after a failure\n"
+    "  listen           HELLO, then the notification WebSocket: print each NOTIFY as it\n"
+    "                   comes, until --count N of them or --for S seconds, then CLOSE\n"
     "Options:\n"
     "  --url URL        the server (default https://localhost:8006; --server is the same)\n"
     "  --home DIR       device key, certificate, outbox (default " HOME_DEFAULT ")\n"

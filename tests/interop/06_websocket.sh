@@ -97,6 +97,25 @@ fi
 t_true "06 websocket: the server narrates the writer owning its socket" "$(grep notify "$LOG" | tail -n 5)" \
   grep -q "this thread writes it, and only it" "$LOG"
 
+# ---- 06-client listen: the course's own RFC 6455 client (common/net/wsclient.c) ----
+"${CA[@]}" listen --count 2 --for 20 >"$tmp/c1.out" 2>"$tmp/c1.err" &
+C1=$!
+if wait_line "$tmp/c1.out" "listening for notifications"; then
+  peer --home "$tmp/alice2" flow >/dev/null 2>&1
+  peer --home "$tmp/alice" flow >/dev/null 2>&1
+  wait_exit "$C1"
+  t_true "06 websocket: 06-client listen --count 2: two logins of alice, two notifications, exit 0" \
+    "exit $WAITED_RC; $(cat "$tmp/c1.out" "$tmp/c1.err")" test "$WAITED_RC" = 0
+  t_true "06 websocket: ...each opened under the ntf key and printed in words, seq 1 then 2" "$(cat "$tmp/c1.out")" \
+    grep -Pzq '\[notify 1\] a new login on your account: device [0-9a-f]+ from 127.0.0.1\n(.*\n)*\[notify 2\] a new login' "$tmp/c1.out"
+  t_true "06 websocket: ...and it closed its session after (CLOSE)" "$(cat "$tmp/c1.out")" grep -q "CLOSE: session" "$tmp/c1.out"
+else
+  kill "$C1" 2>/dev/null
+  t_fail "06 websocket: 06-client listen opens its socket" "$(cat "$tmp/c1.out" "$tmp/c1.err")"
+fi
+t_expect "06 websocket: 06-client listen --for 1 with nothing happening: no notification, exit 0" 0 \
+  --out "0 notifications in 1 s" -- "${CA[@]}" listen --for 1
+
 # ---- refusals before the upgrade ----
 t_expect "06 websocket: without a client certificate: 403, no upgrade" 0 \
   --out "nocert: HTTP 403: " -- "${WA[@]}" probe nocert
