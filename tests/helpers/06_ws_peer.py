@@ -308,6 +308,78 @@ def cmd_close_ends(args):
     say("closed by the server: %s %s" % (L.close_code, L.close_reason))
 
 
+# ---- a server that breaks RFC 6455 on purpose, for 06-client's wsclient ----
+
+FAKE_MODES = ("good", "bad-accept", "huge", "masked", "rsv", "long-close", "refuse")
+
+
+def cmd_fake_server(args):
+    """One connection: read the upgrade, answer as MODE says, then wait
+    (bounded) for the client to go. The port goes to --port-file."""
+    import base64
+    import hashlib
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.load_cert_chain(args.cert, args.key)
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    with open(args.port_file + ".tmp", "w") as f:
+        f.write("%d\n" % ls.getsockname()[1])
+    os.rename(args.port_file + ".tmp", args.port_file)
+    ls.settimeout(20)
+    raw, _ = ls.accept()
+    c = ctx.wrap_socket(raw, server_side=True)
+    c.settimeout(10)
+    head = b""
+    while b"\r\n\r\n" not in head and len(head) < 8192:
+        d = c.recv(4096)
+        if not d:
+            return
+        head += d
+    key = ""
+    for line in head.decode("latin-1").split("\r\n"):
+        k, _, v = line.partition(":")
+        if k.strip().lower() == "sec-websocket-key":
+            key = v.strip()
+    accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode())
+                              .digest()).decode()
+    mode = args.mode
+    if mode == "refuse":
+        body = b'{"error":"go away"}'
+        c.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    else:
+        if mode == "bad-accept":
+            accept = base64.b64encode(b"\0" * 20).decode()
+        c.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Accept: %s\r\n\r\n" % accept).encode())
+        if mode == "good":
+            c.sendall(b"\x81\x05hello" + b"\x89\x02hi" + b"\x01\x03fra" + b"\x80\x03gs!"
+                      + b"\x88\x05\x03\xe8bye")
+        elif mode == "huge":
+            # a text frame announcing 4 GiB (R5's attacker-chosen length), and nothing after
+            c.sendall(b"\x81\x7f" + struct.pack("!Q", 1 << 32))
+        elif mode == "masked":
+            c.sendall(b"\x81\x85" + b"\x01\x02\x03\x04" + bytes(a ^ b for a, b in zip(b"hello", b"\x01\x02\x03\x04\x01")))
+        elif mode == "rsv":
+            c.sendall(b"\xc1\x05hello")
+        elif mode == "long-close":
+            c.sendall(b"\x88\x7e\x00\x80" + b"\x03\xe8" + b"x" * 126)
+    # what the client sends back (its pong, its close), until it goes
+    end = time.monotonic() + 5
+    got = b""
+    while time.monotonic() < end:
+        try:
+            d = c.recv(4096)
+        except (socket.timeout, ssl.SSLError, OSError):
+            break
+        if not d:
+            break
+        got += d
+    say("fake-server %s: the client sent %d bytes after the answer%s" % (
+        mode, len(got), ", masked" if got[1:2] and got[1] & 0x80 else ""))
+
+
 def main():
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--url", default="https://localhost:8006")
@@ -328,12 +400,18 @@ def main():
     q.add_argument("n", type=int)
     sub.add_parser("continue")
     sub.add_parser("close-ends")
+    q = sub.add_parser("fake-server")
+    q.add_argument("mode", choices=FAKE_MODES)
+    q.add_argument("--cert", required=True)
+    q.add_argument("--key", required=True)
+    q.add_argument("--port-file", required=True)
     args = p.parse_args()
     import signal
     signal.signal(signal.SIGALRM, lambda *_: P.die("no end within %d s" % DEADLINE_S, rc=1))
     signal.alarm(DEADLINE_S)
     {"listen": cmd_listen, "hellos": cmd_hellos, "probe": cmd_probe, "cap": cmd_cap,
-     "continue": cmd_continue, "close-ends": cmd_close_ends}[args.command](args)
+     "continue": cmd_continue, "close-ends": cmd_close_ends,
+     "fake-server": cmd_fake_server}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -116,6 +116,33 @@ fi
 t_expect "06 websocket: 06-client listen --for 1 with nothing happening: no notification, exit 0" 0 \
   --out "0 notifications in 1 s" -- "${CA[@]}" listen --for 1
 
+# ---- wsclient's own checks, against a server that breaks RFC 6455 on purpose ----
+# fake MODE NAME EXIT OUT: 06_ws_peer.py fake-server MODE, and ws-probe (common/net/wsclient) against it
+fake() {
+  local pf="$tmp/fake-$1.port" i
+  "$PY" "$WS_PY" fake-server "$1" --cert "$P/server-chain.crt" --key "$P/server.key" --port-file "$pf" \
+    >"$tmp/fake-$1.out" 2>&1 &
+  local F=$!
+  for ((i = 0; i < $(course_limit 10) * 20; i++)); do [[ -s "$pf" ]] && break; sleep 0.05; done
+  local name="06 websocket: wsclient: $2"
+  [[ "$2" == R[0-9]" flaw: "* ]] && name=$2 # the flaw table's regression tests go by their flaw
+  t_expect "$name" "$3" --out "$4" -- "$BIN/ws-probe" localhost "$(cat "$pf")" "$P/root.crt" /x
+  wait_exit "$F"
+}
+fake good "a good server's text, a ping (answered), a fragmented message and its close (answered): exit 0" 0 \
+  "message: frags!"
+t_true "06 websocket: wsclient: ...it answered the ping and the close, masked" "$(cat "$tmp/fake-good.out")" \
+  grep -q "the client sent [0-9]* bytes after the answer, masked" "$tmp/fake-good.out"
+fake bad-accept "a 101 whose Sec-WebSocket-Accept is not base64(SHA-1(key || GUID)) is refused" 1 \
+  "Sec-WebSocket-Accept is not base64(SHA-1(our key"
+fake huge "R5 flaw: attacker-chosen lengths allocate up to 4 GiB -> a frame announcing 4 GiB is a protocol error, nothing allocated" 1 \
+  "ws: the server broke RFC 6455: a message over this client's cap"
+fake masked "a masked frame from the server is refused (RFC 6455 5.1)" 1 "the server masked a frame"
+fake rsv "a frame with RSV bits and no extension agreed is refused" 1 "RSV bits set"
+fake long-close "a control frame over 125 bytes is refused" 1 "a control frame that is fragmented or over 125 bytes"
+fake refuse "a refusal (403) is read with its reason, never upgraded" 1 \
+  'ws: the server refused the upgrade: HTTP 403 Forbidden instead of 101 Switching Protocols: {"error":"go away"}'
+
 # ---- refusals before the upgrade ----
 t_expect "06 websocket: without a client certificate: 403, no upgrade" 0 \
   --out "nocert: HTTP 403: " -- "${WA[@]}" probe nocert
