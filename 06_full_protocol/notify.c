@@ -386,7 +386,7 @@ static int ws_connect(const struct mg_connection *cconn, void *arg)
     for (notify_conn *o = h->head; o; o = o->next)
         mine |= o->s == s;
     if (h->stop) {
-        st = 503;
+        st = 1; /* 503 below, with its own reason */
     } else if (h->count >= h->max) {
         st = 503;
     } else if (mine) {
@@ -408,6 +408,11 @@ static int ws_connect(const struct mg_connection *cconn, void *arg)
         conn_free(svc, nc);
         web_reply_error(conn, 409, "this session has a notification socket already: one per session "
                                    "(HELLO again for another)");
+        return 1;
+    }
+    if (st == 1) {
+        conn_free(svc, nc);
+        web_reply_error_retry(conn, 503, 5, "the server is stopping: retry later");
         return 1;
     }
     if (st == 503) {
