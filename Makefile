@@ -113,6 +113,8 @@ $(eval $(call prog,tls-selftest,scripts/tls-selftest.c,core net))
 $(eval $(call prog,token-tool,tests/helpers/token_tool.c,core token))
 # the web layer's channel binding and client certificate, for tests/interop/06_exporter.sh
 $(eval $(call prog,exporter-server,tests/helpers/exporter_server.c,core net tls pki kex))
+# common/net/wsclient against a server that breaks RFC 6455 on purpose (tests/interop/06_websocket.sh)
+$(eval $(call prog,ws-probe,tests/helpers/ws_probe.c,core net))
 # http_session (kept-alive connection, bodies bound to it) against exporter-server
 $(eval $(call prog,session-driver,tests/helpers/session_driver.c,core net tls pki kex))
 

@@ -43,6 +43,9 @@ typedef struct channel {
     unsigned rotate_every;
     int64_t expires_at;
     envelope_dir *tx, *rx;
+    /* NOTIFY from the server over the WebSocket (client_listen.c); made once
+     * per HELLO, like the others: NULL for a session loaded from HOME/session */
+    envelope_dir *ntf;
     uint64_t seq;      /* the last seq sent */
     EVP_PKEY *key;     /* the device's */
     X509 *cert;

@@ -190,6 +190,8 @@ int channel_open(client *c, channel *ch, envelope_secrets *keep)
     } else if (envelope_dir_new(ENVELOPE_C2S, sec.c2s, ch->rotate_every, ch->session, &ch->tx) ==
                    ENVELOPE_OK &&
                envelope_dir_new(ENVELOPE_S2C, sec.s2c, ch->rotate_every, ch->session, &ch->rx) ==
+                   ENVELOPE_OK &&
+               envelope_dir_new(ENVELOPE_NTF, sec.ntf, ch->rotate_every, ch->session, &ch->ntf) ==
                    ENVELOPE_OK) {
         rc = 0;
     } else {
@@ -332,6 +334,7 @@ void channel_free(channel *ch)
 {
     envelope_dir_free(ch->tx);
     envelope_dir_free(ch->rx);
+    envelope_dir_free(ch->ntf);
     token_free(ch->token);
     EVP_PKEY_free(ch->key);
     X509_free(ch->cert);

@@ -438,6 +438,7 @@ int device_revoke(service *svc, const char *serial, const char *reason, char *er
         /* memory first: open connections fail from this instant */
         for (size_t i = 0; i < row.n; i++) {
             add_serial(svc, row.changed[i]);
+            notify_device_revoked(svc, row.changed[i]); /* sealed while its keys still exist */
             ended += live_end_device(svc->sessions, row.changed[i]);
         }
         note("revoked device %s (%s)%s: %zu certificate%s, %zu session%s ended", serial, row.reason,

@@ -51,6 +51,7 @@ live_session *live_session_new(void)
     if (!s)
         return NULL;
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->ntf_lock, NULL);
     s->refs = 1;
     return s;
 }
@@ -65,12 +66,17 @@ static void wipe_keys(live_session *s)
     envelope_dir_free(s->tx);
     s->rx = s->tx = NULL;
     pthread_mutex_unlock(&s->lock);
+    pthread_mutex_lock(&s->ntf_lock);
+    envelope_dir_free(s->ntf);
+    s->ntf = NULL;
+    pthread_mutex_unlock(&s->ntf_lock);
 }
 
 static void destroy(live_session *s)
 {
     wipe_keys(s);
     pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->ntf_lock);
     OPENSSL_cleanse(s, sizeof *s);
     free(s);
 }

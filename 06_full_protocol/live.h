@@ -55,6 +55,15 @@ typedef struct live_session {
     int ended;             /* keys wiped: refuse everything */
     uint64_t requests, refused;
 
+    /* The notification direction (notify.c): server to client over the
+     * WebSocket, made once by HELLO like the other two, so a second socket
+     * of the session continues its counter instead of starting it again.
+     * Under its own lock, a leaf (nothing else is taken while it is held):
+     * a notification is sealed by whichever thread rings it, and that
+     * thread may hold another session's lock. NULL once the session ended. */
+    pthread_mutex_t ntf_lock;
+    envelope_dir *ntf;
+
     /* the table's (under its lock) */
     int64_t last_used;
     unsigned refs;

@@ -56,6 +56,7 @@ static const char SYNOPSIS[] =
     "[--data DIR] [--name HOST] [--cert F --key F] [--device-ca DIR --pass-file F]\n"
     "                 [--rotate-every N] [--idle S] [--sessions N] [--token-lifetime S]\n"
     "                 [--argon2 owasp|rfc9106] [--enrol-binding required|optional] [--bind-ip]\n"
+    "                 [--notify-max N]\n"
     "                 [--lab [--lab-bearer] [--lab-no-envelope] [--lab-no-seq] [--lab-no-binding]\n"
     "                        [--lab-no-group-commit] [--lab-sync-normal]] ";
 static const char ABOUT[] =
@@ -77,6 +78,8 @@ static const char OPTIONS_HELP[] =
     "  --enrol-binding M  required (default): a CSR carries this connection's tls-exporter;\n"
     "                   optional: lab only, so curl + openssl can act as the EST client\n"
     "  --bind-ip        a session answers only the address that opened it (R3; off: NAT)\n"
+    "  --notify-max N   notification WebSockets at most, each holds a worker thread\n"
+    "                   (default: a quarter of --threads); then 503 + Retry-After\n"
     "  --lab --lab-bearer  LAB ONLY: accept a token from any certificate (a bearer token)\n"
     /* the layers lab (make 06-layers): each switch turns one defence off */
     "  --lab --lab-no-envelope  LAB ONLY: no AES-GCM envelope: ct carries the plaintext\n"
@@ -137,6 +140,7 @@ static int option(int c, const char *arg, void *ctx)
     case OPT_LAB_NO_BINDING: s->svc.lab_no_binding = 1; return 1;
     case 'G': s->lab_no_group = 1; return 1;
     case 'Y': s->lab_sync_normal = 1; return 1;
+    case 'N': s->svc.notify_max = (int)cli_long("--notify-max", arg, 1, 4096); return 1;
     }
     return 0;
 }
@@ -373,6 +377,17 @@ static void *sweeper(void *arg)
     return NULL;
 }
 
+/* web_config's hooks, for notify.c */
+static int notify_started(struct mg_context *ctx, void *arg)
+{
+    return notify_start(arg, ctx);
+}
+
+static void notify_stopping(void *arg)
+{
+    notify_stop(arg);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option own[] = {
@@ -388,6 +403,7 @@ int main(int argc, char **argv)
         {"lab-no-seq", no_argument, NULL, OPT_LAB_NO_SEQ},
         {"lab-no-binding", no_argument, NULL, OPT_LAB_NO_BINDING},
         {"lab-no-group-commit", no_argument, NULL, 'G'}, {"lab-sync-normal", no_argument, NULL, 'Y'},
+        {"notify-max", required_argument, NULL, 'N'},
         {0},
     };
     static server s = {
@@ -465,8 +481,12 @@ int main(int argc, char **argv)
     s.mtls.client_ca = svc->device_ca_file;
     s.mtls.client_mode = "optional";
     s.mtls.crl = svc->crl_file;
-    const char *copts[16] = {"tcp_nodelay", "1", "keep_alive_timeout_ms", "15000",
-                             "ssl_protocol_version", "5"}; /* civetweb's "5": TLS 1.3 only */
+    const char *copts[24] = {"tcp_nodelay", "1", "keep_alive_timeout_ms", "15000",
+                             "ssl_protocol_version", "5", /* civetweb's "5": TLS 1.3 only */
+                             /* notify.c: once its writer returned, civetweb's reader
+                              * waits this long for the client's close frame, pinging;
+                              * after 5 unanswered pings the socket goes */
+                             "websocket_timeout_ms", "2000", "enable_websocket_ping_pong", "yes"};
     if (mtls_check_files(&s.mtls) || tls_check_server_files(&s.policy) || mtls_load_crls(&s.mtls) ||
         mtls_civetweb_options(&s.mtls, copts, sizeof copts / sizeof *copts) ||
         tls_keylog_open_from_env())
@@ -503,7 +523,15 @@ int main(int argc, char **argv)
     cfg.on_listening_arg = &s;
     cfg.on_reload = mtls_reload; /* SIGHUP: read the CRL again */
     cfg.on_reload_arg = &s.mtls;
+    /* notify.c: GET /v1/notify, a WebSocket, and its writers woken before mg_stop */
+    static const char *const ws_paths[] = {"/v1/notify", NULL};
+    cfg.websocket_paths = ws_paths;
+    cfg.on_started = notify_started;
+    cfg.on_stopping = notify_stopping;
+    cfg.on_started_arg = svc;
+    svc->threads = srv.threads;
     rc = web_serve(&cfg);
+    notify_free(svc);
 out:
     if (sweeping) {
         pthread_mutex_lock(&sweep_lock);

@@ -60,6 +60,8 @@ typedef struct service {
 
     live *sessions;
     struct notify_hub *notify; /* notify.c's: the open notification sockets */
+    int notify_max;            /* --notify-max (0: a quarter of the worker threads) */
+    int threads;               /* civetweb's worker threads */
     unsigned rotate_every;
     unsigned idle_seconds;
     long token_lifetime;
@@ -159,6 +161,14 @@ void notify_account(service *svc, int64_t account_id, const char *event, json_t 
  * it returns (civetweb joins its workers). */
 int notify_start(service *svc, struct mg_context *ctx);
 void notify_stop(service *svc);
+/* After web_serve returned (civetweb's threads are gone): the hub goes. */
+void notify_free(service *svc);
+/* The events notify.c rings itself: a new session of an account (HELLO:
+ * {"event":"login","device","from"}), and a device about to be revoked
+ * ({"event":"revoked","device"}, sealed before its sessions' keys go, so
+ * the device's own sockets get it too before they close). */
+void notify_login(service *svc, const live_session *s);
+void notify_device_revoked(service *svc, const char *serial);
 
 /* ---- the handlers ------------------------------------------------------- */
 int h_register(struct mg_connection *conn, void *svc);

@@ -423,7 +423,9 @@ int h_hello(struct mg_connection *conn, void *arg)
     s->expires_at = claims.exp;
     s->rotate_every = svc->rotate_every;
     if (envelope_dir_new(ENVELOPE_C2S, sec.c2s, svc->rotate_every, s->id, &s->rx) != ENVELOPE_OK ||
-        envelope_dir_new(ENVELOPE_S2C, sec.s2c, svc->rotate_every, s->id, &s->tx) != ENVELOPE_OK) {
+        envelope_dir_new(ENVELOPE_S2C, sec.s2c, svc->rotate_every, s->id, &s->tx) != ENVELOPE_OK ||
+        /* the notification direction, made here once (notify.c seals with it) */
+        envelope_dir_new(ENVELOPE_NTF, sec.ntf, svc->rotate_every, s->id, &s->ntf) != ENVELOPE_OK) {
         envelope_secrets_wipe(&sec);
         token_free(token);
         free(ack);
@@ -446,6 +448,8 @@ int h_hello(struct mg_connection *conn, void *arg)
          s->device, s->rotate_every, (long long)s->expires_at);
     wire_out("HELLO_ACK: session, server's X25519 value and nonce, token, signed by the server's key "
              "(no key or IV travels)");
+    /* "a new login on your account": the account's notification sockets */
+    notify_login(svc, s);
     live_put(svc->sessions, s);
     web_secret(conn); /* the HELLO_ACK holds the bearer token */
     st = web_reply(conn, 200, "application/json", ack, strlen(ack));

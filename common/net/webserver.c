@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -639,6 +640,7 @@ typedef struct tls_facts {
     int have_exporter;
     uint8_t exporter[WEB_EXPORTER_LEN];
     int peer_verified; /* a client certificate came, and OpenSSL verified it */
+    int fd;            /* the socket under it: for poll() only (web_input_pending) */
 } tls_facts;
 
 /* What web_serve keeps per connection (mg_get_user_connection_data). */
@@ -667,6 +669,7 @@ static void facts_of(const SSL *ssl, tls_facts *f)
     f->peer_verified = SSL_get0_peer_certificate(ssl) != NULL &&
                        (SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER) != 0 &&
                        SSL_get_verify_result(ssl) == X509_V_OK;
+    f->fd = SSL_get_fd(ssl);
 }
 
 /* The info callback that was on the SSL_CTX before ours (civetweb's no-op,
@@ -796,6 +799,21 @@ X509 *web_peer_cert(struct mg_connection *conn)
     if (!d || !d->tls.peer_verified || !cc)
         return NULL;
     return (X509 *)cc->peer_cert;
+}
+
+int web_input_pending(struct mg_connection *conn, int timeout_ms)
+{
+    const conn_data *d = mg_get_user_connection_data(conn);
+    struct pollfd p;
+    int n;
+    if (!d || !d->tls.done || d->tls.fd < 0)
+        return -1;
+    /* POLLIN is also what a closed or reset connection reports */
+    p.fd = d->tls.fd;
+    p.events = POLLIN;
+    p.revents = 0;
+    n = poll(&p, 1, timeout_ms);
+    return n < 0 ? -1 : n > 0;
 }
 
 void web_close_after_reply(struct mg_connection *conn)
@@ -987,6 +1005,14 @@ static int dispatch(struct mg_connection *conn)
         return st;
     t_body_unread = ri->content_length > 0 || is_chunked(conn);
 
+    for (const char *const *w = cfg->websocket_paths; w && *w; w++) {
+        const char *up = mg_get_header(conn, "Upgrade");
+        if (strcmp(*w, t_path) != 0)
+            continue;
+        if (strcmp(ri->request_method, "GET") == 0 && up && strcasecmp(up, "websocket") == 0)
+            return 0; /* civetweb: its WebSocket handlers (on_started registered them) */
+        return web_reply_error(conn, 426, "%s is a WebSocket: GET with Upgrade: websocket", t_path);
+    }
     for (const web_route *r = cfg->routes; r && r->fn; r++) {
         if (strcmp(r->path, t_path) != 0)
             continue;
@@ -1189,6 +1215,10 @@ int web_serve(const web_config *cfg)
         goto end;
     }
     srv.port = ports[0].port;
+    if (cfg->on_started && cfg->on_started(ctx, cfg->on_started_arg) != 0) {
+        errorf("cannot start the server", "the program's start-up hook failed");
+        goto end;
+    }
     if (cfg->per_client_pending >= 0 && pthread_create(&watcher, NULL, watchdog, &srv) == 0)
         watching = 1;
     /* The first stdout line, flushed: scripts and tests wait for it. */
@@ -1204,6 +1234,8 @@ int web_serve(const web_config *cfg)
     step("stopping on %s: no new connections, finishing running requests",
          sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM");
     rc = EXIT_OK;
+    if (cfg->on_stopping)
+        cfg->on_stopping(cfg->on_started_arg);
 end:
     if (watching) {
         pthread_mutex_lock(&srv.lock);

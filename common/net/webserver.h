@@ -87,6 +87,23 @@ typedef struct web_config {
      * under a running server, as `nginx -s reload` does. */
     void (*on_reload)(void *arg);
     void *on_reload_arg;
+
+    /* WebSockets (chapter 06's /v1/notify). civetweb routes an upgrade to
+     * the handlers registered with mg_set_websocket_handler, but only if
+     * dispatch lets the request through: for a path listed here it checks
+     * the framing and logs it like any request, then hands a GET with
+     * "Upgrade: websocket" on to civetweb (anything else on such a path is
+     * answered 426). NULL-terminated; NULL for none. */
+    const char *const *websocket_paths;
+    /* Called once civetweb runs, before the "listening on" line, with its
+     * context (for mg_set_websocket_handler); nonzero: web_serve stops and
+     * fails. */
+    int (*on_started)(struct mg_context *ctx, void *arg);
+    /* Called when a stop signal came, before mg_stop: wake every handler
+     * that waits for something (mg_stop joins the worker threads, so a
+     * handler waiting forever would hang the stop). */
+    void (*on_stopping)(void *arg);
+    void *on_started_arg; /* for both */
 } web_config;
 
 web_config web_config_defaults(void);
@@ -153,5 +170,11 @@ int web_tls_exporter(struct mg_connection *conn, uint8_t out[WEB_EXPORTER_LEN]);
  * asked for, or OpenSSL's verification did not pass (a chapter's verify
  * callback may have let the handshake go on). */
 X509 *web_peer_cert(struct mg_connection *conn);
+/* Whether the client has sent anything not read yet (a frame, a TLS alert,
+ * EOF) within timeout_ms, asked of the socket with poll() and never read:
+ * for a handler that only writes (a WebSocket pusher) and must notice the
+ * client leave without calling SSL_read itself. 1 yes, 0 no, -1 unknown
+ * (not a TLS connection). */
+int web_input_pending(struct mg_connection *conn, int timeout_ms);
 
 #endif
