@@ -107,7 +107,7 @@ if wait_line "$tmp/c1.out" "listening for notifications"; then
   t_true "06 websocket: 06-client listen --count 2: two logins of alice, two notifications, exit 0" \
     "exit $WAITED_RC; $(cat "$tmp/c1.out" "$tmp/c1.err")" test "$WAITED_RC" = 0
   t_true "06 websocket: ...each opened under the ntf key and printed in words, seq 1 then 2" "$(cat "$tmp/c1.out")" \
-    grep -Pzq '\[notify 1\] a new login on your account: device [0-9a-f]+ from 127.0.0.1\n(.*\n)*\[notify 2\] a new login' "$tmp/c1.out"
+    grep -Pzq '\[notify 1\] a new login on your account: device [0-9a-f]+ from 127.0.0.1[^\n]*\n(.*\n)*\[notify 2\] a new login' "$tmp/c1.out"
   t_true "06 websocket: ...and it closed its session after (CLOSE)" "$(cat "$tmp/c1.out")" grep -q "CLOSE: session" "$tmp/c1.out"
 else
   kill "$C1" 2>/dev/null
@@ -115,6 +115,39 @@ else
 fi
 t_expect "06 websocket: 06-client listen --for 1 with nothing happening: no notification, exit 0" 0 \
   --out "0 notifications in 1 s" -- "${CA[@]}" listen --for 1
+
+# ---- the applications ring the bell: a message and an item for alice, a read receipt for bob ----
+CB=("$BIN/06-client" --url "$URL" --cacert "$P/root.crt" --home "$tmp/bob-c" --user bob --password-file "$tmp/bob.pw")
+"${CB[@]}" -q enrol >/dev/null 2>&1
+"${CA[@]}" listen --count 2 --for 30 >"$tmp/app.out" 2>"$tmp/app.err" &
+C2=$!
+if wait_line "$tmp/app.out" "listening for notifications"; then
+  "${CB[@]}" -q send --to alice "are you there?" >"$tmp/app-send.out" 2>&1
+  "${CB[@]}" -q send-text --to alice "a typed item" >>"$tmp/app-send.out" 2>&1
+  wait_exit "$C2"
+  t_true "06 websocket: bob composes to alice while she listens: a 'message' NOTIFY arrives, with her unread count" \
+    "exit $WAITED_RC; $(cat "$tmp/app.out" "$tmp/app.err" "$tmp/app-send.out")" \
+    grep -Eq '^\[notify 1\] message [0-9]+ from bob \(.*unread 1' "$tmp/app.out"
+  t_true "06 websocket: ...and bob's typed item: a 'transfer' NOTIFY, with the items waiting" "$(cat "$tmp/app.out")" \
+    grep -Eq '^\[notify 2\] item [0-9]+ from bob \(.*items 1' "$tmp/app.out"
+  t_true "06 websocket: ...and no content in either: a doorbell, the text is fetched by inbox" "$(cat "$tmp/app.out")" \
+    bash -c '! grep -q "are you there\|a typed item" "$1"' _ "$tmp/app.out"
+else
+  kill "$C2" 2>/dev/null
+  t_fail "06 websocket: alice's 06-client listen opens its socket for the application events" "$(cat "$tmp/app.out" "$tmp/app.err")"
+fi
+"${CB[@]}" listen --count 1 --for 30 >"$tmp/rcpt.out" 2>"$tmp/rcpt.err" &
+C3=$!
+if wait_line "$tmp/rcpt.out" "listening for notifications"; then
+  "${CA[@]}" -q inbox >"$tmp/app-inbox.out" 2>&1
+  wait_exit "$C3"
+  t_true "06 websocket: alice reads her inbox: bob's socket gets the read receipt ('receipt' NOTIFY naming alice)" \
+    "exit $WAITED_RC; $(cat "$tmp/rcpt.out" "$tmp/rcpt.err" "$tmp/app-inbox.out")" \
+    grep -Eq '^\[notify 1\] message [0-9]+ was read by alice' "$tmp/rcpt.out"
+else
+  kill "$C3" 2>/dev/null
+  t_fail "06 websocket: bob's 06-client listen opens its socket for the receipt" "$(cat "$tmp/rcpt.out" "$tmp/rcpt.err")"
+fi
 
 # ---- wsclient's own checks, against a server that breaks RFC 6455 on purpose ----
 # fake MODE NAME EXIT OUT: 06_ws_peer.py fake-server MODE, and ws-probe (common/net/wsclient) against it
