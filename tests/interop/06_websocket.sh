@@ -136,6 +136,18 @@ else
   kill "$C2" 2>/dev/null
   t_fail "06 websocket: alice's 06-client listen opens its socket for the application events" "$(cat "$tmp/app.out" "$tmp/app.err")"
 fi
+# the same push to the third-party client (websocket-client), opened by the Python key schedule
+"${WA[@]}" listen --count 1 --for 30 >"$tmp/pym.out" 2>&1 &
+P1=$!
+if wait_line "$tmp/pym.out" "socket open"; then
+  "${CB[@]}" -q send --to alice "and now?" >/dev/null 2>&1
+  wait_exit "$P1"
+  t_true "06 websocket: websocket-client with alice's certificate gets the 'message' NOTIFY when bob composes" \
+    "exit $WAITED_RC; $(cat "$tmp/pym.out")" grep -Eq '^notify seq 1: \{.*"event": "message", "from": "bob", "id": [0-9]+\}' "$tmp/pym.out"
+else
+  kill "$P1" 2>/dev/null
+  t_fail "06 websocket: websocket-client opens alice's socket for the message" "$(cat "$tmp/pym.out")"
+fi
 "${CB[@]}" listen --count 1 --for 30 >"$tmp/rcpt.out" 2>"$tmp/rcpt.err" &
 C3=$!
 if wait_line "$tmp/rcpt.out" "listening for notifications"; then
