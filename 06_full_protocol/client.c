@@ -73,7 +73,7 @@ static const char USAGE[] =
     "                   missing chunks go (state in --home/uploads)\n"
     "  receive [--save DIR]          every item waiting, with its type; files fetched, their\n"
     "                   SHA-256 checked, saved in DIR under a cleaned name, never overwriting\n"
-    "  send-op OP JSON|-             one signed op of the transfer API as written (the lab)\n"
+    "  send-op OP JSON|-             op NAME JSON, the payload from stdin with -\n"
     "Notifications (pushed over a WebSocket, no polling):\n"
     "  listen           HELLO, then the notification WebSocket: print each NOTIFY as it\n"
     "                   comes, until --count N of them or --for S seconds, then CLOSE\n"

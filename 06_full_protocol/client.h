@@ -100,6 +100,9 @@ void client_transport_error(client *c, const char *what, const http_response *re
  * options are parsed already, into *c) and returns an exit status, or
  * CLIENT_NOT_MINE when cmd is none of its commands. */
 #define CLIENT_NOT_MINE (-1)
+/* One signed op with any payload in its own session, the answer printed
+ * whole (the lab's hand-made request: `op NAME JSON`, `send-op OP JSON|-`). */
+int client_raw_op(client *c, const char *op, const uint8_t *payload, size_t len);
 int client_messages_main(client *c, const char *cmd, int argc, char **argv); /* users, send, inbox, receipts, menu */
 int client_transfer_main(client *c, const char *cmd, int argc, char **argv); /* send-file, send-object, ..., receive */
 int client_listen_main(client *c, const char *cmd, int argc, char **argv);   /* listen */

@@ -416,6 +416,49 @@ static int parse_id(const char *s, long long *id)
     return 0;
 }
 
+/* The lab's hand-made request: any op, any payload, signed by this device,
+ * as an attacker's own client could send it. What the server believes of it
+ * is what the lesson is about. The answer is printed whole. */
+static int raw_op(client *c, channel *ch, const char *op, const uint8_t *payload, size_t len)
+{
+    json_t *a = NULL;
+    uint8_t mid[16];
+    int rc = EXIT_FAILED;
+    /* COURSE06_OP_MSG_ID=32 hex digits: the lab's resend (the same msg_id
+     * again is answered "duplicate", with another payload refused) */
+    const char *fixed = getenv("COURSE06_OP_MSG_ID");
+    uint8_t *fx = NULL;
+    size_t fx_len = 0;
+    if (fixed && (hex_decode(fixed, &fx, &fx_len) != 0 || fx_len != sizeof mid)) {
+        free(fx);
+        cli_usage_error("COURSE06_OP_MSG_ID must be 32 hex digits (16 bytes)");
+    }
+    if (fx)
+        memcpy(mid, fx, sizeof mid);
+    free(fx);
+    if ((fixed || RAND_bytes(mid, sizeof mid) == 1) &&
+        channel_op(c, ch, op, mid, client_now_ms(), payload, len, (void **)&a) == 0) {
+        char *txt = json_compact(a);
+        result("%s", txt ? txt : "?");
+        free(txt);
+        rc = answer_ok(op, a) ? EXIT_OK : EXIT_FAILED;
+    }
+    json_decref(a);
+    return rc;
+}
+
+int client_raw_op(client *c, const char *op, const uint8_t *payload, size_t len)
+{
+    channel ch;
+    int rc = EXIT_FAILED;
+    if (channel_open(c, &ch, NULL) == 0) {
+        rc = raw_op(c, &ch, op, payload, len);
+        channel_close(c, &ch, "done");
+    }
+    channel_free(&ch);
+    return rc;
+}
+
 int client_messages_main(client *c, const char *cmd, int argc, char **argv)
 {
     static const char *const CMDS[] = {"users", "send", "inbox", "read", "delete", "receipts", "presence",
@@ -459,32 +502,7 @@ int client_messages_main(client *c, const char *cmd, int argc, char **argv)
         return EXIT_FAILED;
     }
     if (!strcmp(cmd, "op")) {
-        /* the lab's hand-made request: any op, any payload, signed by this
-         * device, as an attacker's own client could send it. What the
-         * server believes of it is what the lesson is about. */
-        json_t *a = NULL;
-        uint8_t mid[16];
-        /* COURSE06_OP_MSG_ID=32 hex digits: the lab's resend (the same
-         * msg_id again is answered "duplicate", with another payload refused) */
-        const char *fixed = getenv("COURSE06_OP_MSG_ID");
-        uint8_t *fx = NULL;
-        size_t fx_len = 0;
-        if (fixed && (hex_decode(fixed, &fx, &fx_len) != 0 || fx_len != sizeof mid)) {
-            free(fx);
-            cli_usage_error("COURSE06_OP_MSG_ID must be 32 hex digits (16 bytes)");
-        }
-        if (fx)
-            memcpy(mid, fx, sizeof mid);
-        free(fx);
-        if ((fixed || RAND_bytes(mid, sizeof mid) == 1) &&
-            channel_op(c, &ch, argv[0], mid, client_now_ms(), (const uint8_t *)argv[1], strlen(argv[1]),
-                       (void **)&a) == 0) {
-            char *txt = json_compact(a);
-            result("%s", txt ? txt : "?");
-            free(txt);
-            rc = answer_ok(argv[0], a) ? EXIT_OK : EXIT_FAILED;
-        }
-        json_decref(a);
+        rc = raw_op(c, &ch, argv[0], (const uint8_t *)argv[1], strlen(argv[1]));
     } else if (!strcmp(cmd, "users") || !strcmp(cmd, "presence")) {
         rc = msg_users(c, &ch, cmd[0] == 'p', argc, argv);
     } else if (!strcmp(cmd, "send")) {

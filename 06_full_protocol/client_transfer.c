@@ -611,6 +611,8 @@ static int receive(client *c)
 
 /* ---- the commands ------------------------------------------------------------------------------------ */
 
+/* send-op: the payload from the command line or stdin (a pickle's bytes
+ * too), then the lab's hand-made request (client_messages.c) */
 static int send_op(client *c, const char *op, const char *arg)
 {
     size_t len = 0;
@@ -620,21 +622,7 @@ static int send_op(client *c, const char *op, const char *arg)
         return EXIT_FAILED;
     if (strcmp(arg, "-"))
         len = strlen(arg);
-    channel ch;
-    int rc = EXIT_FAILED;
-    if (channel_open(c, &ch, NULL) == 0) {
-        /* exactly these bytes, signed: whatever they are, the server decides */
-        json_t *ans = do_op(c, &ch, op, (const char *)payload, len, 0);
-        if (ans) {
-            char *t = json_compact(ans);
-            result("%s: %s", op, t ? t : "?");
-            free(t);
-            rc = EXIT_OK;
-        }
-        json_decref(ans);
-        channel_close(c, &ch, "done");
-    }
-    channel_free(&ch);
+    int rc = client_raw_op(c, op, payload, len);
     free(payload);
     return rc;
 }
