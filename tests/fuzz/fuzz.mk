@@ -12,7 +12,7 @@
 # (build/fuzz/obj): the gcc build in build/ is left as it is. The targets
 # always carry ASan and UBSan, so SAN=1 changes nothing here.
 # Seeds that hold keys (a CSR, a certificate, a CRL, a token, a HELLO) are made
-# by tests/fuzz/seeds.sh into build/fuzz/seeds/NAME; the committed corpora in
+# by tests/fuzz/seeds.py into build/fuzz/seeds/NAME; the committed corpora in
 # tests/fuzz/corpus/NAME hold no private key (tests/fuzz/README.md).
 
 FUZZ_DIR := build/fuzz
@@ -64,8 +64,10 @@ $(foreach n,$(FUZZ_NAMES),$(if $(FUZZ_EXTRA_$(n)),$(eval $(FUZZ_DIR)/bin/$(n): $
 
 .PHONY: fuzz fuzz-build fuzz-seeds
 fuzz-build: $(FUZZ_BINS) fuzz-seeds
-fuzz-seeds: $(BIN)/minica $(BIN)/fernet build/vectors/06/hello.json
-	@BIN=$(abspath $(BIN)) tests/fuzz/seeds.sh $(FUZZ_DIR)/seeds
+fuzz-seeds: $(FUZZ_DIR)/seeds/.made
+$(FUZZ_DIR)/seeds/.made: tests/fuzz/seeds.py build/vectors/06/hello.json
+	$(call quiet,GEN)rm -rf $(@D) && /usr/bin/python3 tests/fuzz/seeds.py $(@D) build/vectors/06/hello.json && touch $@
 fuzz: deps
 	@$(MAKE) --no-print-directory COURSE_DEPS_OK=1 fuzz-build
-	@tests/fuzz/run.sh --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	@tests/fuzz/run.sh --seconds $(FUZZ_SECONDS) $(filter $(FUZZ_NAMES),$(FUZZ_TARGETS)) \
+	  $(if $(filter-out $(FUZZ_NAMES),$(FUZZ_TARGETS)),--unknown "$(filter-out $(FUZZ_NAMES),$(FUZZ_TARGETS))")
