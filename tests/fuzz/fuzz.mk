@@ -4,6 +4,7 @@
 #   make fuzz-build                 build every target into build/fuzz/bin/
 #   make fuzz                       run each target FUZZ_SECONDS (default 120) and
 #                                   print the table: executions, exec/s, features, crashes
+#   make fuzz FUZZ_RUNS=10000000 FUZZ_SECONDS=600   stop each at 10 M executions
 #   make fuzz FUZZ_TARGETS="fernet_token hello_parse" FUZZ_SECONDS=60
 #
 # Each target is tests/fuzz/NAME.c (its first comment line says what it feeds
@@ -22,6 +23,8 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-om
 # function where gcc knows better (the attribute checks the callers)
 FUZZ_CFLAGS := -O1 -g $(FUZZ_SAN) -Wno-format-nonliteral
 FUZZ_SECONDS ?= 120
+# FUZZ_RUNS=N: stop a target after N executions, if before FUZZ_SECONDS
+FUZZ_RUNS ?=
 FUZZ_NAMES := $(sort $(basename $(notdir $(wildcard tests/fuzz/*.c))))
 # chapter 06's part-2 parsers come with 06_full_protocol/items.c: without it
 # their targets are not built (a branch without the file still builds)
@@ -69,5 +72,5 @@ $(FUZZ_DIR)/seeds/.made: tests/fuzz/seeds.py build/vectors/06/hello.json
 	$(call quiet,GEN)rm -rf $(@D) && /usr/bin/python3 tests/fuzz/seeds.py $(@D) build/vectors/06/hello.json && touch $@
 fuzz: deps
 	@$(MAKE) --no-print-directory COURSE_DEPS_OK=1 fuzz-build
-	@tests/fuzz/run.sh --seconds $(FUZZ_SECONDS) $(filter $(FUZZ_NAMES),$(FUZZ_TARGETS)) \
+	@tests/fuzz/run.sh --seconds $(FUZZ_SECONDS) $(if $(FUZZ_RUNS),--runs $(FUZZ_RUNS)) $(filter $(FUZZ_NAMES),$(FUZZ_TARGETS)) \
 	  $(if $(filter-out $(FUZZ_NAMES),$(FUZZ_TARGETS)),--unknown "$(filter-out $(FUZZ_NAMES),$(FUZZ_TARGETS))")

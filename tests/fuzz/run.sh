@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: MIT
 # tests/fuzz/run.sh - run the libFuzzer targets (make fuzz; tests/fuzz/README.md).
 #
-#   tests/fuzz/run.sh --seconds N [--jobs J] TARGET...
+#   tests/fuzz/run.sh --seconds N [--runs R] [--jobs J] TARGET...
 #
-# Each target fuzzes for N seconds from its committed corpus (tests/fuzz/corpus/NAME,
+# Each target fuzzes for N seconds (or until R executions, if that comes first) from its committed corpus (tests/fuzz/corpus/NAME,
 # read only) and its build-time seeds (build/fuzz/seeds/NAME), into a working
 # corpus of its own (build/fuzz/work/NAME, kept between runs). J targets run at
 # once (default: the machine's cores). Then one table: target, executions,
@@ -16,12 +16,14 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 FZ=build/fuzz
 seconds=120
+runs=-1
 jobs=$(nproc 2>/dev/null || echo 2)
 targets=()
 while (($#)); do
   case $1 in
     --seconds) seconds=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
+    --runs) runs=${2:--1}; shift 2 ;;
     --unknown) echo "fuzz: error: no target named: $2 (they are: $(cd tests/fuzz && ls *.c | sed 's/\.c$//' | tr '\n' ' '))" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -40,12 +42,12 @@ run_one() { # run_one NAME: fuzz it; its log in build/fuzz/logs/NAME.log
   [[ -d $FZ/seeds/$t ]] && dirs+=("$FZ/seeds/$t")
   # -close_fd_mask=3: the tools' own narration goes nowhere (libFuzzer's and
   # the sanitizers' reports still reach the log); -timeout: a hang is a finding
-  "$FZ/bin/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=3072 -max_len=16384 \
+  "$FZ/bin/$t" -max_total_time="$seconds" -runs="$runs" -timeout=10 -rss_limit_mb=3072 -max_len=16384 \
     -close_fd_mask=3 -print_final_stats=1 -artifact_prefix="$crashes/" \
     "$work" "${dirs[@]}" >"$FZ/logs/$t.log" 2>&1
 }
 
-echo "fuzz: ${#targets[@]} target(s), $seconds s each, $jobs at a time (logs in $FZ/logs/)"
+echo "fuzz: ${#targets[@]} target(s), $seconds s each$( ((runs > 0)) && echo " (or $runs executions)"), $jobs at a time (logs in $FZ/logs/)"
 running=0
 for t in "${targets[@]}"; do
   [[ -x $FZ/bin/$t ]] || { echo "fuzz: error: $FZ/bin/$t is not built (make fuzz-build)" >&2; exit 2; }
