@@ -1,14 +1,14 @@
-/* fuzz: bytes as a request's Content-Length, Content-Type and JSON body -> webserver.c's parse_content_length, the content-type test of web_read_json, json_parse at the web layer's depth */
+/* fuzz: bytes as a request's Content-Length and JSON body -> webserver.c's parse_content_length (the framing check's number) and json_parse at the web layer's depth */
 /* SPDX-License-Identifier: MIT */
 /*
  * The framing checks (check_framing, read_chunked) take civetweb's
  * connection; with civetweb in the loop a run would be a socket round trip.
  * So this target includes webserver.c and drives the course's own pieces
- * on the bytes: the input is "LENGTH\nCONTENT-TYPE\nBODY".
+ * on the bytes: the input is "LENGTH\nCONTENT-TYPE\nBODY" (the content type
+ * is kept in the format for the corpus, but web_read_json tests it inline
+ * on the connection's header, so nothing here reads it).
  *  - parse_content_length: digits only, capped at limit + 1 whatever the
  *    count of digits (no overflow: compared with an exact big-number reading);
- *  - the content-type rule of web_read_json ("application/json", optionally
- *    followed by ';' and parameters; nothing else);
  *  - json_parse with JSON_DEFAULT_MAX_DEPTH: what parses is never deeper.
  */
 #include "fuzz.h"
@@ -48,7 +48,7 @@ static size_t depth_of(json_t *v)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data, *nl1, *nl2;
-    char *cl, *ctype;
+    char *cl;
     size_t v, limit = 1 << 20;
     json_t *j;
 
@@ -56,7 +56,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         !(nl2 = memchr(nl1 + 1, '\n', size - (size_t)(nl1 + 1 - s))))
         return -1;
     cl = fuzz_str(data, (size_t)(nl1 - s));
-    ctype = fuzz_str((const uint8_t *)nl1 + 1, (size_t)(nl2 - nl1 - 1));
     if (parse_content_length(cl, limit, &v) == 0) {
         /* the exact value, digit by digit with saturation, must agree */
         size_t exact = 0;
@@ -72,16 +71,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (over ? v != limit + 1 : v != exact)
             abort();
     }
-    /* the rule web_read_json applies before reading the body */
-    {
-        int ok = strncmp(ctype, "application/json", 16) == 0 && (ctype[16] == '\0' || ctype[16] == ';');
-        (void)ok;
-    }
     j = json_parse(nl2 + 1, size - (size_t)(nl2 + 1 - s), JSON_DEFAULT_MAX_DEPTH, NULL, 0);
     if (j && depth_of(j) > JSON_DEFAULT_MAX_DEPTH)
         abort(); /* deeper than the limit got through */
     json_decref(j);
     free(cl);
-    free(ctype);
     return 0;
 }
