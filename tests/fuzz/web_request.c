@@ -20,7 +20,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* depth of a parsed value (1 for a scalar) */
+/* how deep [ and { nest in a parsed value, as json_parse counts them (a
+ * scalar is 0, [] is 1, [[0]] is 2) */
 static size_t depth_of(json_t *v)
 {
     size_t d = 0;
@@ -42,7 +43,7 @@ static size_t depth_of(json_t *v)
         }
         return d + 1;
     }
-    return 1;
+    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
