@@ -65,7 +65,10 @@ $(foreach n,$(FUZZ_NAMES),$(if $(FUZZ_EXTRA_$(n)),$(eval $(FUZZ_DIR)/bin/$(n): $
 
 -include $(shell find $(FUZZ_DIR)/obj -name '*.d' 2>/dev/null)
 
-.PHONY: fuzz fuzz-build fuzz-seeds
+.PHONY: fuzz fuzz-build fuzz-seeds fuzz-list
+# the targets this tree builds, one a line (tests/chapters/00_fuzz.sh runs these)
+fuzz-list:
+	@printf '%s\n' $(FUZZ_NAMES)
 fuzz-build: $(FUZZ_BINS) fuzz-seeds
 fuzz-seeds: $(FUZZ_DIR)/seeds/.made
 $(FUZZ_DIR)/seeds/.made: tests/fuzz/seeds.py build/vectors/06/hello.json
@@ -73,4 +76,4 @@ $(FUZZ_DIR)/seeds/.made: tests/fuzz/seeds.py build/vectors/06/hello.json
 fuzz: deps
 	@$(MAKE) --no-print-directory COURSE_DEPS_OK=1 fuzz-build
 	@tests/fuzz/run.sh --seconds $(FUZZ_SECONDS) $(if $(FUZZ_RUNS),--runs $(FUZZ_RUNS)) $(filter $(FUZZ_NAMES),$(FUZZ_TARGETS)) \
-	  $(if $(filter-out $(FUZZ_NAMES),$(FUZZ_TARGETS)),--unknown "$(filter-out $(FUZZ_NAMES),$(FUZZ_TARGETS))")
+	  $(if $(filter-out $(FUZZ_NAMES),$(FUZZ_TARGETS)),--names "$(FUZZ_NAMES)" --unknown "$(filter-out $(FUZZ_NAMES),$(FUZZ_TARGETS))")
