@@ -107,6 +107,8 @@ CHAPTER_MK := $(sort $(wildcard [0-9][0-9]_*/chapter.mk))
 CHAPTERS := $(foreach mk,$(CHAPTER_MK),$(firstword $(subst _, ,$(mk))))
 $(foreach mk,$(CHAPTER_MK),$(eval CHAPTER_DIR_$(firstword $(subst _, ,$(mk))) := $(patsubst %/,%,$(dir $(mk)))))
 include $(CHAPTER_MK)
+# the libFuzzer targets: make fuzz, make fuzz-build (tests/fuzz/README.md)
+include tests/fuzz/fuzz.mk
 # make doctor's proof that civetweb serves TLS
 $(eval $(call prog,tls-selftest,scripts/tls-selftest.c,core net))
 # the token module's command-line driver, for the PyJWT interop suite

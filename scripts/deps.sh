@@ -15,6 +15,7 @@ set -euo pipefail
 PACKAGES=(
   # build
   gcc make pkg-config dpkg-dev xz-utils ca-certificates
+  clang-14 libclang-rt-14-dev # make fuzz and its test lane: clang, libFuzzer and its sanitizers
   # libraries (headers)
   libssl-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev libjwt-dev
   libargon2-dev libcmocka-dev

@@ -168,7 +168,7 @@ X509_CRL *pki_crl_create_at(const char *dir, X509 *ca_cert, EVP_PKEY *ca_key, ti
         goto end;
     if ((f = fopen(path, "r")) != NULL) {
         fclose(f);
-        if (!(text = pki_read_all(path, &len)))
+        if (!(text = pki_read_all(path, &len)) || pki_index_text_ok(text, len, path) != 0)
             goto end;
     }
     if (!(crl = crl_begin(ca_cert, this_update, next_update)))

@@ -34,6 +34,9 @@ int pki_subject_check(const X509_NAME *name);
  * this process's threads) around a read-modify-write of index.txt or
  * crlnumber. Returns a descriptor for pki_index_unlock, or -1. */
 int pki_index_lock(const char *dir);
+/* 0 if index.txt's text can be read line by line: no NUL byte in it
+ * (otherwise -1 and the reason in pki_last_error). */
+int pki_index_text_ok(const char *text, size_t len, const char *path);
 void pki_index_unlock(int fd);
 
 /* CRL reason code (RFC 5280 CRLReason) of a name, or -1. */

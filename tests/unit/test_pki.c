@@ -251,6 +251,35 @@ static void index_revoke_crl(void **state)
     X509_free(cert);
 }
 
+/* Found by the fuzz target pki_index: a NUL byte in index.txt ended the text
+ * there; a revocation rewrote the file without the lines after it, and the
+ * CRL left out the revocations they held. Now both refuse the file, and it
+ * stays as it was. */
+static void index_with_nul_refused(void **state)
+{
+    fixture *f = *state;
+    static const char text[] = "V\t351231235959Z\t\tabc1\tunknown\t/CN=a\n"
+                               "V\t351231235959Z\t\tabc2\tunknown\t/CN=b\0c\n"
+                               "R\t351231235959Z\t240101000000Z,keyCompromise\tabc3\tunknown\t/CN=d\n";
+    char path[128], after[sizeof text];
+    FILE *fp;
+    snprintf(path, sizeof path, "%s/index.txt", f->dir);
+    fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(text, 1, sizeof text - 1, fp), sizeof text - 1);
+    fclose(fp);
+    assert_int_not_equal(pki_index_revoke(f->dir, "abc1", "superseded"), 0);
+    assert_non_null(strstr(pki_last_error(), "NUL"));
+    assert_null(pki_crl_create(f->dir, f->ca, f->ca_key, 7));
+    assert_non_null(strstr(pki_last_error(), "NUL"));
+    fp = fopen(path, "rb");
+    assert_non_null(fp);
+    assert_int_equal(fread(after, 1, sizeof after, fp), sizeof text - 1);
+    fclose(fp);
+    assert_memory_equal(after, text, sizeof text - 1);
+    unlink(path);
+}
+
 static void server_needs_san_and_validity_is_capped(void **state)
 {
     fixture *f = *state;
@@ -1028,6 +1057,7 @@ int main(void)
         cmocka_unit_test(server_needs_san_and_validity_is_capped),
         cmocka_unit_test(csr_from_pem_bounds),
         cmocka_unit_test(index_duplicate_serial_refused),
+        cmocka_unit_test(index_with_nul_refused),
         cmocka_unit_test(index_add_across_processes),
         cmocka_unit_test(policy_checks_csr_san_syntax),
         cmocka_unit_test(verify_refuses_partial_wildcard),
