@@ -20,6 +20,7 @@
 #   make bench        benchmarks against named peers, same run
 #   make mutate       the mutation lane: each security check off in turn, and the
 #                     test that must notice (MUTANTS="name ..." for some)
+#   make fuzz         every libFuzzer target for FUZZ_SECONDS each, a table (tests/fuzz/)
 #   make clean        remove build/
 #   V=0               quiet build: one short line per compile and link
 #
