@@ -105,13 +105,21 @@ for group in chapters interop capture; do
   # waits for events, not times); their lines are shown in order all the same
   running=0
   for s in "${chosen[@]}"; do
-    if ((running >= TEST_JOBS)); then
-      wait -n
-      running=$((running - 1))
+    if ((TEST_JOBS == 1)); then
+      run_suite "$s" # one at a time: its lines show as soon as it ends
+    else
+      if ((running >= TEST_JOBS)); then
+        wait -n
+        running=$((running - 1))
+      fi
+      run_suite "$s" &
+      running=$((running + 1))
+      continue
     fi
-    run_suite "$s" &
-    running=$((running + 1))
+    sed 's/^/  /' "$LOGDIR/$(basename "$s").log"
+    count "$s" "$LOGDIR/$(basename "$s").log"
   done
+  ((TEST_JOBS == 1)) && continue
   wait
   for s in "${chosen[@]}"; do
     log="$LOGDIR/$(basename "$s").log"
