@@ -373,6 +373,13 @@ ws_status ws_connect(const ws_client_opts *o, ws_client **out, ws_info *info)
         end = strstr((char *)w->buf, "\r\n\r\n");
     }
     size_t head_len = (size_t)(end - (char *)w->buf) + 4;
+    /* one read may bring far more than WS_HEAD_MAX bytes (up to the buffer):
+     * the head must end within the limit, not merely start within it */
+    if (head_len > WS_HEAD_MAX) {
+        detail(info, "the answer's head is over 8 KiB");
+        st = WS_ERR_PROTOCOL;
+        goto fail;
+    }
     char head[WS_HEAD_MAX + 1];
     memcpy(head, w->buf, head_len - 2);
     head[head_len - 2] = '\0'; /* keeps the last header's CRLF for head_value */

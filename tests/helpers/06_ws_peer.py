@@ -310,7 +310,7 @@ def cmd_close_ends(args):
 
 # ---- a server that breaks RFC 6455 on purpose, for 06-client's wsclient ----
 
-FAKE_MODES = ("good", "bad-accept", "huge", "masked", "rsv", "long-close", "refuse")
+FAKE_MODES = ("good", "bad-accept", "huge", "masked", "rsv", "long-close", "refuse", "long-head")
 
 
 def cmd_fake_server(args):
@@ -351,8 +351,10 @@ def cmd_fake_server(args):
     else:
         if mode == "bad-accept":
             accept = base64.b64encode(b"\0" * 20).decode()
+        # long-head: a head of 15 kB in one write, its end past the client's 8 KiB limit
+        pad = ("X-Pad: %s\r\n" % ("p" * 15000)) if mode == "long-head" else ""
         c.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Accept: %s\r\n\r\n" % accept).encode())
+                   "%sSec-WebSocket-Accept: %s\r\n\r\n" % (pad, accept)).encode())
         if mode == "good":
             c.sendall(b"\x81\x05hello" + b"\x89\x02hi" + b"\x01\x03fra" + b"\x80\x03gs!"
                       + b"\x88\x05\x03\xe8bye")

@@ -182,6 +182,8 @@ fake bad-accept "a 101 whose Sec-WebSocket-Accept is not base64(SHA-1(key || GUI
   "Sec-WebSocket-Accept is not base64(SHA-1(our key"
 fake huge "R5 flaw: attacker-chosen lengths allocate up to 4 GiB -> a frame announcing 4 GiB is a protocol error, nothing allocated" 1 \
   "ws: the server broke RFC 6455: a message over this client's cap"
+fake long-head "an answer whose head ends past 8 KiB, in one read, is refused (it once overflowed a stack buffer)" 1 \
+  "the answer's head is over 8 KiB"
 fake masked "a masked frame from the server is refused (RFC 6455 5.1)" 1 "the server masked a frame"
 fake rsv "a frame with RSV bits and no extension agreed is refused" 1 "RSV bits set"
 fake long-close "a control frame over 125 bytes is refused" 1 "a control frame that is fragmented or over 125 bytes"
