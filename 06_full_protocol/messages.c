@@ -699,8 +699,9 @@ static void presence_fn(const live_session *s, int64_t now, void *arg)
         p->online = 1;
 }
 
-/* The account named, if it is the caller or a correspondent (someone the
- * caller has exchanged a message with, either way) and enabled: 1 with its
+/* The account named, if it is the caller or a correspondent (someone who
+ * has written to the caller: one unsolicited message must not buy its sender
+ * the recipient's comings and goings) and enabled: 1 with its
  * presence; 0 when it is not to be shown; -1 when the store failed. */
 static int presence_of(service *svc, int64_t me, const char *name, json_t **out)
 {
@@ -712,8 +713,7 @@ static int presence_of(service *svc, int64_t me, const char *name, json_t **out)
     if (!db || sqlite3_prepare_v2(db,
                                   "SELECT a.id, a.last_seen FROM accounts a WHERE a.username = ?1 AND "
                                   "a.disabled = 0 AND (a.id = ?2 OR EXISTS (SELECT 1 FROM messages m WHERE "
-                                  "(m.sender_id = ?2 AND m.recipient_id = a.id) OR (m.recipient_id = ?2 AND "
-                                  "m.sender_id = a.id)))",
+                                  "m.recipient_id = ?2 AND m.sender_id = a.id))",
                                   -1, &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -862,9 +862,31 @@ void messages_counters(service *svc, int64_t account_id, json_t *counters)
     }
     json_object_set_new(counters, "unread", json_integer(unread));
     json_object_set_new(counters, "receipts", json_integer(receipts));
+    (void)last_seen, (void)now;
+}
+
+/* The account made a request just now: last_seen, at most once a minute.
+ * Only on the account's own requests: a notification rung by someone else
+ * must neither wait on the writer nor make its recipient look active. */
+void messages_seen(service *svc, int64_t account_id)
+{
+    sqlite3 *db = store_reader(svc->st);
+    sqlite3_stmt *st;
+    int64_t last_seen = 0, now = now_s();
+    if (db && sqlite3_prepare_v2(db, "SELECT last_seen FROM accounts WHERE id = ?1", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, account_id);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            last_seen = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
     if (now - last_seen >= LAST_SEEN_EVERY_S) {
         seen_at a = {account_id, now};
         if (store_write(svc->st, last_seen_fn, &a) != 0)
             warning("accounts.last_seen not updated (the database could not commit)");
     }
+}
+
+unsigned messages_rate_take(int64_t account_id)
+{
+    return rate_take(account_id);
 }

@@ -150,6 +150,12 @@ json_t *transfer_op(const op_ctx *x); /* transfer.c: R5's typed transfer */
 /* Their members of the counters in HELLO_ACK and in every poll answer. */
 void messages_counters(service *svc, int64_t account_id, json_t *counters);
 void transfer_counters(service *svc, int64_t account_id, json_t *counters);
+/* Read only, so notify.c may ring another account's socket with them. The
+ * account's own request: messages_seen keeps accounts.last_seen (once a
+ * minute). The compose rate limit (5/s, bursts of 20), shared by every op
+ * that puts something in another account's hands: 0, or seconds to wait. */
+void messages_seen(service *svc, int64_t account_id);
+unsigned messages_rate_take(int64_t account_id);
 
 /* ---- notify.c: live notifications over a WebSocket ---------------------- */
 

@@ -329,6 +329,7 @@ static json_t *counters(service *svc, const device_id *d)
     if (c) {
         messages_counters(svc, d->account_id, c);
         transfer_counters(svc, d->account_id, c);
+        messages_seen(svc, d->account_id); /* this is the account's own request */
     }
     return c;
 }

@@ -53,6 +53,8 @@
 #include "service.h"
 
 #define FILE_SIZE_MAX (16u << 20)        /* one file: 16 MiB (R5: up to 4 GiB from a 4-byte length) */
+#define ITEMS_WAITING_MAX 1000           /* items waiting for one recipient, at most ... */
+#define ITEMS_WAITING_BYTES (64 << 20)    /* ... and their inline bytes (files count in their sender's quota) */
 #define FILE_QUOTA ((int64_t)64 << 20)   /* every upload of one account, complete or not */
 #define CHUNK_SIZE_DEFAULT (256u * 1024u) /* its base64url, signed and sealed, fits the 1 MiB body */
 #define CHUNK_SIZE_MIN 1024u
@@ -231,6 +233,25 @@ static int send_fn(sqlite3 *db, int64_t receipt_id, void *arg, char *reason, siz
         snprintf(reason, reason_len, "no such user '%.64s'", j->to);
         return STORE_OP_REFUSED;
     }
+    /* what waits for one recipient is bounded: a sender must not fill another
+     * account's items (and the disk) faster than it fetches them */
+    if ((rc = sqlite3_prepare_v2(db, "SELECT count(*), coalesce(sum(length(value)), 0) FROM items "
+                                     "WHERE recipient_id = ?1 AND fetched_at IS NULL",
+                                 -1, &s, NULL)) != SQLITE_OK)
+        return rc;
+    sqlite3_bind_int64(s, 1, j->recipient);
+    int64_t waiting = 0, waiting_bytes = 0;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        waiting = sqlite3_column_int64(s, 0);
+        waiting_bytes = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_finalize(s);
+    if (waiting >= ITEMS_WAITING_MAX || waiting_bytes + (int64_t)j->it->len > ITEMS_WAITING_BYTES) {
+        snprintf(reason, reason_len, "'%.64s' has %lld items (%lld bytes) waiting: at most %d, or %d MiB, until "
+                 "they fetch some", j->to, (long long)waiting, (long long)waiting_bytes, ITEMS_WAITING_MAX,
+                 ITEMS_WAITING_BYTES >> 20);
+        return STORE_OP_REFUSED;
+    }
     if (j->it->type == ITEM_FILE) {
         if ((rc = sqlite3_prepare_v2(db, "SELECT complete FROM files WHERE id = ?1 AND owner_id = ?2", -1, &s,
                                      NULL)) != SQLITE_OK)
@@ -305,6 +326,10 @@ static json_t *op_send(const op_ctx *x, const json_t *p)
         return refused("send: \"to\" names the recipient (a username)");
     if (!jitem)
         return refused("send: \"item\" is missing");
+    /* the compose rate limit: an item lands in another account's hands like a message */
+    unsigned wait = messages_rate_take(x->s->account_id);
+    if (wait)
+        return refused("send: rate limited: 5 items or messages a second, bursts of 20; retry in %u s", wait);
     char *text = json_compact(jitem);
     if (!text)
         return unavailable("out of memory");

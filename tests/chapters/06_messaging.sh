@@ -75,23 +75,28 @@ t_expect "06 messaging: read ID shows one message of bob's inbox, verified" 0 \
   --out "message $M1 from alice" --out "signature: verified" -- "${B[@]}" read "$M1"
 
 # ---- users and presence ----
-t_expect "06 messaging: users: bob exists, nobody does not (R4's CHECK)" 0 \
-  --out "bob: exists, offline, last seen 20" --out "nobody: no such user" -- "${A[@]}" users bob nobody
+t_expect "06 messaging: users: alice exists, nobody does not (R4's CHECK; alice wrote to bob: he sees her presence)" 0 \
+  --out "alice: exists, offline, last seen 20" --out "nobody: no such user" -- "${B[@]}" users alice nobody
+t_expect "06 messaging: ...but alice does not see bob's: he never wrote to her (writing to someone buys no presence)" 0 \
+  --out "bob: exists (presence: only for correspondents)" -- "${A[@]}" users bob
 t_expect "06 messaging: eve may know bob exists, but not his presence (not a correspondent)" 0 \
   --out "bob: exists (presence: only for correspondents)" -- "${E[@]}" users bob
 t_true "06 messaging: last_seen is kept in the accounts table" "$(sq "SELECT username, last_seen FROM accounts")" \
   test "$(sq "SELECT last_seen IS NOT NULL FROM accounts WHERE username='bob'")" = 1
 # bob holds a live session (06-client token keeps it open), so he is online
-t_run "${B[@]}" -q token
-t_expect "06 messaging: presence: bob is online while he holds a live session (alice is a correspondent)" 0 \
-  --out "bob: online, last seen 20" -- "${A[@]}" presence bob
+t_run "${A[@]}" -q token
+t_expect "06 messaging: presence: alice is online while she holds a live session (she wrote to bob)" 0 \
+  --out "alice: online, last seen 20" -- "${B[@]}" presence alice
 t_expect "06 messaging: presence of bob for eve: the 'not found' shape (she never wrote to him)" 1 \
+  --err "not found: you have no correspondent named 'bob'" -- "${E[@]}" presence bob
+"${E[@]}" -q --to bob send "hello bob, from eve" >/dev/null 2>&1
+t_expect "06 messaging: eve writes to bob unasked: still no presence of bob for her (only his own messages would give it)" 1 \
   --err "not found: you have no correspondent named 'bob'" -- "${E[@]}" presence bob
 t_expect "06 messaging: presence of an unknown user: the same words" 1 \
   --err "not found: you have no correspondent named 'nobody'" -- "${E[@]}" presence nobody
-"${B[@]}" -q close >/dev/null 2>&1
-t_expect "06 messaging: once bob CLOSEd, he is offline, with his last_seen" 0 \
-  --out "bob: offline, last seen 20" -- "${A[@]}" presence bob
+"${A[@]}" -q close >/dev/null 2>&1
+t_expect "06 messaging: once alice CLOSEd, she is offline, with her last_seen" 0 \
+  --out "alice: offline, last seen 20" -- "${B[@]}" presence alice
 
 # ---- unknown and disabled recipients ----
 before=$(receipts_count)
