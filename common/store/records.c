@@ -713,6 +713,22 @@ const char *store_outcome_str(store_outcome o)
     return "unknown";
 }
 
+/* What every receipt must be before the writer sees it (records and ops alike): -1 with res saying which */
+static int check_receipt(const store_receipt *r, store_result *res)
+{
+    if (!valid_serial(r->device_serial))
+        return bad_arg(res, "device serial is not lower-case hex of 1 to 64 digits");
+    if (!r->msg_id || !r->op || !*r->op || strlen(r->op) > 64 || !r->session || strlen(r->session) > 128)
+        return bad_arg(res, "msg_id, op (1-64 bytes) and session (<= 128 bytes) are required");
+    if (!r->payload || r->payload_len > STORE_PAYLOAD_MAX)
+        return bad_arg(res, "payload missing or over 1 MiB (the server caps bodies before this)");
+    if (!r->sig || r->sig_len == 0 || r->sig_len > 1024)
+        return bad_arg(res, "signature missing or over 1024 bytes");
+    if (r->seq > (uint64_t)INT64_MAX)
+        return bad_arg(res, "seq over 2^63-1");
+    return 0;
+}
+
 int store_put_record(store *st, const store_receipt *r, store_result *res)
 {
     put_job j;
@@ -724,16 +740,8 @@ int store_put_record(store *st, const store_receipt *r, store_result *res)
     memset(res, 0, sizeof *res);
     if (!st || !r)
         return bad_arg(res, "no store or no receipt");
-    if (!valid_serial(r->device_serial))
-        return bad_arg(res, "device serial is not lower-case hex of 1 to 64 digits");
-    if (!r->msg_id || !r->op || !*r->op || strlen(r->op) > 64 || !r->session || strlen(r->session) > 128)
-        return bad_arg(res, "msg_id, op (1-64 bytes) and session (<= 128 bytes) are required");
-    if (!r->payload || r->payload_len > STORE_PAYLOAD_MAX)
-        return bad_arg(res, "payload missing or over 1 MiB (the server caps bodies before this)");
-    if (!r->sig || r->sig_len == 0 || r->sig_len > 1024)
-        return bad_arg(res, "signature missing or over 1024 bytes");
-    if (r->seq > (uint64_t)INT64_MAX)
-        return bad_arg(res, "seq over 2^63-1");
+    if (check_receipt(r, res) != 0)
+        return -1;
 
     memset(&j, 0, sizeof j);
     j.st = st;
@@ -865,16 +873,8 @@ int store_put_op(store *st, const store_receipt *r, store_op_fn fn, void *arg, s
     memset(res, 0, sizeof *res);
     if (!st || !r || !fn)
         return bad_arg(res, "no store, receipt or operation");
-    if (!valid_serial(r->device_serial))
-        return bad_arg(res, "device serial is not lower-case hex of 1 to 64 digits");
-    if (!r->msg_id || !r->op || !*r->op || strlen(r->op) > 64 || !r->session || strlen(r->session) > 128)
-        return bad_arg(res, "msg_id, op (1-64 bytes) and session (<= 128 bytes) are required");
-    if (!r->payload || r->payload_len > STORE_PAYLOAD_MAX)
-        return bad_arg(res, "payload missing or over 1 MiB (the server caps bodies before this)");
-    if (!r->sig || r->sig_len == 0 || r->sig_len > 1024)
-        return bad_arg(res, "signature missing or over 1024 bytes");
-    if (r->seq > (uint64_t)INT64_MAX)
-        return bad_arg(res, "seq over 2^63-1");
+    if (check_receipt(r, res) != 0)
+        return -1;
     memset(&o, 0, sizeof o);
     o.put.st = st;
     o.put.r = r;
