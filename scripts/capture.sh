@@ -9,8 +9,10 @@
 #                                  it captures; stopped on exit if forgotten
 #   capture_stop                   stop it and wait until FILE is complete
 #   capture_summary FILE [KEYLOG]  what an eavesdropper reads: every TCP
-#                                  conversation as text (non-printables as '.');
-#                                  with a TLS key log, the decrypted HTTP instead
+#                                  conversation as text (non-printables as '.'),
+#                                  each side's bytes under a line naming who
+#                                  sent them to whom (follow-sides.py); with a
+#                                  TLS key log, the decrypted HTTP instead
 #   capture_payload FILE [KEYLOG]  all TCP payload bytes as text, for grep
 #   capture_handshakes FILE        "FULL RESUMED": TLS 1.3 handshakes the
 #                                  server did in full / resumed from a ticket
@@ -19,6 +21,7 @@
 
 _CAPTURE_PID=
 _CAPTURE_ERR=
+_CAPTURE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 capture_check() {
   if ! command -v dumpcap >/dev/null 2>&1; then
@@ -90,15 +93,20 @@ capture_summary() {
   local n
   n=$(tshark -r "$file" 2>/dev/null | wc -l)
   echo "capture: $file ($n packets)"
+  local ends
   for s in $(tshark -r "$file" -T fields -e tcp.stream 2>/dev/null | sort -un | head -n 20); do
+    # who opened the connection (the SYN without ACK): the client
+    ends=$(tshark -r "$file" -Y "tcp.stream == $s && tcp.flags.syn == 1 && tcp.flags.ack == 0" \
+      -T fields -e ip.src -e tcp.srcport -e ip.dst -e tcp.dstport 2>/dev/null | head -n 1 |
+      awk -F'\t' 'NF == 4 { print $1 ":" $2, $3 ":" $4 }')
     if [[ -n "$keylog" ]]; then
       echo "--- TCP conversation $s, decrypted with the key log ---"
       tshark -r "$file" "${opts[@]}" -q -z "follow,tls,ascii,$s" 2>/dev/null |
-        sed -n '/^Node 1/,/^====/p' | sed -E '/^====/d; /^\t?[0-9]+$/d' | head -n 60
+        "$_CAPTURE_DIR/follow-sides.py" $ends | head -n 60
     else
       echo "--- TCP conversation $s, as anyone on the path reads it ---"
       tshark -r "$file" -q -z "follow,tcp,ascii,$s" 2>/dev/null |
-        sed -n '/^Node 1/,/^====/p' | sed -E '/^====/d; /^\t?[0-9]+$/d' | head -n 60
+        "$_CAPTURE_DIR/follow-sides.py" $ends | head -n 60
     fi
   done
 }

@@ -53,6 +53,8 @@ rc=$?
 stop_servers
 for t in "${tails[@]}"; do wait "$t"; done
 if ((capture)); then
+  # plain HTTP writes no TLS keys: an empty key log would only mislead
+  [[ -s "$keylog" ]] || rm -f "$keylog"
   echo
   echo "== what an eavesdropper on the loopback interface reads"
   capture_summary "$pcap"
