@@ -68,4 +68,10 @@ crl_fresh() {
 if ! crl_fresh; then
   "$MINICA" crl -q --dir "$D/intermediate" --pass-file "$pass" --days 30 --out "$D/crl.pem"
 fi
+# chapter 04's one-time enrolment codes (04-server --codes): ten random
+# codes, one per line, 32 hex characters each, readable only by us
+if [[ ! -s $D/codes ]]; then
+  (umask 077 && for _ in 1 2 3 4 5 6 7 8 9 10; do openssl rand -hex 16; done >"$D/codes")
+  echo "pki: wrote $D/codes (10 one-time enrolment codes, mode 0600)"
+fi
 echo "pki: ready in $D (root.crt, intermediate.crt, server.{key,crt}, server-chain.crt, client.{key,crt}, crl.pem, devices-ca.crt)"

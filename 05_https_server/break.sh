@@ -83,20 +83,47 @@ break_run() {
   stop_server "$SERVER_PID"
 }
 
-# Run directly (make 05-break): every scenario, shown as a learner would type it.
+# Run directly (make 05-break [ARGS="NAME... --keep"]): every scenario, or the
+# ones named, shown as a learner would type it. --keep keeps the folder (under
+# build/, its path printed at the end) so the commands can be re-run by hand.
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   set -uo pipefail
   ROOT=$(cd "$(dirname "$0")/.." && pwd)
   cd "$ROOT" || exit 1
   export BIN=${BIN:-$ROOT/build/bin}
   source scripts/lib.sh
-  dir=$(course_tmpdir)
+  keep=0 only=()
+  for a in "$@"; do
+    case "$a" in
+      --keep) keep=1 ;;
+      -h | --help | --list)
+        echo "usage: break.sh [--keep] [SCENARIO...]  (make 05-break ARGS=\"revoked --keep\")"
+        printf '  %s\n' "${BREAK_SCENARIOS[@]%%|*}"
+        exit 0 ;;
+      *)
+        ok=0
+        for s in "${BREAK_SCENARIOS[@]}"; do [[ "${s%%|*}" == "$a" ]] && ok=1; done
+        [[ $ok == 1 ]] || { echo "break: no scenario '$a'; there are: ${BREAK_SCENARIOS[*]%%|*}" >&2; exit 2; }
+        only+=("$a") ;;
+    esac
+  done
+  if [[ $keep == 1 ]]; then
+    mkdir -p build && dir=$(mktemp -d "$ROOT/build/05-break.XXXXXX") || exit 1
+  else
+    dir=$(course_tmpdir)
+  fi
   echo "== making the lab certificates with minica (in $dir)"
   break_pki "$dir" || exit 1
   short() { sed "s#$dir/##g"; }
-  fails=0
+  fails=0 ran=0
   for s in "${BREAK_SCENARIOS[@]}"; do
     IFS='|' read -r name want text what <<<"$s"
+    if ((${#only[@]})); then
+      sel=0
+      for o in "${only[@]}"; do [[ "$o" == "$name" ]] && sel=1; done
+      [[ $sel == 1 ]] || continue
+    fi
+    ran=$((ran + 1))
     echo
     echo "== $name: $what"
     break_run "$name" "$dir" || { fails=$((fails + 1)); continue; }
@@ -112,6 +139,10 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     fi
   done
   echo
-  echo "$(( ${#BREAK_SCENARIOS[@]} - fails )) of ${#BREAK_SCENARIOS[@]} scenarios failed the way they should"
+  echo "$((ran - fails)) of $ran scenarios failed the way they should"
+  if [[ $keep == 1 ]]; then
+    echo "kept: $dir (the paths above are relative to it: cd there, start the server"
+    echo "  line with $BIN/05-server, then the client with $BIN/05-client and the port it printed)"
+  fi
   exit $((fails > 0))
 fi

@@ -5,7 +5,9 @@
 #   make 05-client    run the client against it (https://localhost:8005)
 #   make 05-capture   run the pair under tshark: the handshake only, then decrypted with the key log
 #   make 05-break     the break-it scenarios: unknown CA, wrong name, expired, revoked,
-#                     TLS 1.1 only, mutual TLS without or with a foreign certificate
+#                     TLS 1.1 only, mutual TLS without or with a foreign certificate;
+#                     ARGS=revoked runs one scenario, ARGS=--keep keeps the folder (in build/),
+#                     ARGS=--list names the scenarios
 #   make 05-browser   headless Chromium loads /page, trusting only the course CA; screenshot
 #   make 05-scan      testssl.sh against 05-server, findings by severity
 #   make diff-05      what chapter 05 adds to chapter 01
@@ -28,7 +30,7 @@ $(eval $(call prog,05-client,05_https_server/client.c,$(MODULES_05)))
 	@echo "== the TLS records an eavesdropper sees (no key log): sizes, timing, SNI"
 	@05_https_server/tls-view.sh build/captures/05_https_server.pcapng
 05-break: all
-	@BIN=$(abspath $(BIN)) 05_https_server/break.sh
+	@BIN=$(abspath $(BIN)) 05_https_server/break.sh $(ARGS)
 05-browser: all pki
 	@BIN=$(abspath $(BIN)) 05_https_server/browser.sh
 05-scan: all pki
