@@ -15,6 +15,10 @@ if ! "$COURSE_ROOT/04_pki_ca/make-pki.sh" "$BIN" "$t/pki" >"$t/pki.log" 2>&1; th
   t_fail "04 hardening: make-pki.sh" "$(cat "$t/pki.log")"
   exit 0
 fi
+# make pki makes chapter 04's enrolment codes, readable by their owner only
+t_true "04 hardening: make-pki.sh writes 10 enrolment codes of 32 hex characters to PKI/codes" "$(head -c 200 "$t/pki/codes" 2>&1)" \
+  test "$(grep -cE '^[0-9a-f]{32}$' "$t/pki/codes" 2>/dev/null)" = 10
+t_true "04 hardening: ...mode 0600" "$(stat -c %a "$t/pki/codes" 2>&1)" test "$(stat -c %a "$t/pki/codes")" = 600
 pass=$t/pki/ca-pass
 
 # ---- enrolment codes are good once, across restarts -------------------------------

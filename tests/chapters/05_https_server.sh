@@ -388,6 +388,12 @@ else
   t_skip "05: the server refuses a key log of another user" "needs root to chown a file"
 fi
 
+# make 05-break ARGS=...: one scenario by name; an unknown name lists them
+t_expect "05: break.sh NAME runs that scenario alone" 0 --out "1 of 1 scenarios failed the way they should" \
+  --out "== revoked:" --not "== expired:" -- env BIN="$BIN" "$COURSE_ROOT/05_https_server/break.sh" revoked
+t_expect "05: break.sh with an unknown name exits 2 and lists the scenarios" 2 \
+  --err "break: no scenario 'nope'; there are: unknown-ca wrong-name" -- env BIN="$BIN" "$COURSE_ROOT/05_https_server/break.sh" nope
+
 # every break-it scenario, with the message and status the lab sheet shows
 if break_pki "$tmp/break"; then
   for s in "${BREAK_SCENARIOS[@]}"; do
