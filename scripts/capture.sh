@@ -93,8 +93,10 @@ capture_summary() {
   local n
   n=$(tshark -r "$file" 2>/dev/null | wc -l)
   echo "capture: $file ($n packets)"
-  local ends
-  for s in $(tshark -r "$file" -T fields -e tcp.stream 2>/dev/null | sort -un | head -n 20); do
+  local ends streams
+  # at most 20 conversations and 60 lines of each, and a cut is said
+  mapfile -t streams < <(tshark -r "$file" -T fields -e tcp.stream 2>/dev/null | sort -un)
+  for s in "${streams[@]:0:20}"; do
     # who opened the connection (the SYN without ACK): the client
     ends=$(tshark -r "$file" -Y "tcp.stream == $s && tcp.flags.syn == 1 && tcp.flags.ack == 0" \
       -T fields -e ip.src -e tcp.srcport -e ip.dst -e tcp.dstport 2>/dev/null | head -n 1 |
@@ -102,13 +104,16 @@ capture_summary() {
     if [[ -n "$keylog" ]]; then
       echo "--- TCP conversation $s, decrypted with the key log ---"
       tshark -r "$file" "${opts[@]}" -q -z "follow,tls,ascii,$s" 2>/dev/null |
-        "$_CAPTURE_DIR/follow-sides.py" $ends | head -n 60
+        "$_CAPTURE_DIR/follow-sides.py" --max-lines 60 $ends
     else
       echo "--- TCP conversation $s, as anyone on the path reads it ---"
       tshark -r "$file" -q -z "follow,tcp,ascii,$s" 2>/dev/null |
-        "$_CAPTURE_DIR/follow-sides.py" $ends | head -n 60
+        "$_CAPTURE_DIR/follow-sides.py" --max-lines 60 $ends
     fi
   done
+  if ((${#streams[@]} > 20)); then
+    echo "[... $((${#streams[@]} - 20)) more TCP conversations cut: tshark -r $file -q -z conv,tcp lists them all]"
+  fi
 }
 
 capture_payload() {

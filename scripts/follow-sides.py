@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: MIT
 # scripts/follow-sides.py - tshark's "follow" text with both sides named.
 #
-#   tshark -r F -q -z follow,tcp,ascii,0 | scripts/follow-sides.py [CLIENT SERVER]
+#   tshark -r F -q -z follow,tcp,ascii,0 | scripts/follow-sides.py [--max-lines N] [CLIENT SERVER]
+#
+# --max-lines N prints the first N lines of the conversation and then one
+# line saying how many more were cut (never a silent cut).
 #
 # CLIENT and SERVER (addr:port, from the conversation's SYN) name the sides
 # for certain: in "follow,tls" tshark may list the server as Node 0 and the
@@ -16,9 +19,17 @@
 #   >> client 127.0.0.1:40502 -> server 127.0.0.1:8001 (96 bytes)
 # The counts are consumed by length, so a body line of digits stays text.
 import re
+import signal
 import sys
 
-client_addr, server_addr = (sys.argv[1], sys.argv[2]) if len(sys.argv) == 3 else (None, None)
+# a reader that stops early (a pager, head) ends us quietly, as it would cat
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+args = sys.argv[1:]
+max_lines = None
+if len(args) >= 2 and args[0] == "--max-lines":
+    max_lines = int(args[1])
+    args = args[2:]
+client_addr, server_addr = (args[0], args[1]) if len(args) == 2 else (None, None)
 lines = sys.stdin.read().split("\n")
 nodes = {}
 i = 0
@@ -51,6 +62,9 @@ while i < len(lines):
         continue
     i += 1
 if client_addr is not None:
-    print(f"client {client_addr}, server {server_addr}")
+    out.insert(0, f"client {client_addr}, server {server_addr}")
+if max_lines is not None and len(out) > max_lines:
+    cut = len(out) - max_lines
+    out = out[:max_lines] + [f"[... {cut} more line{'s' if cut != 1 else ''} of this conversation cut]"]
 for line in out:
     print(line)

@@ -30,3 +30,16 @@ others=$(tshark -r "$tmp/01.pcapng" -T fields -e tcp.srcport -e tcp.dstport 2>/d
   grep -v -w "$SERVER_PORT" | wc -l)
 t_true "01 capture: only the chapter's port was captured" "$others packets on other ports" \
   test "$others" = 0
+
+# ---- the summary never cuts silently, and never dies in a pipe ----
+fake=$(printf '%s\n' '===' 'Follow: tcp,ascii' 'Node 0: 127.0.0.1:40000' 'Node 1: 127.0.0.1:8001'
+  for i in $(seq 1 30); do printf '6\nline%02d\n\t3\nok\n' "$i"; done; echo '===')
+cut=$("$COURSE_ROOT/scripts/follow-sides.py" --max-lines 10 <<<"$fake")
+t_true "capture summary: a long conversation ends in a line saying how much was cut" \
+  "last line: $(tail -n 1 <<<"$cut")" grep -qx '\[\.\.\. 111 more lines of this conversation cut\]' <<<"$(tail -n 1 <<<"$cut")"
+t_true "capture summary: ...and shows its first 10 lines (the sides named first)" "$(head -n 2 <<<"$cut")" \
+  test "$(head -n 1 <<<"$cut")" = "client 127.0.0.1:40000, server 127.0.0.1:8001" -a "$(wc -l <<<"$cut")" = 11
+for i in $(seq 1 2000); do printf '6\nline%02d\n' "$i"; done >"$tmp/long"
+(printf 'Node 0: a:1\nNode 1: b:2\n'; cat "$tmp/long") | "$COURSE_ROOT/scripts/follow-sides.py" 2>"$tmp/pipe-err" | head -n 1 >/dev/null
+t_true "capture summary: a reader that stops early (head) gets no Python traceback" "$(head -n 3 "$tmp/pipe-err")" \
+  test ! -s "$tmp/pipe-err"
