@@ -4,7 +4,7 @@
 # One line per check, with a fix where one fails. Exit status 0 only if all pass.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
+cd "$ROOT" || exit 1
 BIN=${BIN:-${COURSE_BIN:-$ROOT/build/bin}}
 source scripts/lib.sh
 source scripts/capture.sh
@@ -23,6 +23,24 @@ ver() {
   printf '%s' "${out%%$'\n'*}"
 }
 apt_fix() { echo "sudo apt-get install $*   (or run 'make test' as root)"; }
+note() { # an optional part missing: said, with how to set it up, not counted as a failure
+  printf '  note  %-28s %s\n' "$1" "$2"
+  printf '        %-28s how: %s\n' "" "$3"
+}
+ssh_view_hint() {
+  echo "ssh LAB 'dumpcap -i lo -f \"tcp port 8005\" -w -' | wireshark -k -i -   (live), or copy build/captures/*.pcapng and its .keylog to your computer; ssh -L 8005:localhost:8005 LAB lets your own browser reach a lab server"
+}
+# may an ordinary user run dumpcap? Debian's wireshark-common (answered yes)
+# gives it to group wireshark, mode 0750, with capture capabilities
+dumpcap_for_users() {
+  local d
+  d=$(command -v dumpcap) || return 1
+  getent group wireshark >/dev/null || return 1
+  [[ $(stat -L -c '%G' "$d") == wireshark ]] || return 1
+  if command -v getcap >/dev/null; then
+    [[ $(getcap "$(readlink -f "$d")" 2>/dev/null) == *cap_net_raw* ]] || return 1
+  fi
+}
 
 echo "make doctor: checking this machine for the course"
 if v=$(ver cc --version); then ok "C compiler" "$v"; else no "C compiler" "cc not found" "$(apt_fix gcc)"; fi
@@ -75,6 +93,28 @@ if command -v tshark >/dev/null; then
   ok "tshark" "$(ver tshark --version)"
 else
   no "tshark" "not found" "$(apt_fix tshark)"
+fi
+# Optional, so a note rather than a failure: the Wireshark GUI (every
+# Wireshark step in the sheets has a tshark line), and capture as an
+# ordinary user (a student's account, not root).
+if command -v wireshark >/dev/null; then
+  if [[ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]]; then
+    ok "Wireshark GUI" "$(ver wireshark --version)"
+  else
+    note "Wireshark GUI" "installed, but this session has no display (DISPLAY is not set)" \
+      "capture here, look on your own computer: $(ssh_view_hint)"
+  fi
+else
+  note "Wireshark GUI" "not installed (optional: each Wireshark step has a tshark line)" \
+    "sudo apt-get install wireshark; on a machine without a screen (SSH): $(ssh_view_hint)"
+fi
+if [[ $(id -u) != 0 ]]; then
+  ok "capture as user $(id -un)" "dumpcap may capture on lo (checked above)"
+elif dumpcap_for_users; then
+  ok "capture as a user" "dumpcap is set up for group wireshark (members: $(getent group wireshark | cut -d: -f4))"
+else
+  note "capture as a user" "root can capture; an ordinary account cannot yet" \
+    "sudo dpkg-reconfigure wireshark-common (answer yes), sudo usermod -aG wireshark USER, log in again"
 fi
 
 if v=$(/usr/bin/python3 -c 'import cryptography, jwt; print("cryptography", cryptography.__version__, "/ PyJWT", jwt.__version__)' 2>/dev/null); then

@@ -19,6 +19,32 @@ else
 fi
 t_expect "setup: make doctor reports every check green" 0 --out "make doctor: all checks passed" \
   --not "FAIL" -- env BIN="$BIN" scripts/doctor.sh
+# Wireshark: the GUI and capture as a user are optional, said as notes with how
+# to set them up (a fake wireshark on PATH stands for the GUI being installed)
+fakebin=$(course_tmpdir)
+if ! command -v wireshark >/dev/null; then
+  t_expect "setup: make doctor without the Wireshark GUI says how to get it, and the SSH way" 0 \
+    --out "note  Wireshark GUI                not installed" --out "sudo apt-get install wireshark" \
+    --out "| wireshark -k -i -" --out "ssh -L 8005:localhost:8005" -- env -u DISPLAY -u WAYLAND_DISPLAY BIN="$BIN" scripts/doctor.sh
+fi
+printf '#!/bin/sh\necho "Wireshark 4.0.17 (fake, for the test)"\n' >"$fakebin/wireshark"
+chmod +x "$fakebin/wireshark"
+t_expect "setup: make doctor with the GUI but no display says so (capture here, view elsewhere)" 0 \
+  --out "Wireshark GUI                installed, but this session has no display" \
+  -- env -u DISPLAY -u WAYLAND_DISPLAY PATH="$fakebin:$PATH" BIN="$BIN" scripts/doctor.sh
+t_expect "setup: make doctor with the GUI and a display: ok" 0 --out "ok    Wireshark GUI                Wireshark 4.0.17 (fake" \
+  -- env DISPLAY=:99 PATH="$fakebin:$PATH" BIN="$BIN" scripts/doctor.sh
+if [[ $(id -u) -eq 0 ]]; then
+  if [[ $(stat -L -c %G "$(command -v dumpcap)") != wireshark ]]; then
+    t_expect "setup: make doctor as root says an ordinary account cannot capture yet, and how to allow it" 0 \
+      --out "note  capture as a user            root can capture; an ordinary account cannot yet" \
+      --out "sudo dpkg-reconfigure wireshark-common (answer yes), sudo usermod -aG wireshark USER" \
+      -- env BIN="$BIN" scripts/doctor.sh
+  else
+    t_expect "setup: make doctor as root sees dumpcap set up for group wireshark" 0 \
+      --out "ok    capture as a user" -- env BIN="$BIN" scripts/doctor.sh
+  fi
+fi
 t_true "setup: civetweb was built from the pinned Debian source" "no pinned tarball in build/civetweb/src" \
   bash -c 'echo "ec372e9737bc820118bbb735f46a07d41f795814ca0f38bc6e67048e7a460f33  build/civetweb/src/civetweb_1.15+dfsg.orig.tar.xz" | sha256sum -c --quiet'
 t_true "setup: civetweb's deb-src lists live in the private APT_CONFIG under build/" "no private apt.conf" \
