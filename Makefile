@@ -17,6 +17,7 @@
 #                     introduces with their public headers, then diff -u of its
 #                     server.c and client.c against its predecessor's (PREV_NN)
 #   make doctor       check the machine: compiler, libraries, civetweb TLS, capture, peers
+#   make instructor-captures   the instructor pack's reference captures, in build/instructor/
 #   make bench        benchmarks against named peers, same run
 #   make mutate       the mutation lane: each security check off in turn, and the
 #                     test that must notice (MUTANTS="name ..." for some)
@@ -121,7 +122,7 @@ $(eval $(call prog,ws-probe,tests/helpers/ws_probe.c,core net))
 # http_session (kept-alive connection, bodies bound to it) against exporter-server
 $(eval $(call prog,session-driver,tests/helpers/session_driver.c,core net tls pki kex))
 
-.PHONY: all deps civetweb test demo doctor bench mutate clean pki unit-tests
+.PHONY: all deps civetweb test demo doctor bench mutate clean pki unit-tests instructor-captures
 all: $(PROGRAMS) $(UNIT_BIN) build/vectors/06/hello.json
 
 # Chapter 06's handshake vectors, from the independent Python implementation:
@@ -179,6 +180,11 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory COURSE_DEPS_OK=1 all
 	@scripts/demo.sh
+
+# the reference captures of the instructor pack (docs/instructor/README.md),
+# made fresh into build/instructor/captures/ (CHAPTERS_IC="01 05" for some)
+instructor-captures: all pki
+	@BIN=$(abspath $(BIN)) scripts/instructor-captures.sh $(CHAPTERS_IC)
 
 doctor:
 	-@$(MAKE) --no-print-directory $(BIN)/tls-selftest >/dev/null 2>&1

@@ -6,9 +6,9 @@
 # servers (start_server ... --port 0) and `clients` runs its clients against
 # them. Server narration is shown live beside the client's. With --capture the
 # clients run under dumpcap (capture filter on the servers' ports); the capture
-# goes to build/captures/NN_name.pcapng and the eavesdropper's view is printed.
-# TLS chapters also get a key log (build/captures/NN_name.keylog) and the
-# decrypted view.
+# goes to build/captures/NN_name.pcapng (or COURSE_CAPTURE_DIR) and the
+# eavesdropper's view is printed. TLS chapters also get a key log
+# (build/captures/NN_name.keylog) and the decrypted view.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -25,8 +25,10 @@ source scripts/lib.sh
 source scripts/capture.sh
 source "$dir/pair.sh"
 
-pcap="$ROOT/build/captures/$dir.pcapng"
-keylog="$ROOT/build/captures/$dir.keylog"
+# COURSE_CAPTURE_DIR: where the capture goes (make instructor-captures sets it)
+capdir=${COURSE_CAPTURE_DIR:-$ROOT/build/captures}
+pcap="$capdir/$dir.pcapng"
+keylog="$capdir/$dir.keylog"
 if ((capture)); then
   capture_check || exit 1
   mkdir -p "$(dirname "$pcap")"
