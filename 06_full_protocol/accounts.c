@@ -452,6 +452,22 @@ end:
     return st;
 }
 
+int accounts_active_id(sqlite3 *db, const char *user, int64_t *id)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+    *id = 0;
+    if ((rc = sqlite3_prepare_v2(db, "SELECT id FROM accounts WHERE username = ?1 AND disabled = 0", -1, &st,
+                                 NULL)) != SQLITE_OK)
+        return rc;
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? SQLITE_OK : rc == SQLITE_DONE ? SQLITE_NOTFOUND : rc;
+}
+
 int accounts_unlock(accounts *a, const char *user)
 {
     if (!a || !user)

@@ -126,6 +126,14 @@ accounts_status accounts_register(accounts *a, const char *user, const char *pw,
 accounts_status accounts_login(accounts *a, const char *user, const char *pw, size_t pw_len,
                                int64_t now, int64_t *account_id, unsigned *retry_after);
 
+/* The id of the account `user` if it exists and is not disabled, read on
+ * db (any connection: a writer's transaction, where the row it guards is
+ * written, or a reader): SQLITE_OK and *id; SQLITE_NOTFOUND for an unknown
+ * and for a disabled account alike (one answer, so a caller's refusal is no
+ * oracle); else SQLite's error code (busy, I/O: "retry", never "no such
+ * user"). Needs no accounts handle: messaging and transfer call it. */
+int accounts_active_id(sqlite3 *db, const char *user, int64_t *id);
+
 /* Admin: clear the failure count and the lock. 0, -1 unknown user. */
 int accounts_unlock(accounts *a, const char *user);
 /* Admin: disabled 1 or 0. 0, -1 unknown user (or disabled not 0/1). */

@@ -230,22 +230,13 @@ static int compose_fn(sqlite3 *db, int64_t receipt_id, void *arg, char *reason, 
 {
     compose_job *j = arg;
     sqlite3_stmt *st = NULL;
-    int rc;
-    if ((rc = sqlite3_prepare_v2(db, "SELECT id, disabled FROM accounts WHERE username = ?1", -1, &st,
-                                 NULL)) != SQLITE_OK)
-        return rc;
-    sqlite3_bind_text(st, 1, j->to, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW || sqlite3_column_int(st, 1) != 0) {
-        sqlite3_finalize(st);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-            return rc;
-        /* unknown or disabled: the same words */
+    int rc = accounts_active_id(db, j->to, &j->recipient_id);
+    if (rc == SQLITE_NOTFOUND) { /* unknown or disabled: the same words */
         snprintf(reason, reason_len, "no such user '%s'", j->to);
         return STORE_OP_REFUSED;
     }
-    j->recipient_id = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    if (rc != SQLITE_OK)
+        return rc;
     if ((rc = sqlite3_prepare_v2(db,
                                  "INSERT INTO messages(sender_id, recipient_id, receipt_id, body, sent_at) "
                                  "VALUES(?1, ?2, ?3, ?4, ?5)",
@@ -774,15 +765,9 @@ static json_t *op_users(const op_ctx *x, int presence_op)
     }
     /* users: whether the name exists is R4's CHECK (you need it to write to
      * someone); presence only for a correspondent */
-    int exists = 0;
     sqlite3 *db = store_reader(x->svc->st);
-    sqlite3_stmt *st;
-    if (db && sqlite3_prepare_v2(db, "SELECT 1 FROM accounts WHERE username = ?1 AND disabled = 0", -1, &st,
-                                 NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        exists = sqlite3_step(st) == SQLITE_ROW;
-        sqlite3_finalize(st);
-    }
+    int64_t id;
+    int exists = db && accounts_active_id(db, name, &id) == SQLITE_OK;
     out = json_pack("{s:s, s:s, s:b}", "status", "ok", "name", name, "exists", exists);
     if (out && vis)
         json_object_set_new(out, "presence", pres);

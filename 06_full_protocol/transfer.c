@@ -222,17 +222,13 @@ static int send_fn(sqlite3 *db, int64_t receipt_id, void *arg, char *reason, siz
 {
     send_job *j = arg;
     sqlite3_stmt *s = NULL;
-    int rc;
-    if ((rc = sqlite3_prepare_v2(db, "SELECT id FROM accounts WHERE username = ?1 AND disabled = 0", -1, &s,
-                                 NULL)) != SQLITE_OK)
-        return rc;
-    sqlite3_bind_text(s, 1, j->to, -1, SQLITE_STATIC);
-    j->recipient = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_finalize(s);
-    if (!j->recipient) { /* the same words for a disabled account: no oracle */
+    int rc = accounts_active_id(db, j->to, &j->recipient);
+    if (rc == SQLITE_NOTFOUND) { /* the same words for a disabled account: no oracle */
         snprintf(reason, reason_len, "no such user '%.64s'", j->to);
         return STORE_OP_REFUSED;
     }
+    if (rc != SQLITE_OK) /* busy or broken: "not stored, retry", never "no such user" */
+        return rc;
     /* what waits for one recipient is bounded: a sender must not fill another
      * account's items (and the disk) faster than it fetches them */
     if ((rc = sqlite3_prepare_v2(db, "SELECT count(*), coalesce(sum(length(value)), 0) FROM items "

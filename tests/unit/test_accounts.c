@@ -371,6 +371,33 @@ static void unlock_and_disable(void **state)
     assert_int_equal(col_int(f, "heidi", "disabled"), 0);
 }
 
+/* The lookup messaging and transfer use for a recipient: one answer for an
+ * unknown and a disabled account, the name matched as the table's NOCASE
+ * collation does, and a database error passed on (not "no such user"). */
+static void active_id_lookup(void **state)
+{
+    fx *f = *state;
+    int64_t id = -1, heidi = 0;
+    assert_int_equal(reg(f, "heidi", "the right one", 1), ACCOUNTS_OK);
+    heidi = col_int(f, "heidi", "id");
+    assert_int_equal(accounts_active_id(f->peek, "heidi", &id), SQLITE_OK);
+    assert_int_equal(id, heidi);
+    assert_int_equal(accounts_active_id(f->peek, "HEIDI", &id), SQLITE_OK);
+    assert_int_equal(id, heidi);
+    assert_int_equal(accounts_active_id(f->peek, "nobody", &id), SQLITE_NOTFOUND);
+    assert_int_equal(id, 0);
+    assert_int_equal(accounts_disable(f->a, "heidi", 1), 0);
+    assert_int_equal(accounts_active_id(f->peek, "heidi", &id), SQLITE_NOTFOUND);
+    assert_int_equal(id, 0);
+    assert_int_equal(accounts_disable(f->a, "heidi", 0), 0);
+    /* a broken database is an error, never "no such user" */
+    assert_int_equal(sqlite3_exec(f->peek, "ALTER TABLE accounts RENAME TO gone", NULL, NULL, NULL), SQLITE_OK);
+    int rc = accounts_active_id(f->peek, "heidi", &id);
+    assert_int_not_equal(rc, SQLITE_OK);
+    assert_int_not_equal(rc, SQLITE_NOTFOUND);
+    assert_int_equal(sqlite3_exec(f->peek, "ALTER TABLE gone RENAME TO accounts", NULL, NULL, NULL), SQLITE_OK);
+}
+
 typedef struct busy_arg {
     fx *f;
     accounts_status st;
@@ -507,6 +534,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(unknown_user_does_the_work, setup, teardown),
         cmocka_unit_test_setup_teardown(lockout_on_a_fake_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(unlock_and_disable, setup, teardown),
+        cmocka_unit_test_setup_teardown(active_id_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(busy_when_slots_are_taken, setup, teardown),
         cmocka_unit_test_setup_teardown(rehash_when_parameters_rise, setup, teardown),
         cmocka_unit_test_setup_teardown(open_refuses, setup, teardown),
