@@ -93,6 +93,15 @@ else
   t_skip "01: IPv6 loopback" "this machine has no ::1"
 fi
 
+# ---- make 01 (the pair): the sheet's deliverable and its recompute recipe read a login
+# password out of the capture make 01-capture writes, so the pair must post the login form
+t_run "$COURSE_ROOT/scripts/run-chapter.sh" 01
+t_true "01: make 01 posts the login form too (the capture then holds a password)" \
+  "no welcome in: $(tail -n 3 <<<"$T_OUT")" grep -q '^welcome, alice (your password crossed' <<<"$T_OUT"
+t_true "01: make 01's server saw the password arrive in the clear" "no such line from the server" \
+  grep -q "login form for 'alice' arrived with its password in the clear" <<<"$T_OUT"
+t_true "01: make 01 succeeds" "exit status $T_RC" test "$T_RC" = 0
+
 # ---- "Read the code" in the chapter READMEs of 01-04 ------------------------------------
 # Every file a reading list names must exist (in the chapter, at the repository root or in a
 # common/ module), and every function or type it names must be in the chapter's or common/'s
