@@ -90,8 +90,14 @@ static int load_codes(const char *file)
 
     if (!file)
         return env && *env ? add_code(env, strlen(env)) : 0;
-    if (!(text = cli_read_file(file, 64 * 1024, &len)))
+    if (!(text = cli_read_file(file, 64 * 1024, &len))) {
+        if (access(file, F_OK) != 0 && errno == ENOENT)
+            hint("make pki writes ten one-time codes to build/pki/codes (one per line, mode 0600); "
+                 "or make your own file and give it with --codes FILE");
         return -1;
+    }
+    /* whoever can read the codes can enrol with them: for us alone, as a key file */
+    cli_warn_if_open(file, "enrolment codes file");
     for (char *line = strtok_r(text, "\r\n", &save); line && rc == 0;
          line = strtok_r(NULL, "\r\n", &save))
         if (*line && *line != '#')
@@ -187,7 +193,7 @@ static int open_spent(const char *pki_dir, const char *codes_file)
         return -1;
     }
     /* hashes of spent codes are not secret, but nobody else needs them */
-    if ((st.st_mode & 077) && fchmod(g.spent_fd, 0600) != 0) {
+    if (cli_mode_open(st.st_mode) && fchmod(g.spent_fd, 0600) != 0) {
         errorf(g.spent_path, "chmod 600: %s", strerror(errno));
         return -1;
     }

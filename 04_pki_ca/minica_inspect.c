@@ -203,7 +203,7 @@ static int show_key(const char *path, const char *pem, const char *pass_file)
     }
     if (stat(path, &st) == 0)
         printf("  file mode:     %04o%s\n", (unsigned)st.st_mode & 07777,
-               (st.st_mode & 077) ? "  WARNING: others can read it; chmod 600" : " (only the owner)");
+               cli_mode_open(st.st_mode) ? "  WARNING: others can read it; chmod 600" : " (only the owner)");
     rc = EXIT_OK;
 end:
     mc_free_pass(pass);

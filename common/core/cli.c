@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void cli_help(const char *usage)
 {
@@ -347,4 +348,18 @@ char *cli_read_file(const char *path, size_t max, size_t *len)
     if (len)
         *len = n;
     return buf;
+}
+
+int cli_mode_open(mode_t mode)
+{
+    return (mode & 077) != 0;
+}
+
+int cli_warn_if_open(const char *path, const char *what)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !cli_mode_open(st.st_mode))
+        return 0;
+    warning("%s %s can be read by other users; run: chmod 600 %s", what, path, path);
+    return 1;
 }

@@ -31,6 +31,7 @@
 
 #include <getopt.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "core/narrate.h"
 
@@ -125,5 +126,17 @@ size_t cli_size(const char *opt, const char *s, size_t min, size_t max);
 /* Read a whole file (at most max bytes) into a NUL-terminated buffer.
  * Returns NULL and prints an error on failure. */
 char *cli_read_file(const char *path, size_t max, size_t *len);
+
+/* Files for their owner alone. One rule for every secret file and private
+ * folder (key files, token keys, enrolment codes, data folders): a mode
+ * that gives the group or others any permission (mode & 077) is open.
+ * cli_mode_open(mode) is 1 for such a mode, 0 for 0600, 0700 and the like;
+ * the callers decide whether an open mode is refused or only warned about. */
+int cli_mode_open(mode_t mode);
+/* Like ssh: "PROG: warning: WHAT PATH can be read by other users; run:
+ * chmod 600 PATH" on stderr when PATH's mode is open. Returns 1 if it
+ * warned, 0 if not (also when PATH cannot be stat'ed: reading it reports
+ * that). */
+int cli_warn_if_open(const char *path, const char *what);
 
 #endif

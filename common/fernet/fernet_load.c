@@ -3,7 +3,6 @@
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/cli.h"
 #include "core/encoding.h"
@@ -17,7 +16,6 @@ static void key_hint(void)
 
 static int load_file(const char *path, fernet_key *k)
 {
-    struct stat st;
     size_t len = 0;
     char *text = NULL;
     int rc = -1;
@@ -39,8 +37,7 @@ static int load_file(const char *path, fernet_key *k)
         goto end;
     }
     /* like ssh: a shared secret others can read is no secret; say so, go on */
-    if (stat(path, &st) == 0 && (st.st_mode & 077))
-        warning("key file %s can be read by other users; run: chmod 600 %s", path, path);
+    cli_warn_if_open(path, "key file");
     rc = 0;
 end:
     encoding_free_secret(text, len);

@@ -16,6 +16,7 @@
 
 #include <openssl/crypto.h>
 
+#include "core/cli.h"
 #include "core/narrate.h"
 #include "store/store_internal.h"
 #include "token/token.h"
@@ -108,7 +109,7 @@ static int private_dir(const char *path, char *err, size_t err_len)
         return -1;
     }
     /* it holds the records and the quarantine: other users have no business listing it */
-    if (s.st_mode & 077) {
+    if (cli_mode_open(s.st_mode)) {
         snprintf(err, err_len, "%s is open to other users (mode %03o); run: chmod 700 %s", path,
                  (unsigned)(s.st_mode & 0777), path);
         return -1;
@@ -536,7 +537,7 @@ static int private_file(const char *path, char *err, size_t err_len)
         snprintf(err, err_len, "%s: %s", path, strerror(errno));
         return -1;
     }
-    if (fstat(fd, &s) != 0 || !S_ISREG(s.st_mode) || s.st_uid != geteuid() || (s.st_mode & 077)) {
+    if (fstat(fd, &s) != 0 || !S_ISREG(s.st_mode) || s.st_uid != geteuid() || cli_mode_open(s.st_mode)) {
         snprintf(err, err_len, "%s must be a regular file of this user with mode 0600 (it is %03o)", path,
                  (unsigned)(s.st_mode & 0777));
         close(fd);

@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "core/cli.h"
 #include "core/encoding.h"
 #include "core/json.h"
 
@@ -162,7 +163,7 @@ int token_key_load(token_key *k, const char *path, char *err, size_t err_len)
                  (unsigned)st.st_nlink);
         goto end;
     }
-    if (st.st_mode & 077) {
+    if (cli_mode_open(st.st_mode)) {
         snprintf(err, err_len, "%s can be read or written by other users (mode %03o); run: "
                  "chmod 600 %s", path, (unsigned)(st.st_mode & 0777), path);
         goto end;

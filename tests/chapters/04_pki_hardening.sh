@@ -101,6 +101,28 @@ t_expect "04 hardening: a damaged record stops the server" 1 --err "the record o
 cp codes codes-cut && head -c 100 codes.spent >codes-cut.spent
 t_expect "04 hardening: a record with a line cut short stops the server" 1 --err "cut short" \
   --not "listening on" -- "$BIN/04-server" --port 0 --pki "$t/pki" --codes codes-cut
+# the codes are secrets: a codes file others can read is warned about, like a
+# key file; the missing file of the sheet's first try names `make pki`
+cp codes codes-open && chmod 644 codes-open
+if start_server 04-server "$BIN/04-server" --port 0 --pki "$t/pki" --codes codes-open; then
+  t_true "04 hardening: a codes file others can read: a warning naming chmod 600" "$(cat "$SERVER_LOG")" \
+    grep -q "04-server: warning: enrolment codes file codes-open can be read by other users; run: chmod 600 codes-open" "$SERVER_LOG"
+  stop_server "$SERVER_PID"
+else
+  t_fail "04 hardening: 04-server starts with a codes file others can read" "see above"
+fi
+cp codes codes-closed && chmod 600 codes-closed
+if start_server 04-server "$BIN/04-server" --port 0 --pki "$t/pki" --codes codes-closed; then
+  t_true "04 hardening: ... and no warning for a 0600 codes file" "$(cat "$SERVER_LOG")" \
+    eval '! grep -q "warning" "$SERVER_LOG"'
+  stop_server "$SERVER_PID"
+else
+  t_fail "04 hardening: 04-server starts with a 0600 codes file" "see above"
+fi
+t_expect "04 hardening: a missing codes file: the error, and a hint naming make pki" 1 \
+  --err "04-server: error: no-such-codes: No such file or directory" --err "hint: make pki writes" \
+  --err "build/pki/codes" --not "listening on" \
+  -- "$BIN/04-server" --port 0 --pki "$t/pki" --codes no-such-codes
 
 # ---- the signing policy refuses absurd names --------------------------------------
 # Python's cryptography builds the requests a hostile client would send
