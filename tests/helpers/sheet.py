@@ -174,6 +174,7 @@ def classify(b, problems):
             for opt in (m.group(2) or "").split():
                 o = re.match(r"^(status|timeout)=(\d+)$", opt)
                 if not o or (m.group(1) and o.group(1) == "status"):
+                    b.kind = "bad"
                     problems.append((b.line, f"block {b.num}: unknown option '{opt}' after {info.split()[0]} "
                                      "(run, run status=N, run timeout=S, run=server, run=server timeout=S)"))
                 elif o.group(1) == "status":
@@ -207,7 +208,7 @@ def classify(b, problems):
 def link_outputs(blocks, problems):
     last_cmd, last_server = None, None
     for b in blocks:
-        if b.kind in ("run", "norun", "unmarked"):
+        if b.kind in ("run", "norun", "unmarked", "bad"):
             last_cmd = b
         elif b.kind == "server":
             last_cmd = last_server = b
@@ -734,6 +735,7 @@ def list_blocks(name, blocks):
             "server": f"server (waits for '{LISTENING}'): {b.first_line()}",
             "norun": f"not run ({b.reason}): {b.first_line()}",
             "unmarked": f"UNMARKED ```{b.lang} {b.info}".rstrip(),
+            "bad": f"NOT RUN, bad marker ```{b.lang} {b.info}",
             "out": f"output of block {b.ref.num if b.ref else '?'}",
             "outserver": f"output of server block {b.ref.num if b.ref else '?'}",
             "textnorun": f"output, not compared ({b.reason})",
