@@ -99,7 +99,8 @@ fi
 # ---- the chapter sheets -----------------------------------------------------------
 ran=()
 for nn in $SHEETS; do
-  sheet=$(ls -d "$COURSE_ROOT/${nn}"_*/README.md 2>/dev/null | head -n 1)
+  sheet=
+  for f in "$COURSE_ROOT/${nn}"_*/README.md; do [[ -f $f ]] && { sheet=$f; break; }; done
   if [[ -z $sheet ]]; then
     t_fail "sheet $nn" "no ${nn}_*/README.md"
     continue
