@@ -18,16 +18,21 @@ JOBS=2
 tmp=$(course_tmpdir)
 SAN=${SAN:-0}
 
-# copy_tree ROOT DEST: ROOT's tracked and untracked-not-ignored files (their
-# times kept, so make sees the build as up to date), then its build/
+# copy_tree ROOT DEST: ROOT's tracked and untracked-not-ignored files (all
+# its files outside git; their times kept, so make sees the build as up to
+# date), then its build/
 copy_tree() {
   local root=$1 dest=$2
   mkdir -p "$dest"
-  (cd "$root" && git ls-files -z --cached --others --exclude-standard . |
+  if ! git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    tar -C "$root" --exclude=./build -cf - . | tar -C "$dest" -xf -
+  else
+    (cd "$root" && git ls-files -z --cached --others --exclude-standard . |
     while IFS= read -r -d '' f; do
       [[ $f == build/* ]] && continue
       [[ -e $f || -L $f ]] && printf '%s\0' "$f"
     done | tar --null -T - -cf -) | tar -C "$dest" -xf -
+  fi
   if [[ -d $root/build ]]; then cp -a "$root/build" "$dest/build"; fi
 }
 
