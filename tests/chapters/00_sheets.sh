@@ -7,7 +7,8 @@
 # (tests/helpers/sheet_fixtures/): pass_*.md must pass, fail_*.md must fail
 # with exactly the FAIL lines their <!-- expect: TEXT --> comments name (one
 # FAIL line containing TEXT each), so a runner that cannot fail fails here.
-# A fixture's <!-- args: ... --> comment gives sheet.py options.
+# A fixture's <!-- args: ... --> comment gives sheet.py options, each
+# <!-- env: VAR=VALUE --> a variable of its environment (@ROOT@: the tree).
 # Then each chapter sheet NN_*/README.md named in SHEETS (default: all six;
 # SHEETS="" runs none, SHEETS="01 03" those two),
 # two at a time; sheet.py's PASS/FAIL lines are this suite's.
@@ -24,11 +25,13 @@ mkdir -p "$tmp/root/sub"
 echo "a file" >"$tmp/root/file"
 
 # run_sheet LOG ARGS...: sheet.py ARGS into LOG, its exit status appended as
-# a last line "rc=N" (bounded: a runner that hangs is a failure, not a wait)
+# a last line "rc=N" (bounded: a runner that hangs is a failure, not a wait);
+# FENV: VAR=VALUE words for its environment
+FENV=()
 run_sheet() {
   local log=$1 rc
   shift
-  timeout "$(course_limit 600)" python3 "$RUNNER" "$@" >"$log" 2>&1
+  timeout "$(course_limit 600)" env "${FENV[@]}" python3 "$RUNNER" "$@" >"$log" 2>&1
   rc=$?
   echo "rc=$rc" >>"$log"
 }
@@ -49,10 +52,11 @@ fi
 fixtures=("$FIXTURES"/*.md)
 for f in "${fixtures[@]}"; do
   name=$(basename "$f" .md)
+  mapfile -t fenv < <(sed -n 's/^<!-- env: \(.*\) -->$/\1/p' "$f" | sed "s|@ROOT@|$tmp/root|g")
   pool_wait
+  FENV=(COURSE_TIME_SCALE=1 "${fenv[@]}")
   # shellcheck disable=SC2046 # the fixture's options, word-split on purpose
-  COURSE_TIME_SCALE=1 run_sheet "$tmp/fx-$name.log" --root "$tmp/root" \
-    $(sed -n 's/^<!-- args: \(.*\) -->$/\1/p' "$f") "$f" &
+  run_sheet "$tmp/fx-$name.log" --root "$tmp/root" $(sed -n 's/^<!-- args: \(.*\) -->$/\1/p' "$f") "$f" &
 done
 wait
 
@@ -98,6 +102,7 @@ fi
 
 # ---- the chapter sheets -----------------------------------------------------------
 ran=()
+FENV=()
 for nn in $SHEETS; do
   sheet=
   for f in "$COURSE_ROOT/${nn}"_*/README.md; do [[ -f $f ]] && { sheet=$f; break; }; done
