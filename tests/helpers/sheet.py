@@ -69,7 +69,7 @@ TEMPLATE = [
 ]
 CORE_RE = re.compile(r"^Core path \(about (\d+) minutes\)$")
 CMD_LANGS = {"sh", "bash", "console", "shell"}
-FENCE_RE = re.compile(r"^(\s{0,3})(`{3,}|~{3,})\s*(.*)$")
+FENCE_RE = re.compile(r"^( *)(`{3,}|~{3,})\s*([^`]*)$")
 HIDDEN_RE = re.compile(r"^\s*<!--\s*sheet:\s*(run|stop)\b(.*?)-->\s*$")
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
 MASK_RE = re.compile("\u2039[^\u203a]*\u203a")
@@ -120,7 +120,7 @@ def parse(path):
         ln = lines[i]
         m = FENCE_RE.match(ln)
         if m:
-            fence, info = m.group(2), m.group(3).strip()
+            indent, fence, info = len(m.group(1)), m.group(2), m.group(3).strip()
             start = i + 1
             body = []
             i += 1
@@ -128,7 +128,8 @@ def parse(path):
                 c = lines[i].strip()
                 if c.startswith(fence[0] * len(fence)) and set(c) == {fence[0]}:
                     break
-                body.append(lines[i])
+                ln = lines[i]
+                body.append(ln[min(indent, len(ln) - len(ln.lstrip(" "))):])
                 i += 1
             if i >= len(lines):
                 problems.append((start, "block not closed: a fence opened here has no end"))
@@ -483,7 +484,8 @@ class Runner:
         self.san, self.keep_going = san, keep_going
         self.state = os.path.join(work, "state.sh")
         self.runid = secrets.token_hex(6)
-        self.servers = []      # (block, Popen, log path)
+        self.servers = []      # (block, Popen, log path, marker), stopped ones too
+        self.stopped_tags = set()
         self.outputs = {}      # block number -> output lines
         self.failed = False
         self.stopped = False   # a command block failed: the rest is not run
@@ -610,6 +612,9 @@ class Runner:
 
     def stop_servers(self):
         for b, p, log, tag in self.servers:
+            if tag in self.stopped_tags:
+                continue
+            self.stopped_tags.add(tag)
             if p.poll() is None:
                 kill_group(p)
             p.wait()
@@ -678,7 +683,6 @@ def in_namespace_run(args, sheet, name, blocks, only):
                 t = r.start_server(b)
             elif b.kind == "stop":
                 r.stop_servers()
-                r.servers = []
             elif b.kind in ("out", "outserver") and b.ref is not None:
                 if only is None or b.ref.num in only:
                     t0 = time.time()
