@@ -659,7 +659,11 @@ def in_namespace_run(args, sheet, name, blocks, only):
     work = os.path.join(base, "work")
     os.makedirs(work)
     t0 = time.time()
-    copy_tree(root, tree)
+    try:
+        copy_tree(root, tree)
+    except BaseException:
+        shutil.rmtree(base, ignore_errors=True)
+        raise
     copy_secs = time.time() - t0
     print(f"TIME: sheet {name}: scratch copy of {root} (files and build/): {copy_secs:.1f} s", flush=True)
     san = os.environ.get("SAN", "0") == "1"
@@ -700,13 +704,13 @@ def in_namespace_run(args, sheet, name, blocks, only):
             r.failed = True
             print(f"FAIL: sheet {name}: processes outlived the sheet: " +
                   "; ".join(f"{pid} {cmd[:60]}" for pid, cmd in left), flush=True)
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
     for s in order:
         print(f"TIME: sheet {name}: step '{s}': {steps[s]:.1f} s", flush=True)
     print(f"TIME: sheet {name}: all blocks: {time.time() - t_all:.1f} s", flush=True)
     if args.keep:
         print(f"INFO: sheet {name}: the scratch copy is kept in {tree}", flush=True)
-    else:
-        shutil.rmtree(base, ignore_errors=True)
     return 1 if r.failed else 0
 
 
@@ -773,6 +777,9 @@ def main():
     ap.add_argument("sheets", nargs="+", metavar="SHEET.md")
     args = ap.parse_args()
     only = parse_only(args.only)
+    # stopped (timeout, Ctrl-C): the finally blocks stop what the sheet started
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
+    signal.signal(signal.SIGINT, lambda *a: sys.exit(130))
 
     if args.in_netns:
         # the child: one sheet, in its own network namespace
@@ -826,10 +833,19 @@ def main():
             cmd.append("--keep-going")
         cmd.append(os.path.abspath(sheet))
         env = dict(os.environ, SHEET_ROOT_REAL=root)
-        r = subprocess.run(cmd, env=env, cwd=root)
-        if r.returncode != 0:
-            if r.returncode != 1:
-                print(f"FAIL: sheet {name}: the runner stopped with status {r.returncode}")
+        child = subprocess.Popen(cmd, env=env, cwd=root)
+        try:
+            code = child.wait()
+        finally:
+            if child.poll() is None:
+                child.terminate()
+                try:
+                    child.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+        if code != 0:
+            if code != 1:
+                print(f"FAIL: sheet {name}: the runner stopped with status {code}")
             rc = 1
     return rc
 
