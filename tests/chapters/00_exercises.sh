@@ -57,6 +57,31 @@ verdict() {
 
 tail_out() { tail -n 8 <<<"$OUT" | sed 's/^/  | /'; }
 
+# judge LABEL NAME WANT WHEN: the checker's run (OUT, RC) WHEN ("on the
+# unmodified tree", "with the patch") must give the verdict WANT, FAIL (exit
+# status 1) or PASS (exit status 0); one PASS or FAIL line says whether it did
+judge() {
+  local label=$1 name=$2 want=$3 when=$4 rc_want=1 line
+  [[ $want == PASS ]] && rc_want=0
+  line=$(grep -m 1 -E "^check-$name: (PASS|FAIL): " <<<"$OUT")
+  if ((RC == 124)); then
+    echo "FAIL: $label: the checker ran past $CHECK_LIMIT s $when"
+  elif [[ $want == FAIL ]] && ((RC == 0)); then
+    echo "FAIL: $label: the checker passes on the unmodified tree (it must fail until the exercise is done)"
+    tail_out
+  elif [[ $want == PASS ]] && ((RC != 0)) && verdict "$name" FAIL; then
+    echo "FAIL: $label: the checker still fails with the patch: $line"
+    tail_out
+  elif ((RC != rc_want)) || ! verdict "$name" "$want"; then
+    echo "FAIL: $label: $when: exit status $RC and not one verdict line 'check-$name: $want: ...' (exit status $rc_want wanted)"
+    tail_out
+  elif [[ $want == FAIL ]]; then
+    echo "PASS: $label: fails on the unmodified tree ($line)"
+  else
+    echo "PASS: $label: passes with the patch ($line)"
+  fi
+}
+
 # prove ROOT NAME LABEL: the PASS/FAIL lines for exercise NAME of tree ROOT
 prove() {
   local root=$1 name=$2 label=$3 chk pat d t0 t1 t2
@@ -75,17 +100,7 @@ prove() {
   copy_tree "$root" "$d/tree"
   t1=$SECONDS
   checker "$d/tree" "$name"
-  if ((RC == 124)); then
-    echo "FAIL: $label: the checker ran past $CHECK_LIMIT s on the unmodified tree"
-  elif ((RC == 0)); then
-    echo "FAIL: $label: the checker passes on the unmodified tree (it must fail until the exercise is done)"
-    tail_out
-  elif ((RC != 1)) || ! verdict "$name" FAIL; then
-    echo "FAIL: $label: on the unmodified tree: exit status $RC and not one verdict line 'check-$name: FAIL: ...' (exit status 1 wanted)"
-    tail_out
-  else
-    echo "PASS: $label: fails on the unmodified tree ($(grep -m 1 "^check-$name: FAIL: " <<<"$OUT"))"
-  fi
+  judge "$label" "$name" FAIL "on the unmodified tree"
   t2=$SECONDS
   if ! OUT=$(cd "$d/tree" && patch -p1 --dry-run -s <"$pat" 2>&1); then
     echo "FAIL: $label: the patch does not apply: $(head -n 3 <<<"$OUT" | tr '\n' ' ')"
@@ -95,17 +110,7 @@ prove() {
   (cd "$d/tree" && patch -p1 -s <"$pat" >/dev/null 2>&1)
   echo "PASS: $label: docs/instructor/patches/$name.patch applies"
   checker "$d/tree" "$name"
-  if ((RC == 124)); then
-    echo "FAIL: $label: the checker ran past $CHECK_LIMIT s with the patch"
-  elif ((RC != 0)) && verdict "$name" FAIL; then
-    echo "FAIL: $label: the checker still fails with the patch: $(grep -m 1 "^check-$name: FAIL: " <<<"$OUT")"
-    tail_out
-  elif ((RC != 0)) || ! verdict "$name" PASS; then
-    echo "FAIL: $label: with the patch: exit status $RC and not one verdict line 'check-$name: PASS: ...' (exit status 0 wanted)"
-    tail_out
-  else
-    echo "PASS: $label: passes with the patch ($(grep -m 1 "^check-$name: PASS: " <<<"$OUT"))"
-  fi
+  judge "$label" "$name" PASS "with the patch"
   echo "TIME: $label: copy $((t1 - t0)) s, checker $((t2 - t1)) s, patched checker $((SECONDS - t2)) s"
   rm -rf "$d"
 }

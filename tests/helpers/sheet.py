@@ -526,23 +526,27 @@ class Runner:
         if not ok:
             self.failed = True
 
-    def run_cmd(self, b):
+    def spawn(self, b, what):
+        """Start block b in bash, in its own session, its output to a file."""
         tag = f"{self.runid}:{b.num}:{b.line}:"
-        log = os.path.join(self.work, f"out{b.num}-{b.line}.log")
-        env = dict(self.env, **{MARK: tag})
-        limit = b.timeout * scale()
-        t0 = time.time()
+        log = os.path.join(self.work, f"{what}{b.num}-{b.line}.log")
         with open(log, "wb") as out:
-            p = subprocess.Popen(["bash", "--noprofile", "--norc", self.script(b, True)], cwd=self.tree,
-                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                 env=env, start_new_session=True)
-            try:
-                rc = p.wait(timeout=limit)
-                timed_out = False
-            except subprocess.TimeoutExpired:
-                kill_group(p)
-                rc = p.wait()
-                timed_out = True
+            p = subprocess.Popen(["bash", "--noprofile", "--norc", self.script(b, what == "out")],
+                                 cwd=self.tree, stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=subprocess.STDOUT, env=dict(self.env, **{MARK: tag}),
+                                 start_new_session=True)
+        return p, log, tag, b.timeout * scale()
+
+    def run_cmd(self, b):
+        t0 = time.time()
+        p, log, tag, limit = self.spawn(b, "out")
+        try:
+            rc = p.wait(timeout=limit)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            kill_group(p)
+            rc = p.wait()
+            timed_out = True
         secs = time.time() - t0
         with open(log, "rb") as f:
             text = f.read().decode(errors="replace")
@@ -572,16 +576,8 @@ class Runner:
         return secs
 
     def start_server(self, b):
-        tag = f"{self.runid}:{b.num}:{b.line}:"
-        log = os.path.join(self.work, f"server{b.num}-{b.line}.log")
-        env = dict(self.env, **{MARK: tag})
-        limit = b.timeout * scale()
         t0 = time.time()
-        out = open(log, "wb")
-        p = subprocess.Popen(["bash", "--noprofile", "--norc", self.script(b, False)], cwd=self.tree,
-                             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                             env=env, start_new_session=True)
-        out.close()
+        p, log, tag, limit = self.spawn(b, "server")
         self.servers.append((b, p, log, tag))
         what = f"server `{b.first_line()}`"
         while True:
