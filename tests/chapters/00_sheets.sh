@@ -31,7 +31,7 @@ FENV=()
 run_sheet() {
   local log=$1 rc
   shift
-  timeout "$(course_limit 600)" env "${FENV[@]}" python3 "$RUNNER" "$@" >"$log" 2>&1
+  timeout "$(course_limit 600)" env "${FENV[@]}" /usr/bin/python3 "$RUNNER" "$@" >"$log" 2>&1
   rc=$?
   echo "rc=$rc" >>"$log"
 }
