@@ -17,7 +17,6 @@ source "$(dirname "$0")/../lib.sh"
 RUNNER="$COURSE_ROOT/tests/helpers/sheet.py"
 FIXTURES="$COURSE_ROOT/tests/helpers/sheet_fixtures"
 SHEETS=${SHEETS-01 02 03 04 05 06}
-JOBS=2
 tmp=$(course_tmpdir)
 
 # a tiny tree for the fixtures to copy (they use no course file)
@@ -49,6 +48,8 @@ if [[ $(id -u) -ne 0 ]] || ! unshare -n true 2>/dev/null; then
 fi
 
 # ---- the runner on its fixtures -------------------------------------------------
+# four at a time: they mostly wait (for a server, a time limit)
+JOBS=4
 fixtures=("$FIXTURES"/*.md)
 for f in "${fixtures[@]}"; do
   name=$(basename "$f" .md)
@@ -101,6 +102,7 @@ else
 fi
 
 # ---- the chapter sheets -----------------------------------------------------------
+JOBS=2
 ran=()
 FENV=()
 for nn in $SHEETS; do
