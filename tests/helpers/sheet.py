@@ -76,6 +76,8 @@ MASK_RE = re.compile("\u2039[^\u203a]*\u203a")
 CUT = "[...]"
 MARK = "COURSE_SHEET_BLOCK"
 LISTENING = "listening on"
+# a sanitizer's report (make test SAN=1): a failure whatever the exit status
+SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|: runtime error: ")
 # bash's own variables: not carried from one block to the next
 NOSAVE = (r"BASH.*|EUID|UID|PPID|SHELLOPTS|FUNCNAME|GROUPS|HISTCMD|LINENO|"
           r"PIPESTATUS|S?RANDOM|SECONDS|EPOCH.*|SHLVL|PWD|OLDPWD|_|__sheet.*|"
@@ -561,8 +563,11 @@ class Runner:
         if stray:
             kill_group(p, 1)
             kill_marked(tag)
+        report = next((ln for ln in self.outputs[b.num] if SANITIZER_RE.search(ln)), None)
         if timed_out:
             self.say(False, b, f"{what} timed out after {limit} s (run timeout=S for a longer limit)", tail)
+        elif report:
+            self.say(False, b, f"{what}: a sanitizer report: {report.strip()[:120]}", tail)
         elif rc != b.status:
             self.say(False, b, f"{what} exited with status {rc}, expected {b.status}", tail)
         elif stray:
@@ -618,6 +623,9 @@ class Runner:
             if left:
                 self.say(False, b, "processes outlived the server's process group: " +
                          "; ".join(f"{pid} {cmd[:60]}" for pid, cmd in left))
+            report = next((ln for ln in self.server_output(b) if SANITIZER_RE.search(ln)), None)
+            if report:
+                self.say(False, b, f"the server's output has a sanitizer report: {report.strip()[:120]}")
 
     def compare(self, b, expected_text):
         exp = clean_expected(expected_text)
@@ -671,7 +679,8 @@ def in_namespace_run(args, sheet, name, blocks, only):
         for b in blocks:
             if r.stopped:
                 if b.kind in ("run", "server", "hidden", "out", "outserver"):
-                    print(f"INFO: sheet {name}: block {b.num} (line {b.line}): not run after the failure above")
+                    where = f"block {b.num}" if b.num else "hidden command"
+                    print(f"INFO: sheet {name}: {where} (line {b.line}): not run after the failure above")
                 continue
             t = 0.0
             chosen = only is None or b.num in only
