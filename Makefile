@@ -16,6 +16,7 @@
 #   make diff-NN      what chapter NN adds to the chapter before: the module(s) it
 #                     introduces with their public headers, then diff -u of its
 #                     server.c and client.c against its predecessor's (PREV_NN)
+#   make check-NN-K   check your answer to exercise NN-K (make exercises lists them)
 #   make doctor       check the machine: compiler, libraries, civetweb TLS, capture, peers
 #   make instructor-captures   the instructor pack's reference captures, in build/instructor/
 #   make bench        benchmarks against named peers, same run
@@ -220,6 +221,23 @@ $(CHAPTERS:%=diff-%): diff-%:
 	  diff -u "$(PREV_$*)/$$f" "$(CHAPTER_DIR_$*)/$$f"; rc=$$?; \
 	  ((rc <= 1)) || { echo "diff-$*: error: diff $(PREV_$*)/$$f $(CHAPTER_DIR_$*)/$$f failed (exit status $$rc)" >&2; exit $$rc; }; \
 	done
+
+# ---- exercises -------------------------------------------------------------------
+# make check-NN-K runs exercise NN-K's checker, tests/exercises/NN-K.sh, from
+# the course root with this build's SAN and COURSE_BIN; it prints one verdict
+# line, check-NN-K: PASS: ... or check-NN-K: FAIL: ... (exit 0 or 1). make
+# exercises lists them, each with its checker's first header comment line.
+EXERCISES := $(sort $(patsubst tests/exercises/%.sh,%,$(wildcard tests/exercises/[0-9][0-9]-[0-9]*.sh)))
+.PHONY: exercises
+exercises:
+	@$(if $(EXERCISES),,echo "exercises: none yet (no tests/exercises/NN-K.sh)";) \
+	for e in $(EXERCISES); do \
+	  printf '%-6s %s\n' "$$e" "$$(sed -n '/^#!/d; /^# SPDX/d; /^#/{s/^# *//p;q}' tests/exercises/$$e.sh)"; \
+	done
+check-%:
+	@if [[ -f tests/exercises/$*.sh ]]; then SAN=$(SAN) bash tests/exercises/$*.sh; else \
+	  echo "check-$*: error: no exercise $* (no tests/exercises/$*.sh); the exercises are: $(or $(EXERCISES),none yet)" >&2; \
+	  exit 2; fi
 
 clean:
 	rm -rf build
