@@ -8,9 +8,11 @@
  * Only 64-bit integers and kex_toy_modpow(): with p < 2^32 every product
  * fits, so each number printed can be recomputed with a pocket calculator.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include <openssl/rand.h>
@@ -51,6 +53,35 @@ static int random_exponent(uint64_t p, uint64_t g, uint64_t *x)
     return -1;
 }
 
+/* A toy number as a learner copies it: decimal ("19"), or hex with 0x
+ * ("0x13"), the way the wire and the capture carry it ({"public":"13"}).
+ * A bare "13" is decimal; leading zeros are not octal. */
+static uint64_t toy_number(const char *opt, const char *s, uint64_t min, uint64_t max)
+{
+    int hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+    const char *digits = hex ? s + 2 : s;
+    char *end = NULL;
+    unsigned long long v;
+    errno = 0;
+    v = strtoull(digits, &end, hex ? 16 : 10);
+    if (errno || end == digits || *end != '\0' || digits[0] == '-' || digits[0] == '+' || v < min ||
+        v > max)
+        cli_usage_error("%s: '%s' is not a number from %llu to %llu (decimal, or hex as on the "
+                        "wire with 0x: 0x13 = 19)",
+                        opt, s, (ull)min, (ull)max);
+    return (uint64_t)v;
+}
+
+/* The shared secret as the exchange uses it: big-endian in the byte length
+ * of p (p = 23: one byte), in hex, ready for `dh hkdf --ikm`. */
+static void print_shared(uint64_t p, uint64_t s)
+{
+    int bytes = 0;
+    for (uint64_t v = p; v; v >>= 8)
+        bytes++;
+    result("shared: %0*llx", 2 * bytes, (ull)s);
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -86,6 +117,9 @@ static int crack(uint64_t p, uint64_t g, uint64_t y, const uint64_t *other_publi
     if (other_public)
         step("so Eve computes the shared secret herself: %llu^%llu mod %llu = %llu",
              (ull)*other_public, (ull)x, (ull)p, (ull)kex_toy_modpow(*other_public, x, p));
+    else
+        note("give the other side's public value too (--other) and Eve computes the shared "
+             "secret");
     for (uint64_t v = p; v; v >>= 1)
         bits++;
     /* tries per second, then 2^2048 tries in years, as a power of ten */
@@ -97,6 +131,8 @@ static int crack(uint64_t p, uint64_t g, uint64_t y, const uint64_t *other_publi
     note("(the number field sieve beats brute force by far, yet 2048-bit groups stay out of "
          "reach; X25519 and P-256 need about 2^128 steps)");
     result("cracked: x = %llu", (ull)x);
+    if (other_public)
+        print_shared(p, kex_toy_modpow(*other_public, x, p));
     return EXIT_OK;
 }
 
@@ -106,13 +142,14 @@ int dh_toy(int argc, char **argv)
         {"p", required_argument, NULL, 'p'},      {"g", required_argument, NULL, 'g'},
         {"a", required_argument, NULL, 'a'},      {"b", required_argument, NULL, 'b'},
         {"crack", no_argument, NULL, 'c'},        {"public", required_argument, NULL, 'y'},
-        CLI_COMMON_OPTIONS,                       {0},
+        {"other", required_argument, NULL, 'o'},  CLI_COMMON_OPTIONS,
+        {0},
     };
-    uint64_t p = KEX_TOY_P, g = KEX_TOY_G, a = 0, b = 0, y = 0;
+    uint64_t p = KEX_TOY_P, g = KEX_TOY_G, a = 0, b = 0, y = 0, other = 0;
     int c, do_crack = 0;
-    const char *sa = NULL, *sb = NULL, *sy = NULL;
+    const char *sa = NULL, *sb = NULL, *sy = NULL, *so = NULL;
 
-    while ((c = getopt_long(argc, argv, "p:g:a:b:cy:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:g:a:b:cy:o:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
         if (cli_common(c, dh_usage()))
             continue;
         switch (c) {
@@ -122,6 +159,7 @@ int dh_toy(int argc, char **argv)
         case 'b': sb = optarg; break;
         case 'c': do_crack = 1; break;
         case 'y': sy = optarg; break;
+        case 'o': so = optarg; break;
         }
     }
     if (optind < argc)
@@ -137,9 +175,13 @@ int dh_toy(int argc, char **argv)
         b = (uint64_t)cli_long("--b", sb, 2, (long)(p - 2));
     if (sy && !do_crack)
         cli_usage_error("--public goes with --crack");
+    if (so && !sy)
+        cli_usage_error("--other goes with --crack --public");
     if (sy) {
-        y = (uint64_t)cli_long("--public", sy, 1, (long)(p - 1));
-        return crack(p, g, y, NULL);
+        y = toy_number("--public", sy, 1, p - 1);
+        if (so)
+            other = toy_number("--other", so, 1, p - 1);
+        return crack(p, g, y, so ? &other : NULL);
     }
     if ((!a && random_exponent(p, g, &a)) || (!b && random_exponent(p, g, &b))) {
         errorf("random", "the random number generator failed");
