@@ -30,6 +30,7 @@
 
 static const char USAGE[] =
     "usage: dh toy [--p P] [--g G] [--a N] [--b N] [--crack [--public Y [--other Z]]]\n"
+    "       dh toy [--p P] [--g G] --a N --peer Y\n"
     "       dh ffdhe [--group ffdhe2048|modp2048] [KEY OPTIONS]\n"
     "       dh x25519 [KEY OPTIONS]\n"
     "       dh p256 [KEY OPTIONS]\n"
@@ -51,6 +52,8 @@ static const char USAGE[] =
     "(--public Y: crack Y instead of Alice's value; --other Z: the other side's public\n"
     "value, so Eve also prints the shared secret). Y and Z are decimal, or hex as the\n"
     "wire carries them with 0x in front: {\"public\":\"13\"} is --public 0x13 (= 19).\n"
+    "--peer Y: Alice alone, with Y arriving in place of Bob's public value (taken as\n"
+    "it comes, to show what a value outside the group does to the secret).\n"
     "hkdf: HKDF-SHA256; --len 1..8160 bytes (default 32); empty salt = 32 zero bytes.\n"
     "\n"
     "  -q, --quiet      print only results and errors\n"

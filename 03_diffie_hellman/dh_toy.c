@@ -136,20 +136,39 @@ static int crack(uint64_t p, uint64_t g, uint64_t y, const uint64_t *other_publi
     return EXIT_OK;
 }
 
+/* Alice's side alone: her private a, and a value that arrives as Bob's
+ * public value (--peer), from whoever sent it. It is taken as it comes, so
+ * 0, 1, p-1 or p show what they do to the secret (the sheet's Break it);
+ * exercise 03-1 makes Alice refuse them, as kex_derive() does for the
+ * groups the chapter pair uses. */
+static int alice_receives(uint64_t p, uint64_t g, uint64_t a, uint64_t y)
+{
+    uint64_t A = kex_toy_modpow(g, a, p), s;
+
+    step("public parameters, known to everyone: p = %llu, g = %llu", (ull)p, (ull)g);
+    step("Alice picks a private a = %llu and sends A = g^a mod p = %llu^%llu mod %llu = %llu",
+         (ull)a, (ull)g, (ull)a, (ull)p, (ull)A);
+    step("a value arrives as Bob's public value: B = %llu (from --peer: whoever sent it)", (ull)y);
+    s = kex_toy_modpow(y, a, p);
+    step("Alice computes B^a mod p = %llu^%llu mod %llu = %llu", (ull)y, (ull)a, (ull)p, (ull)s);
+    print_shared(p, s);
+    return EXIT_OK;
+}
+
 int dh_toy(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"p", required_argument, NULL, 'p'},      {"g", required_argument, NULL, 'g'},
         {"a", required_argument, NULL, 'a'},      {"b", required_argument, NULL, 'b'},
         {"crack", no_argument, NULL, 'c'},        {"public", required_argument, NULL, 'y'},
-        {"other", required_argument, NULL, 'o'},  CLI_COMMON_OPTIONS,
-        {0},
+        {"other", required_argument, NULL, 'o'},  {"peer", required_argument, NULL, 'e'},
+        CLI_COMMON_OPTIONS,                       {0},
     };
     uint64_t p = KEX_TOY_P, g = KEX_TOY_G, a = 0, b = 0, y = 0, other = 0;
     int c, do_crack = 0;
-    const char *sa = NULL, *sb = NULL, *sy = NULL, *so = NULL;
+    const char *sa = NULL, *sb = NULL, *sy = NULL, *so = NULL, *se = NULL;
 
-    while ((c = getopt_long(argc, argv, "p:g:a:b:cy:o:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:g:a:b:cy:o:e:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
         if (cli_common(c, dh_usage()))
             continue;
         switch (c) {
@@ -160,6 +179,7 @@ int dh_toy(int argc, char **argv)
         case 'c': do_crack = 1; break;
         case 'y': sy = optarg; break;
         case 'o': so = optarg; break;
+        case 'e': se = optarg; break;
         }
     }
     if (optind < argc)
@@ -182,6 +202,13 @@ int dh_toy(int argc, char **argv)
         if (so)
             other = toy_number("--other", so, 1, p - 1);
         return crack(p, g, y, so ? &other : NULL);
+    }
+    if (se) {
+        if (!sa || sb || do_crack)
+            cli_usage_error("--peer goes with --a alone: Alice's private value, and the value "
+                            "that arrives in place of Bob's");
+        /* anything a 4-byte wire value could carry, in the group or not */
+        return alice_receives(p, g, a, toy_number("--peer", se, 0, 4294967295ULL));
     }
     if ((!a && random_exponent(p, g, &a)) || (!b && random_exponent(p, g, &b))) {
         errorf("random", "the random number generator failed");

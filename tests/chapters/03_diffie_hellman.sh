@@ -29,6 +29,12 @@ t_expect "03: dh toy refuses a hex value with a bad digit" 2 --err "--public: '0
   -- "$DH" toy --crack --public 0x1g
 t_expect "03: dh toy --other needs --crack --public" 2 --err "--other goes with --crack --public" \
   -- "$DH" toy --other 3
+# Alice alone, with a value given by hand in place of Bob's (the exercise 03-1
+# spot: what it does with values outside the group is that exercise's checker)
+t_expect "03: dh toy --a --peer: Alice's side with Bob's value given by hand" 0 \
+  --out "Alice computes B^a mod p = 19^6 mod 23 = 2" --out "shared: 02" -- "$DH" toy --a 6 --peer 0x13
+t_expect "03: dh toy --peer needs --a and no --b" 2 --err "--peer goes with --a alone" \
+  -- "$DH" toy --a 6 --b 15 --peer 19
 t_expect "03: dh toy refuses a modulus that is not prime" 2 --err "--p: 24 is not prime" \
   -- "$DH" toy --p 24
 t_expect "03: dh x25519 random mode agrees" 0 --out "both got the same 32-byte secret" -- "$DH" x25519
