@@ -89,23 +89,34 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Eve's attack: try x = 1, 2, ... until g^x mod p == y. At most p-1 tries. */
+/* The search itself, by brute force: the smallest x >= 1 with g^x mod p ==
+ * y, or 0 if there is none; *tries counts the powers of g it computed (at
+ * most p-1). Exercise 03-3 makes it baby-step giant-step: about 2*sqrt(p). */
+static uint64_t discrete_log(uint64_t p, uint64_t g, uint64_t y, uint64_t *tries)
+{
+    uint64_t cur = 1;
+    for (uint64_t i = 1; i < p; i++) {
+        cur = cur * g % p;
+        if (cur == y) {
+            *tries = i;
+            return i;
+        }
+    }
+    *tries = p - 1;
+    return 0;
+}
+
+/* Eve's attack: find the private exponent behind the public value y. */
 static int crack(uint64_t p, uint64_t g, uint64_t y, const uint64_t *other_public)
 {
-    uint64_t cur = 1, x = 0;
+    uint64_t x, tries = 0;
     double t0 = now_s(), dt;
     int bits = 0;
 
     step("Eve saw p = %llu, g = %llu and the public value %llu on the wire; she tries every "
          "exponent x until %llu^x mod %llu = %llu",
          (ull)p, (ull)g, (ull)y, (ull)g, (ull)p, (ull)y);
-    for (uint64_t i = 1; i < p; i++) {
-        cur = cur * g % p;
-        if (cur == y) {
-            x = i;
-            break;
-        }
-    }
+    x = discrete_log(p, g, y, &tries);
     dt = now_s() - t0;
     if (!x) {
         errorf("crack", "no exponent gives %llu: it is not a power of %llu mod %llu", (ull)y,
@@ -113,7 +124,7 @@ static int crack(uint64_t p, uint64_t g, uint64_t y, const uint64_t *other_publi
         hint("public values come from g^x mod p; pick --public from a real run");
         return EXIT_FAILED;
     }
-    step("found x = %llu after %llu tries in %.3f s", (ull)x, (ull)x, dt);
+    step("found x = %llu after %llu tries in %.3f s", (ull)x, (ull)tries, dt);
     if (other_public)
         step("so Eve computes the shared secret herself: %llu^%llu mod %llu = %llu",
              (ull)*other_public, (ull)x, (ull)p, (ull)kex_toy_modpow(*other_public, x, p));
@@ -123,7 +134,7 @@ static int crack(uint64_t p, uint64_t g, uint64_t y, const uint64_t *other_publi
     for (uint64_t v = p; v; v >>= 1)
         bits++;
     /* tries per second, then 2^2048 tries in years, as a power of ten */
-    double rate = (double)x / (dt > 1e-6 ? dt : 1e-6);
+    double rate = (double)tries / (dt > 1e-6 ? dt : 1e-6);
     double years = 2048 * log10(2.0) - log10(rate * 3.156e7);
     note("brute force needs up to p tries: p has %d bits here. At this speed a 2048-bit group "
          "would take about 10^%.0f years.",
