@@ -10,6 +10,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
+# run directly with SAN=1 (no COURSE_BIN from make): the sanitizer build's binaries
+[[ "${SAN:-0}" == 1 && -z "${COURSE_BIN:-}" ]] && BIN=$PWD/build/san/bin
 NAME=check-03-2
 pass() { echo "$NAME: PASS: $1"; exit 0; }
 fail() { echo "$NAME: FAIL: $1"; exit 1; }
