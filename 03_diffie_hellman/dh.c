@@ -3,7 +3,8 @@
  * dh - chapter 03's Diffie-Hellman workbench: every step narrated, a random
  * mode beside a known-answer mode.
  *
- *   dh toy [--p P --g G] [--crack]    small numbers you can check by hand (dh_toy.c)
+ *   dh toy [--p P --g G] [--crack]    small numbers you can check by hand (dh_toy.c);
+ *        --crack --public Y [--other Z]   Eve's attack on values seen on the wire
  *   dh ffdhe [--group ffdhe2048|modp2048] | dh x25519 | dh p256
  *        no options: Alice and Bob each make a key pair and agree a secret
  *        --private HEX / --key FILE       our private key (known answer / PEM file)
@@ -28,7 +29,8 @@
 #include "kex/kex.h"
 
 static const char USAGE[] =
-    "usage: dh toy [--p P] [--g G] [--a N] [--b N] [--crack [--public Y]]\n"
+    "usage: dh toy [--p P] [--g G] [--a N] [--b N] [--crack [--public Y [--other Z]]]\n"
+    "       dh toy [--p P] [--g G] --a N --peer Y\n"
     "       dh ffdhe [--group ffdhe2048|modp2048] [KEY OPTIONS]\n"
     "       dh x25519 [KEY OPTIONS]\n"
     "       dh p256 [KEY OPTIONS]\n"
@@ -47,7 +49,11 @@ static const char USAGE[] =
     "\n"
     "toy: --p/--g the group (default 23 and 5; p prime below 2^32), --a/--b the private\n"
     "values (default random); --crack recovers a private value by trying every exponent\n"
-    "(--public Y: crack Y instead of Alice's value).\n"
+    "(--public Y: crack Y instead of Alice's value; --other Z: the other side's public\n"
+    "value, so Eve also prints the shared secret). Y and Z are decimal, or hex as the\n"
+    "wire carries them with 0x in front: {\"public\":\"13\"} is --public 0x13 (= 19).\n"
+    "--peer Y: Alice alone, with Y arriving in place of Bob's public value (taken as\n"
+    "it comes, to show what a value outside the group does to the secret).\n"
     "hkdf: HKDF-SHA256; --len 1..8160 bytes (default 32); empty salt = 32 zero bytes.\n"
     "\n"
     "  -q, --quiet      print only results and errors\n"

@@ -8,9 +8,11 @@
  * Only 64-bit integers and kex_toy_modpow(): with p < 2^32 every product
  * fits, so each number printed can be recomputed with a pocket calculator.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include <openssl/rand.h>
@@ -51,6 +53,35 @@ static int random_exponent(uint64_t p, uint64_t g, uint64_t *x)
     return -1;
 }
 
+/* A toy number as a learner copies it: decimal ("19"), or hex with 0x
+ * ("0x13"), the way the wire and the capture carry it ({"public":"13"}).
+ * A bare "13" is decimal; leading zeros are not octal. */
+static uint64_t toy_number(const char *opt, const char *s, uint64_t min, uint64_t max)
+{
+    int hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+    const char *digits = hex ? s + 2 : s;
+    char *end = NULL;
+    unsigned long long v;
+    errno = 0;
+    v = strtoull(digits, &end, hex ? 16 : 10);
+    if (errno || end == digits || *end != '\0' || digits[0] == '-' || digits[0] == '+' || v < min ||
+        v > max)
+        cli_usage_error("%s: '%s' is not a number from %llu to %llu (decimal, or hex as on the "
+                        "wire with 0x: 0x13 = 19)",
+                        opt, s, (ull)min, (ull)max);
+    return (uint64_t)v;
+}
+
+/* The shared secret as the exchange uses it: big-endian in the byte length
+ * of p (p = 23: one byte), in hex, ready for `dh hkdf --ikm`. */
+static void print_shared(uint64_t p, uint64_t s)
+{
+    int bytes = 0;
+    for (uint64_t v = p; v; v >>= 8)
+        bytes++;
+    result("shared: %0*llx", 2 * bytes, (ull)s);
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -58,23 +89,34 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Eve's attack: try x = 1, 2, ... until g^x mod p == y. At most p-1 tries. */
+/* The search itself, by brute force: the smallest x >= 1 with g^x mod p ==
+ * y, or 0 if there is none; *tries counts the powers of g it computed (at
+ * most p-1). Exercise 03-3 makes it baby-step giant-step: about 2*sqrt(p). */
+static uint64_t discrete_log(uint64_t p, uint64_t g, uint64_t y, uint64_t *tries)
+{
+    uint64_t cur = 1;
+    for (uint64_t i = 1; i < p; i++) {
+        cur = cur * g % p;
+        if (cur == y) {
+            *tries = i;
+            return i;
+        }
+    }
+    *tries = p - 1;
+    return 0;
+}
+
+/* Eve's attack: find the private exponent behind the public value y. */
 static int crack(uint64_t p, uint64_t g, uint64_t y, const uint64_t *other_public)
 {
-    uint64_t cur = 1, x = 0;
+    uint64_t x, tries = 0;
     double t0 = now_s(), dt;
     int bits = 0;
 
     step("Eve saw p = %llu, g = %llu and the public value %llu on the wire; she tries every "
          "exponent x until %llu^x mod %llu = %llu",
          (ull)p, (ull)g, (ull)y, (ull)g, (ull)p, (ull)y);
-    for (uint64_t i = 1; i < p; i++) {
-        cur = cur * g % p;
-        if (cur == y) {
-            x = i;
-            break;
-        }
-    }
+    x = discrete_log(p, g, y, &tries);
     dt = now_s() - t0;
     if (!x) {
         errorf("crack", "no exponent gives %llu: it is not a power of %llu mod %llu", (ull)y,
@@ -82,14 +124,17 @@ static int crack(uint64_t p, uint64_t g, uint64_t y, const uint64_t *other_publi
         hint("public values come from g^x mod p; pick --public from a real run");
         return EXIT_FAILED;
     }
-    step("found x = %llu after %llu tries in %.3f s", (ull)x, (ull)x, dt);
+    step("found x = %llu after %llu tries in %.3f s", (ull)x, (ull)tries, dt);
     if (other_public)
         step("so Eve computes the shared secret herself: %llu^%llu mod %llu = %llu",
              (ull)*other_public, (ull)x, (ull)p, (ull)kex_toy_modpow(*other_public, x, p));
+    else
+        note("give the other side's public value too (--other) and Eve computes the shared "
+             "secret");
     for (uint64_t v = p; v; v >>= 1)
         bits++;
     /* tries per second, then 2^2048 tries in years, as a power of ten */
-    double rate = (double)x / (dt > 1e-6 ? dt : 1e-6);
+    double rate = (double)tries / (dt > 1e-6 ? dt : 1e-6);
     double years = 2048 * log10(2.0) - log10(rate * 3.156e7);
     note("brute force needs up to p tries: p has %d bits here. At this speed a 2048-bit group "
          "would take about 10^%.0f years.",
@@ -97,6 +142,27 @@ static int crack(uint64_t p, uint64_t g, uint64_t y, const uint64_t *other_publi
     note("(the number field sieve beats brute force by far, yet 2048-bit groups stay out of "
          "reach; X25519 and P-256 need about 2^128 steps)");
     result("cracked: x = %llu", (ull)x);
+    if (other_public)
+        print_shared(p, kex_toy_modpow(*other_public, x, p));
+    return EXIT_OK;
+}
+
+/* Alice's side alone: her private a, and a value that arrives as Bob's
+ * public value (--peer), from whoever sent it. It is taken as it comes, so
+ * 0, 1, p-1 or p show what they do to the secret (the sheet's Break it);
+ * exercise 03-1 makes Alice refuse them, as kex_derive() does for the
+ * groups the chapter pair uses. */
+static int alice_receives(uint64_t p, uint64_t g, uint64_t a, uint64_t y)
+{
+    uint64_t A = kex_toy_modpow(g, a, p), s;
+
+    step("public parameters, known to everyone: p = %llu, g = %llu", (ull)p, (ull)g);
+    step("Alice picks a private a = %llu and sends A = g^a mod p = %llu^%llu mod %llu = %llu",
+         (ull)a, (ull)g, (ull)a, (ull)p, (ull)A);
+    step("a value arrives as Bob's public value: B = %llu (from --peer: whoever sent it)", (ull)y);
+    s = kex_toy_modpow(y, a, p);
+    step("Alice computes B^a mod p = %llu^%llu mod %llu = %llu", (ull)y, (ull)a, (ull)p, (ull)s);
+    print_shared(p, s);
     return EXIT_OK;
 }
 
@@ -106,13 +172,14 @@ int dh_toy(int argc, char **argv)
         {"p", required_argument, NULL, 'p'},      {"g", required_argument, NULL, 'g'},
         {"a", required_argument, NULL, 'a'},      {"b", required_argument, NULL, 'b'},
         {"crack", no_argument, NULL, 'c'},        {"public", required_argument, NULL, 'y'},
+        {"other", required_argument, NULL, 'o'},  {"peer", required_argument, NULL, 'e'},
         CLI_COMMON_OPTIONS,                       {0},
     };
-    uint64_t p = KEX_TOY_P, g = KEX_TOY_G, a = 0, b = 0, y = 0;
+    uint64_t p = KEX_TOY_P, g = KEX_TOY_G, a = 0, b = 0, y = 0, other = 0;
     int c, do_crack = 0;
-    const char *sa = NULL, *sb = NULL, *sy = NULL;
+    const char *sa = NULL, *sb = NULL, *sy = NULL, *so = NULL, *se = NULL;
 
-    while ((c = getopt_long(argc, argv, "p:g:a:b:cy:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:g:a:b:cy:o:e:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
         if (cli_common(c, dh_usage()))
             continue;
         switch (c) {
@@ -122,6 +189,8 @@ int dh_toy(int argc, char **argv)
         case 'b': sb = optarg; break;
         case 'c': do_crack = 1; break;
         case 'y': sy = optarg; break;
+        case 'o': so = optarg; break;
+        case 'e': se = optarg; break;
         }
     }
     if (optind < argc)
@@ -137,9 +206,20 @@ int dh_toy(int argc, char **argv)
         b = (uint64_t)cli_long("--b", sb, 2, (long)(p - 2));
     if (sy && !do_crack)
         cli_usage_error("--public goes with --crack");
+    if (so && !sy)
+        cli_usage_error("--other goes with --crack --public");
     if (sy) {
-        y = (uint64_t)cli_long("--public", sy, 1, (long)(p - 1));
-        return crack(p, g, y, NULL);
+        y = toy_number("--public", sy, 1, p - 1);
+        if (so)
+            other = toy_number("--other", so, 1, p - 1);
+        return crack(p, g, y, so ? &other : NULL);
+    }
+    if (se) {
+        if (!sa || sb || do_crack)
+            cli_usage_error("--peer goes with --a alone: Alice's private value, and the value "
+                            "that arrives in place of Bob's");
+        /* anything a 4-byte wire value could carry, in the group or not */
+        return alice_receives(p, g, a, toy_number("--peer", se, 0, 4294967295ULL));
     }
     if ((!a && random_exponent(p, g, &a)) || (!b && random_exponent(p, g, &b))) {
         errorf("random", "the random number generator failed");
