@@ -11,6 +11,7 @@
  * the wrong connection, and the server refuses it.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs7.h>
@@ -220,6 +221,26 @@ static EVP_PKEY *device_key(client *c, int re)
     return k;
 }
 
+/* mkdir -p for --home, each folder made 0700: `--home build/lab/alice` works
+ * on a fresh tree (a missing build/lab was "No such file or directory") */
+static int make_home(const char *home)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s", home) >= (int)sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(path, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
 int client_enrol(client *c, int re)
 {
     char basic[1100], *auth = NULL, *pw = NULL, *userpass = NULL;
@@ -235,7 +256,7 @@ int client_enrol(client *c, int re)
         errorf("enrol", "which account? --user NAME");
         return -1;
     }
-    if (mkdir(c->home, 0700) != 0 && errno != EEXIST) {
+    if (make_home(c->home) != 0) {
         errorf("home", "cannot make %s: %s", c->home, strerror(errno));
         return -1;
     }

@@ -90,6 +90,11 @@ t_true "06: the serial (the device id) is the server's, 128 random bits (R1 let 
 t_true "06: the store knows the device under that serial" "$(sq 'SELECT serial FROM devices')" \
   test "$(sq "SELECT count(*) FROM devices WHERE serial='$ALICE_SERIAL'")" = 1
 t_expect "06: bob enrols a P-256 device" 0 --out "CN=bob" -- "${B[@]}" --key-type p256 enrol
+# the lab sheet's --home build/06-lab/NAME on a fresh tree: the parent did not exist ("No such file or directory")
+t_expect "06: enrol makes the folders of --home that do not exist yet (mkdir -p)" 0 --out "CN=bob" \
+  -- "${B[@]}" --home "$tmp/lab/deep/bob" enrol
+t_true "06: ...each folder it made is 0700" "$(stat -c '%n %a' "$tmp/lab" "$tmp/lab/deep" "$tmp/lab/deep/bob")" \
+  test "$(stat -c %a "$tmp/lab" "$tmp/lab/deep" "$tmp/lab/deep/bob" | sort -u)" = 700
 
 # ---- the session and the records ----
 REC='{"FirstName": "Pedro", "LastName": "Pascal", "Age": 49, "Hight": 1.73, "Address": "Santiago", "Comments": "hello"}'
