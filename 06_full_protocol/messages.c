@@ -42,10 +42,13 @@
 #define PRESENCE_ONLINE_S 60       /* online: a live session used within this many seconds */
 #define LAST_SEEN_EVERY_S 60       /* accounts.last_seen is written at most this often */
 
-/* the rate limit: a token bucket per account, in milli-tokens */
-#define RATE_PER_S 5
+/* the rate limit: a token bucket per account (compose and send share it).
+ * A token is RATE_UNIT units, and the bucket gains rate_per_min units a
+ * millisecond: rate_per_min tokens a minute, exactly, for any rate. */
 #define RATE_BURST 20
+#define RATE_UNIT 60000
 #define RATE_ACCOUNTS 4096 /* bounded like every table in the course */
+static int rate_per_min = MESSAGES_RATE_DEFAULT;
 
 static int64_t now_s(void)
 {
@@ -143,16 +146,38 @@ static json_t *not_found(int64_t id)
 
 static struct bucket {
     int64_t account;
-    int64_t milli; /* tokens x 1000 */
-    int64_t at_ms; /* when milli was last brought up to date */
+    int64_t units; /* tokens x RATE_UNIT */
+    int64_t at_ms; /* when units was last brought up to date */
 } buckets[RATE_ACCOUNTS];
 static size_t n_buckets;
 static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void messages_set_rate(int per_minute)
+{
+    pthread_mutex_lock(&rate_lock);
+    rate_per_min = per_minute;
+    pthread_mutex_unlock(&rate_lock);
+}
+
+int messages_rate(void)
+{
+    return rate_per_min;
+}
+
+const char *messages_rate_words(char *buf, size_t len, const char *one, const char *many)
+{
+    int n = rate_per_min;
+    if (n % 60 == 0)
+        snprintf(buf, len, "%d %s a second, bursts of %d", n / 60, n == 60 ? one : many, RATE_BURST);
+    else
+        snprintf(buf, len, "%d %s a minute, bursts of %d", n, n == 1 ? one : many, RATE_BURST);
+    return buf;
+}
+
 static int64_t refill(const struct bucket *b, int64_t now)
 {
-    int64_t m = b->milli + (now - b->at_ms) * RATE_PER_S; /* 5 tokens/s = 5 milli-tokens/ms */
-    return m > RATE_BURST * 1000 ? RATE_BURST * 1000 : m;
+    int64_t m = b->units + (now - b->at_ms) * rate_per_min;
+    return m > RATE_BURST * RATE_UNIT ? RATE_BURST * RATE_UNIT : m;
 }
 
 /* Take one token for account; 0, or the seconds until one is there. A full
@@ -169,22 +194,22 @@ static unsigned rate_take(int64_t account)
             b = &buckets[i];
     if (!b && n_buckets < RATE_ACCOUNTS) {
         b = &buckets[n_buckets++];
-        *b = (struct bucket){account, RATE_BURST * 1000, now};
+        *b = (struct bucket){account, RATE_BURST * RATE_UNIT, now};
     }
     for (size_t i = 0; i < n_buckets && !b; i++)
-        if (refill(&buckets[i], now) == RATE_BURST * 1000) {
+        if (refill(&buckets[i], now) == RATE_BURST * RATE_UNIT) {
             b = &buckets[i];
-            *b = (struct bucket){account, RATE_BURST * 1000, now};
+            *b = (struct bucket){account, RATE_BURST * RATE_UNIT, now};
         }
     if (!b) {
         wait = 1;
     } else {
-        b->milli = refill(b, now);
+        b->units = refill(b, now);
         b->at_ms = now;
-        if (b->milli >= 1000)
-            b->milli -= 1000;
-        else
-            wait = (unsigned)((1000 - b->milli + RATE_PER_S * 1000 - 1) / (RATE_PER_S * 1000));
+        if (b->units >= RATE_UNIT)
+            b->units -= RATE_UNIT;
+        else /* the milliseconds until one token, in whole seconds rounded up */
+            wait = (unsigned)(((RATE_UNIT - b->units + rate_per_min - 1) / rate_per_min + 999) / 1000);
     }
     pthread_mutex_unlock(&rate_lock);
     return wait ? (wait < 1 ? 1 : wait) : 0;
@@ -284,9 +309,10 @@ static json_t *op_compose(const op_ctx *x)
     /* the rate limit comes first: refused composes count too, so a burst of
      * guesses at user names is throttled like a burst of messages */
     if ((wait = rate_take(x->s->account_id)) != 0) {
+        char words[80];
         json_decref(p);
-        return refused("rate limited: %d messages a second, bursts of %d; retry in %u s", RATE_PER_S,
-                       RATE_BURST, wait);
+        return refused("rate limited: %s; retry in %u s",
+                       messages_rate_words(words, sizeof words, "message", "messages"), wait);
     }
     to = json_get_str(p, "to");
     text = json_get_str(p, "text");

@@ -56,7 +56,7 @@ static const char SYNOPSIS[] =
     "[--data DIR] [--name HOST] [--cert F --key F] [--device-ca DIR --pass-file F]\n"
     "                 [--rotate-every N] [--idle S] [--sessions N] [--token-lifetime S]\n"
     "                 [--argon2 owasp|rfc9106] [--enrol-binding required|optional] [--bind-ip]\n"
-    "                 [--notify-max N]\n"
+    "                 [--notify-max N] [--send-rate N]\n"
     "                 [--lab [--lab-bearer] [--lab-no-envelope] [--lab-no-seq] [--lab-no-binding]\n"
     "                        [--lab-no-group-commit] [--lab-sync-normal]] ";
 static const char ABOUT[] =
@@ -80,6 +80,8 @@ static const char OPTIONS_HELP[] =
     "  --bind-ip        a session answers only the address that opened it (R3; off: NAT)\n"
     "  --notify-max N   notification WebSockets at most, each holds a worker thread\n"
     "                   (default: a quarter of --threads); then 503 + Retry-After\n"
+    "  --send-rate N    messages and items one account may send: N a minute, bursts of 20\n"
+    "                   (default 300: 5 a second); beyond, refused with the seconds to wait\n"
     "  --lab --lab-bearer  LAB ONLY: accept a token from any certificate (a bearer token)\n"
     /* the layers lab (make 06-layers): each switch turns one defence off */
     "  --lab --lab-no-envelope  LAB ONLY: no AES-GCM envelope: ct carries the plaintext\n"
@@ -93,7 +95,7 @@ static const char EPILOGUE[] =
     "The first line on stdout is 'listening on URL'. Stop with Ctrl-C (exit 0).\n";
 
 /* the layers lab's switches: no short form, out of getopt's character range */
-enum { OPT_LAB_NO_ENVELOPE = 0x200, OPT_LAB_NO_SEQ, OPT_LAB_NO_BINDING };
+enum { OPT_LAB_NO_ENVELOPE = 0x200, OPT_LAB_NO_SEQ, OPT_LAB_NO_BINDING, OPT_SEND_RATE };
 
 typedef struct server {
     service svc;
@@ -141,6 +143,7 @@ static int option(int c, const char *arg, void *ctx)
     case 'G': s->lab_no_group = 1; return 1;
     case 'Y': s->lab_sync_normal = 1; return 1;
     case 'N': s->svc.notify_max = (int)cli_long("--notify-max", arg, 1, 4096); return 1;
+    case OPT_SEND_RATE: messages_set_rate((int)cli_long("--send-rate", arg, 1, 60000)); return 1;
     }
     return 0;
 }
@@ -329,6 +332,10 @@ static void announce(void *arg)
          "certificate%s",
          s->svc.max_sessions, s->svc.idle_seconds, s->svc.rotate_every, s->svc.token_lifetime,
          s->svc.bind_ip ? " and the address" : "");
+    char words[80];
+    if (messages_rate() != MESSAGES_RATE_DEFAULT)
+        note("rate limit: %s per account (--send-rate)",
+             messages_rate_words(words, sizeof words, "message or item", "messages or items"));
     if (s->svc.enrol_binding_optional)
         notice("--enrol-binding optional: a CSR relayed from another connection is accepted (lab)");
     if (s->svc.lab_bearer)
@@ -404,6 +411,7 @@ int main(int argc, char **argv)
         {"lab-no-binding", no_argument, NULL, OPT_LAB_NO_BINDING},
         {"lab-no-group-commit", no_argument, NULL, 'G'}, {"lab-sync-normal", no_argument, NULL, 'Y'},
         {"notify-max", required_argument, NULL, 'N'},
+        {"send-rate", required_argument, NULL, OPT_SEND_RATE},
         {0},
     };
     static server s = {

@@ -156,6 +156,13 @@ void transfer_counters(service *svc, int64_t account_id, json_t *counters);
  * that puts something in another account's hands: 0, or seconds to wait. */
 void messages_seen(service *svc, int64_t account_id);
 unsigned messages_rate_take(int64_t account_id);
+/* compose and send, per account: per_minute tokens a minute (the default
+ * MESSAGES_RATE_DEFAULT is 5 a second), bursts of 20; set once at start */
+#define MESSAGES_RATE_DEFAULT 300
+void messages_set_rate(int per_minute);
+int messages_rate(void);
+/* "5 messages a second, bursts of 20" (one/many: what is counted) */
+const char *messages_rate_words(char *buf, size_t len, const char *one, const char *many);
 
 /* ---- notify.c: live notifications over a WebSocket ---------------------- */
 

@@ -324,8 +324,11 @@ static json_t *op_send(const op_ctx *x, const json_t *p)
         return refused("send: \"item\" is missing");
     /* the compose rate limit: an item lands in another account's hands like a message */
     unsigned wait = messages_rate_take(x->s->account_id);
-    if (wait)
-        return refused("send: rate limited: 5 items or messages a second, bursts of 20; retry in %u s", wait);
+    if (wait) {
+        char words[80];
+        return refused("send: rate limited: %s; retry in %u s",
+                       messages_rate_words(words, sizeof words, "item or message", "items or messages"), wait);
+    }
     char *text = json_compact(jitem);
     if (!text)
         return unavailable("out of memory");

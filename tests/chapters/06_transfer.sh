@@ -330,11 +330,8 @@ t_expect "06 transfer: bob still receives them" 0 --out "from \"alice\": text, 1
 t_true "06 transfer: the server narrated no pickle, no other decoder: every payload went through json_parse" \
   "$(grep -c 'not JSON' "$LOG")" grep -q "send from 'alice' refused: not JSON" "$LOG"
 
-# ---- what one sender may put in another's hands ----
-# send shares compose's token bucket (5 a second, bursts of 20): a burst of messages leaves no item either
-"${E[@]}" -q --count 21 --to bob send "burst" >/dev/null 2>&1
-t_expect "06 transfer: send takes from compose's rate limit: after eve's burst of messages, her item is refused" 1 \
-  --err "rate limited: 5 items or messages a second, bursts of 20" -- "${E[@]}" send-text --to bob "and one more"
+# send takes from compose's token bucket: tests/chapters/06_messaging.sh checks it on a server with
+# --send-rate 1, where the counts do not depend on the machine's speed
 
 stop_server "$SERVER_PID"
 t_true "06 transfer: the server stops cleanly on SIGTERM (exit 0: no sanitizer report at exit)" \
