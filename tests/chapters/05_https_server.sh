@@ -435,7 +435,7 @@ t_true "05: break.sh --keep keeps its folder under build/ and says where" "got: 
   bash -c '[[ $1 == "$2"/build/05-break.* && -f $1/lab/ca.crt && -f $1/revoked-chain.crt ]]' _ "$kept" "$COURSE_ROOT"
 if [[ -d "$kept" && "$kept" == "$COURSE_ROOT"/build/05-break.* ]]; then
   read -ra srv_line <<<"$(sed -n 's/^server: 05-server //p' <<<"$T_OUT")"
-  read -ra cli_line <<<"$(sed -n 's/^\$ 05-client //p' <<<"$T_OUT")"
+  read -ra cli_line <<<"$(sed -n 's/^client: 05-client //p' <<<"$T_OUT")"
   cd "$kept" || exit 1
   if start_server 05-kept "$BIN/05-server" "${srv_line[@]}" >/dev/null; then
     cli_line=("${cli_line[@]/#https:\/\/localhost:*/https://localhost:$SERVER_PORT}")
