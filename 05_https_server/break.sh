@@ -128,7 +128,7 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     echo "== $name: $what"
     break_run "$name" "$dir" || { fails=$((fails + 1)); continue; }
     echo "server: ${BREAK_SERVER[*]} --port 0" | short
-    echo "\$ ${BREAK_CMD[*]}" | short
+    echo "client: ${BREAK_CMD[*]}" | short
     printf '%s\n' "$T_ERR" | short
     echo "exit status $T_RC"
     # the server's side of the story: its warning or civetweb's handshake error

@@ -22,6 +22,7 @@
 #include "core/cli.h"
 #include "core/encoding.h"
 #include "net/httpclient.h"
+#include "pki/pki.h"
 #include "tls/tls.h"
 
 /* The course PKI made by `make pki` (chapter 04). */
@@ -127,6 +128,20 @@ static void report_failure(const char *what, const http_request *req, const http
     hint("%s", hint_text);
 }
 
+/* Our certificate's dates (TLS_CLIENT_CERT_*): a server's "certificate
+ * expired" alert then says whether ours is out of date or its CRL is. */
+static int client_cert_dates(const char *path)
+{
+    X509 *cert = path ? pki_cert_read(path) : NULL;
+    int dates = TLS_CLIENT_CERT_UNKNOWN;
+    if (cert)
+        dates = X509_cmp_current_time(X509_get0_notAfter(cert)) < 0 ? TLS_CLIENT_CERT_EXPIRED
+                                                                      : TLS_CLIENT_CERT_IN_DATE;
+    X509_free(cert);
+    ERR_clear_error();
+    return dates;
+}
+
 /* Set up the TLS side of a request; the request then goes out with http_do. */
 static void tls_request(http_request *req, const char *const *files, tls_options *t)
 {
@@ -146,6 +161,7 @@ static void tls_request(http_request *req, const char *const *files, tls_options
     req->customise_arg = t;
     tls_chain_init(&t->chain);
     t->chain.have_client_cert = files[2] != NULL;
+    t->chain.client_cert_dates = client_cert_dates(files[2]);
 }
 
 static int get_secret(const char *base, const char *const *files, tls_options *t)

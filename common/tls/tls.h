@@ -116,6 +116,11 @@ void tls_san_text(X509 *cert, char *out, size_t out_len);
 /* ---- client: the chain as checked ---- */
 
 #define TLS_CHAIN_MAX 8
+/* tls_chain.client_cert_dates: our own certificate's dates, when the caller
+ * knows them, so a server's "certificate expired" alert can be told apart:
+ * our certificate is out of date, or the server's CRL is (OpenSSL sends the
+ * same alert for both) */
+enum { TLS_CLIENT_CERT_UNKNOWN = 0, TLS_CLIENT_CERT_IN_DATE, TLS_CLIENT_CERT_EXPIRED };
 typedef struct tls_chain_cert {
     char subject[256];
     char issuer[256];
@@ -129,6 +134,7 @@ typedef struct tls_chain {
     int first_error; /* X509_V_OK or the first error anywhere */
     int cert_requested;   /* the server asked for a client certificate */
     int have_client_cert; /* set by the caller: we had one to give */
+    int client_cert_dates; /* set by the caller: TLS_CLIENT_CERT_* (0: not known) */
     int alert;            /* the fatal TLS alert the server sent (SSL_AD_*), -1 for none */
     unsigned long ssl_error; /* OpenSSL's first error when the handshake failed, 0 for none */
     tls_chain_cert cert[TLS_CHAIN_MAX];

@@ -197,7 +197,9 @@ int tls_explain_failure(CURLcode code, const tls_chain *chain, const char *url, 
     }
     /* 2. The chain verified, yet libcurl refused the peer: it checks the host
      * name itself, after OpenSSL (CURLE_PEER_FAILED_VERIFICATION). */
-    if (verr != X509_V_OK || code == CURLE_PEER_FAILED_VERIFICATION)
+    /* (libcurl also says PEER_FAILED_VERIFICATION when the server's alert is
+     * "certificate expired": that is the server refusing us, step 3) */
+    if (verr != X509_V_OK || (code == CURLE_PEER_FAILED_VERIFICATION && alert < 0))
         SAY("wrong host name: the certificate is valid, but not for the host in the URL",
             "the certificate names %s; use one of those in the URL (not %s), or issue a "
             "certificate for this name",
@@ -209,6 +211,25 @@ int tls_explain_failure(CURLcode code, const tls_chain *chain, const char *url, 
             "ask the CA for a new client certificate; a revoked one may be in a thief's hands");
     case SSL_AD_CERTIFICATE_REQUIRED:
         SAY(REQUIRED, "%s", REQUIRED_HINT);
+    case SSL_AD_CERTIFICATE_EXPIRED:
+        /* OpenSSL's server sends this alert for our certificate past its
+         * notAfter and for its own CRL past its nextUpdate alike */
+        if (chain->client_cert_dates == TLS_CLIENT_CERT_EXPIRED)
+            SAY("the server refused our client certificate: it is expired (past its notAfter "
+                "date)",
+                "ask the CA for a new client certificate (`make pki` renews the course's); "
+                "check this machine's clock too");
+        if (chain->client_cert_dates == TLS_CLIENT_CERT_IN_DATE)
+            SAY("the server refused our client certificate as out of date, yet it is in date: "
+                "the server's CRL is out of date (past its nextUpdate), so it refuses every "
+                "client certificate",
+                "the server needs a fresh CRL from the CA: `make pki` renews build/pki/crl.pem, "
+                "then restart the server or send it SIGHUP (kill -HUP)");
+        SAY("the server refused our client certificate as out of date: either it is past its "
+            "notAfter date, or the server's CRL is past its nextUpdate",
+            "check the certificate's dates (openssl x509 -noout -dates -in FILE); if they are "
+            "good, the server needs a fresh CRL from the CA (`make pki` renews "
+            "build/pki/crl.pem)");
     case SSL_AD_UNKNOWN_CA:
     case SSL_AD_BAD_CERTIFICATE:
     case SSL_AD_CERTIFICATE_UNKNOWN:

@@ -345,6 +345,35 @@ fails_closed() {
 }
 fails_closed "a CRL past its nextUpdate" "$tmp/stale-crl.pem" \
   "was due for renewal on .*: every client certificate will be refused" "CRL has expired"
+# what the client says then: OpenSSL's server sends "certificate expired" for
+# its own stale CRL too, so the client tells the two apart by its certificate's
+# dates: a stale CRL is named (make pki renews it), not the client certificate,
+# nor the host name (libcurl calls that alert a failed peer verification)
+start_server 05-mtls-stale "$BIN/05-server" --port 0 "${SRV[@]}" --client-ca "$P/root.crt" \
+  --crl "$tmp/stale-crl.pem" >/dev/null
+for v in 1.2 1.3; do
+  t_expect "05: a server with a stale CRL: the client's hint names the CRL, not its certificate (TLS $v)" 1 \
+    --err "the server's CRL is out of date (past its nextUpdate), so it refuses every client certificate" \
+    --err "hint: the server needs a fresh CRL from the CA: \`make pki\` renews build/pki/crl.pem" \
+    --not "wrong host name" --not "fluffy tail" \
+    -- "$BIN/05-client" -q --url "https://localhost:$SERVER_PORT" "${CA[@]}" "${CLI[@]}" --tls-version "$v"
+done
+# and a stale CRL given to the client itself: its own check says so
+cat "$tmp/root-crl.pem" "$tmp/stale-crl.pem" >"$tmp/stale-crls.pem"
+t_expect "05: a stale CRL given to the client is named as out of date" 1 \
+  --err "the CRL is out of date (its nextUpdate has passed)" --not "wrong host name" \
+  -- "$BIN/05-client" -q --url "https://localhost:$SERVER_PORT" "${CA[@]}" "${CLI[@]}" --crl "$tmp/stale-crls.pem"
+stop_server "$SERVER_PID"
+"$BIN/minica" issue -q --dir "$P/intermediate" --pass-file "$P/ca-pass" --profile client \
+  --name "$tmp/old-client" --not-before -10d --not-after -1d old-client >/dev/null 2>&1
+start_server 05-mtls-old "$BIN/05-server" --port 0 "${SRV[@]}" --client-ca "$P/root.crt" \
+  --crl "$P/crl.pem" >/dev/null
+t_expect "05: an expired client certificate is named as the cause (not the CRL)" 1 \
+  --err "the server refused our client certificate: it is expired (past its notAfter date)" \
+  --not "CRL is out of date" --not "wrong host name" \
+  -- "$BIN/05-client" -q --url "https://localhost:$SERVER_PORT" "${CA[@]}" \
+  --cert "$tmp/old-client-chain.crt" --key "$tmp/old-client.key" --tls-version 1.2
+stop_server "$SERVER_PID"
 odd_crl "$tmp/future-crl.pem" 1 31
 fails_closed "a CRL dated in the future" "$tmp/future-crl.pem" \
   "is dated .*, in the future: every client certificate will be refused until then" "CRL is not yet valid"
@@ -393,6 +422,32 @@ t_expect "05: break.sh NAME runs that scenario alone" 0 --out "1 of 1 scenarios 
   --out "== revoked:" --not "== expired:" -- env BIN="$BIN" "$COURSE_ROOT/05_https_server/break.sh" revoked
 t_expect "05: break.sh with an unknown name exits 2 and lists the scenarios" 2 \
   --err "break: no scenario 'nope'; there are: unknown-ca wrong-name" -- env BIN="$BIN" "$COURSE_ROOT/05_https_server/break.sh" nope
+t_run env BIN="$BIN" "$COURSE_ROOT/05_https_server/break.sh" --help
+t_true "05: break.sh --help lists the scenarios and ends its usage with a newline" "got: $T_OUT" \
+  bash -c 'grep -q "^usage: break.sh \[--keep\]" <<<"$1" && grep -q "^  mtls-foreign$" <<<"$1" &&
+    test "$(env BIN="$2" "$3" --help | tail -c 1 | od -An -c | tr -d " ")" = "\\n"' \
+  _ "$T_OUT" "$BIN" "$COURSE_ROOT/05_https_server/break.sh"
+# --keep: the folder stays under build/, and a command printed from it can be
+# re-run by hand there (the server line, then the client with the new port)
+t_run env BIN="$BIN" "$COURSE_ROOT/05_https_server/break.sh" revoked --keep
+kept=$(sed -n 's/^kept: \([^ ]*\) .*/\1/p' <<<"$T_OUT")
+t_true "05: break.sh --keep keeps its folder under build/ and says where" "got: $T_OUT" \
+  bash -c '[[ $1 == "$2"/build/05-break.* && -f $1/lab/ca.crt && -f $1/revoked-chain.crt ]]' _ "$kept" "$COURSE_ROOT"
+if [[ -d "$kept" && "$kept" == "$COURSE_ROOT"/build/05-break.* ]]; then
+  read -ra srv_line <<<"$(sed -n 's/^server: 05-server //p' <<<"$T_OUT")"
+  read -ra cli_line <<<"$(sed -n 's/^client: 05-client //p' <<<"$T_OUT")"
+  cd "$kept" || exit 1
+  if start_server 05-kept "$BIN/05-server" "${srv_line[@]}" >/dev/null; then
+    cli_line=("${cli_line[@]/#https:\/\/localhost:*/https://localhost:$SERVER_PORT}")
+    t_expect "05: break.sh --keep: the printed client command, re-run in the kept folder, fails the same way" 1 \
+      --err "revoked: the CA has withdrawn the server's certificate" -- "$BIN/05-client" "${cli_line[@]}"
+    stop_server "$SERVER_PID"
+  else
+    t_fail "05: break.sh --keep: the printed server line starts in the kept folder" "${srv_line[*]}"
+  fi
+  cd "$COURSE_ROOT" || exit 1
+  rm -rf "$kept"
+fi
 
 # every break-it scenario, with the message and status the lab sheet shows
 if break_pki "$tmp/break"; then

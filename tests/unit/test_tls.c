@@ -401,6 +401,40 @@ static void explain_gives_each_reason(void **state)
     }
 }
 
+/* "certificate expired" from the server: our certificate, or its stale CRL
+ * (OpenSSL sends that alert for both), told apart by our certificate's dates.
+ * libcurl calls it PEER_FAILED_VERIFICATION: never "wrong host name". */
+static void explain_tells_an_expired_client_cert_from_a_stale_crl(void **state)
+{
+    static const struct {
+        int dates;
+        const char *reason, *hint;
+    } cases[] = {
+        {TLS_CLIENT_CERT_IN_DATE, "the server's CRL is out of date (past its nextUpdate)", "make pki"},
+        {TLS_CLIENT_CERT_EXPIRED, "the server refused our client certificate: it is expired",
+         "new client certificate"},
+        {TLS_CLIENT_CERT_UNKNOWN, "either it is past its notAfter date, or the server's CRL",
+         "openssl x509 -noout -dates"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        tls_chain chain;
+        char reason[256], hint_text[512];
+        tls_chain_init(&chain);
+        chain.depth_max = 0;
+        chain.alert = SSL_AD_CERTIFICATE_EXPIRED;
+        chain.cert_requested = chain.have_client_cert = 1;
+        chain.client_cert_dates = cases[i].dates;
+        assert_int_equal(tls_explain_failure(CURLE_PEER_FAILED_VERIFICATION, &chain, "https://h/",
+                                             reason, sizeof reason, hint_text, sizeof hint_text),
+                         1);
+        if (!strstr(reason, cases[i].reason) || strstr(reason, "wrong host name"))
+            fail_msg("case %zu: reason '%s', wanted '%s'", i, reason, cases[i].reason);
+        if (!strstr(hint_text, cases[i].hint))
+            fail_msg("case %zu: hint '%s' lacks '%s'", i, hint_text, cases[i].hint);
+    }
+}
+
 static void explain_names_the_ca_without_a_crl(void **state)
 {
     tls_chain chain;
@@ -432,6 +466,7 @@ int main(void)
         cmocka_unit_test(watcher_keeps_the_verdict),
         cmocka_unit_test(watcher_records_the_servers_alert),
         cmocka_unit_test(explain_gives_each_reason),
+        cmocka_unit_test(explain_tells_an_expired_client_cert_from_a_stale_crl),
         cmocka_unit_test(explain_names_the_ca_without_a_crl),
     };
     return cmocka_run_group_tests_name("tls", tests, setup, teardown);

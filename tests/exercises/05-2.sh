@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# check-05-2: 05-client warns when the server's certificate expires within 30
+# days (and still fetches the secret); a certificate with 45 days left gets no
+# warning. Prints one verdict line; exit 0 PASS, 1 FAIL.
+cd "$(dirname "$0")/../.." || exit 1
+source scripts/lib.sh
+pass() { echo "check-05-2: PASS: $*"; exit 0; }
+fail() { echo "check-05-2: FAIL: $*"; exit 1; }
+
+make -s SAN="${SAN:-0}" all >/dev/null 2>&1 || fail "the tree does not build: run make and read the first error"
+tmp=$(course_tmpdir)
+m=$BIN/minica
+MINICA_PASSPHRASE=$(openssl rand -hex 16)
+export MINICA_PASSPHRASE
+(cd "$tmp" && "$m" init -q --dir ca --cn "Expiry Lab CA" &&
+  "$m" issue -q --dir ca --profile server --name soon --days 10 localhost 127.0.0.1 &&
+  "$m" issue -q --dir ca --profile server --name later --days 45 localhost 127.0.0.1) >"$tmp/minica.log" 2>&1 ||
+  fail "minica could not make the lab certificates: $(tail -n 1 "$tmp/minica.log")"
+# run_with NAME [client args]: the client against a server showing NAME's certificate
+run_with() {
+  local name=$1
+  shift
+  start_server "$name" "$BIN/05-server" --port 0 --cert "$tmp/$name-chain.crt" --key "$tmp/$name.key" >/dev/null ||
+    fail "05-server did not start with the $name certificate"
+  out=$(timeout 20 "$BIN/05-client" --url "https://localhost:$SERVER_PORT" --cacert "$tmp/ca/ca.crt" "$@" 2>"$tmp/err")
+  rc=$?
+  stop_server "$SERVER_PID"
+}
+run_with soon -q
+[[ $rc == 0 && "$out" == *"fluffy tail"* ]] ||
+  fail "a certificate with 10 days left is still valid: the client must fetch the secret (exit $rc: $(head -n 1 "$tmp/err"))"
+grep -Eq "^05-client: warning: the server's certificate expires in (9|10) days \(on 20[0-9-]+ [0-9:]+ UTC\)" "$tmp/err" ||
+  fail "no warning for a certificate 10 days from its notAfter (want on stderr, also with -q: 05-client: warning: the server's certificate expires in N days (on DATE): ...); got: $(head -n 1 "$tmp/err")"
+run_with later
+[[ $rc == 0 && "$out" == *"fluffy tail"* ]] || fail "the client failed against a certificate with 45 days left (exit $rc)"
+if grep -q "expires in" "$tmp/err" <(printf '%s\n' "$out"); then
+  fail "a certificate with 45 days left must not be warned about (the threshold is 30 days)"
+fi
+pass "05-client warns about a server certificate within 30 days of its notAfter, and only then"
