@@ -232,7 +232,8 @@ EXERCISES := $(sort $(patsubst tests/exercises/%.sh,%,$(wildcard tests/exercises
 exercises:
 	@$(if $(EXERCISES),,echo "exercises: none yet (no tests/exercises/NN-K.sh)";) \
 	for e in $(EXERCISES); do \
-	  printf '%-6s %s\n' "$$e" "$$(sed -n '/^#!/d; /^# SPDX/d; /^#/{s/^# *//p;q}' tests/exercises/$$e.sh)"; \
+	  t=$$(grep -h -m1 "^### $$e " $${e%%-*}_*/README.md 2>/dev/null | sed "s/^### $$e //"); \
+	  printf '%-6s %-58s make check-%s   (%s)\n' "$$e" "$${t:-(no ### $$e heading in the sheet)}" "$$e" "$$(ls -d $${e%%-*}_*/README.md)"; \
 	done
 check-%:
 	@if [[ -f tests/exercises/$*.sh ]]; then SAN=$(SAN) bash tests/exercises/$*.sh; else \

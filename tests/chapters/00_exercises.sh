@@ -33,7 +33,20 @@ copy_tree() {
       [[ -e $f || -L $f ]] && printf '%s\0' "$f"
     done | tar --null -T - -cf -) | tar -C "$dest" -xf -
   fi
-  if [[ -d $root/build ]]; then cp -a "$root/build" "$dest/build"; fi
+  if [[ -d $root/build ]]; then
+    # not what a checker needs: the fuzzers (73 MB), benchmarks, captures, and
+    # the other lane's build (build/san/ only under SAN=1)
+    local e keep=()
+    mkdir -p "$dest/build"
+    for e in "$root"/build/*; do
+      case ${e##*/} in
+        fuzz | bench | captures | instructor) continue ;;
+        san) [[ $SAN == 1 ]] || continue ;;
+      esac
+      keep+=("$e")
+    done
+    ((${#keep[@]} == 0)) || cp -a "${keep[@]}" "$dest/build/"
+  fi
 }
 
 # checker TREE NAME: run TREE's checker of exercise NAME there, as
@@ -177,3 +190,13 @@ for n in "${ex[@]}"; do
 done
 wait
 for n in "${ex[@]}"; do cat "$tmp/ex-$n.log"; done
+
+# ---- make exercises and make check-NN-K, as a student types them ------------------
+mk=(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory -C "$COURSE_ROOT")
+t_run "${mk[@]}" -s exercises
+for n in "${ex[@]}"; do
+  t_true "make exercises: $n is listed with its title from the sheet's '### $n' heading" "$(grep "^$n " <<<"$T_OUT")" \
+    bash -c 'grep "^$1 " <<<"$2" | grep -v "no ### " | grep -q "make check-$1"' _ "$n" "$T_OUT"
+done
+t_expect "make check-NN-K: an unknown exercise is refused with the list" 2 \
+  --err "check-99-9: error: no exercise 99-9 (no tests/exercises/99-9.sh); the exercises are: ${ex[*]}" -- "${mk[@]}" -s check-99-9

@@ -413,8 +413,17 @@ def copy_tree(root, dest):
             f.write(b"\0".join(x.encode() for x in files))
         subprocess.run(f"tar -C {sh_q(root)} --null -T {sh_q(lst)} -cf - | tar -C {sh_q(dest)} -xf -",
                        shell=True, check=True)
-    if os.path.isdir(os.path.join(root, "build")):
-        subprocess.run(["cp", "-a", os.path.join(root, "build"), os.path.join(dest, "build")], check=True)
+    build = os.path.join(root, "build")
+    if os.path.isdir(build):
+        # what a sheet cannot need: the fuzzers (73 MB), benchmarks, captures
+        # made before, and the other lane's build (build/san/ only under SAN=1)
+        skip = {"fuzz", "bench", "captures", "instructor"}
+        if os.environ.get("SAN", "0") != "1":
+            skip.add("san")
+        os.makedirs(os.path.join(dest, "build"))
+        keep = [os.path.join(build, e) for e in sorted(os.listdir(build)) if e not in skip]
+        if keep:
+            subprocess.run(["cp", "-a", *keep, os.path.join(dest, "build")], check=True)
 
 
 def sh_q(s):
