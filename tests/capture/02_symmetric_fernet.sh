@@ -41,3 +41,11 @@ summary=$(capture_summary "$tmp/02.pcapng")
 t_true "02 capture: the eavesdropper summary shows the token" "summary lacks it" \
   grep -q '^gAAAAA' <<<"$summary"
 t_true "02 capture: and not the secret" "summary has it" test "$(grep -c 'fluffy tail' <<<"$summary")" = 0
+# the README's eavesdropper block: who sent what, in which direction
+t_true "02 capture: the summary says the client sent the POST's token" "summary: $(head -n 30 <<<"$summary")" \
+  grep -qE '^>> client 127\.0\.0\.1:[0-9]+ -> server 127\.0\.0\.1:[0-9]+ \([0-9]+ bytes\)$' <<<"$summary"
+t_true "02 capture: and the server sent the replies" "summary lacks '>> server ... -> client'" \
+  grep -qE '^>> server 127\.0\.0\.1:[0-9]+ -> client 127\.0\.0\.1:[0-9]+ \([0-9]+ bytes\)$' <<<"$summary"
+t_true "02 capture: one conversation for each request (the GET, the POST)" \
+  "got $(grep -c '^--- TCP conversation' <<<"$summary")" \
+  test "$(grep -c '^--- TCP conversation' <<<"$summary")" -ge 2

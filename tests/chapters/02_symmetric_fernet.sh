@@ -164,3 +164,23 @@ t_expect "02: --send and --send-file exclude each other" 2 --err "exclude each o
   -- "$BIN/02-client" --send a --send-file b
 t_expect "02: make diff-02 shows what chapter 02 adds" 0 --out '+#include "fernet/fernet.h"' \
   --out "+static int post_message" -- make -s -C "$COURSE_ROOT" diff-02
+
+# the README's replay recipe, as a student pastes it: a short TTL, the token
+# taken from what the client put on the wire, replayed, then refused once old
+if start_server 02-server "$BIN/02-server" --key-file "$tmp/k" --port 0 --ttl 3; then
+  t_run "$BIN/02-client" --key-file "$tmp/k" --url "$SERVER_URL" --send 'pay Bob 10 EUR'
+  TOKEN=$(sed -n 's/^\[client\] -> \(gAAAAA\)/\1/p' <<<"$T_OUT")
+  t_true "02 replay recipe: the client's '[client] -> gAAAAA' line is the token it sent" "got '$TOKEN'" \
+    grep -qE '^gAAAAA[A-Za-z0-9_=-]+$' <<<"$TOKEN"
+  codes=$(for _ in 1 2; do curl -s -o /dev/null -w '%{http_code} ' --data-binary "$TOKEN" "$SERVER_URL/message"; done)
+  sleep 4.5
+  codes+=$(curl -s -o /dev/null -w '%{http_code}' --data-binary "$TOKEN" "$SERVER_URL/message")
+  t_true "02 replay recipe: replayed twice within --ttl 3, then refused (200 200 400)" "got $codes" \
+    test "$codes" = "200 200 400"
+  t_true "02 replay recipe: the log shows three payments, then the expiry" "log: $(grep -v '[<>]' "$SERVER_LOG")" \
+    test "$(grep -v '^\[server\] [<-]' "$SERVER_LOG" | grep -c 'decrypted a 14-byte message: pay Bob 10 EUR')" = 3 -a \
+    "$(grep -c 'refused a token: token expired (older than the TTL)' "$SERVER_LOG")" = 1
+  stop_server "$SERVER_PID"
+else
+  t_fail "02 replay recipe: the server starts with --ttl 3" "no 'listening on' line"
+fi
