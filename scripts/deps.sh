@@ -24,7 +24,7 @@ PACKAGES=(
   chromium libnss3-tools testssl.sh nginx wrk # chapter 05: browser, scan, HTTPS bench
   python3-openssl python3-websocket python3-argon2 # chapter 06: EST, push, password-hash peers
   gnuplot-nox # make bench: chapter 06's plot of records/s against sessions
-  xxd tmux # the sheets' recompute-it-yourself recipes (xxd), the 06 menu test (tmux)
+  xxd jq tmux # the sheets' recompute-it-yourself recipes (xxd, jq), the 06 menu test (tmux)
 )
 
 # shellcheck disable=SC2206
