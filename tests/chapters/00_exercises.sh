@@ -40,7 +40,7 @@ copy_tree() {
     mkdir -p "$dest/build"
     for e in "$root"/build/*; do
       case ${e##*/} in
-        fuzz | bench | captures | instructor) continue ;;
+        fuzz | mutate | bench | captures | instructor) continue ;;
         san) [[ $SAN == 1 ]] || continue ;;
       esac
       keep+=("$e")

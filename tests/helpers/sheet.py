@@ -415,15 +415,28 @@ def copy_tree(root, dest):
                        shell=True, check=True)
     build = os.path.join(root, "build")
     if os.path.isdir(build):
-        # what a sheet cannot need: the fuzzers (73 MB), benchmarks, captures
+        # what a sheet cannot need: the fuzzers (73 MB), the mutation copy, benchmarks, captures
         # made before, and the other lane's build (build/san/ only under SAN=1)
-        skip = {"fuzz", "bench", "captures", "instructor"}
+        skip = {"fuzz", "bench", "captures", "instructor", "mutate"}
         if os.environ.get("SAN", "0") != "1":
             skip.add("san")
         os.makedirs(os.path.join(dest, "build"))
         keep = [os.path.join(build, e) for e in sorted(os.listdir(build)) if e not in skip]
         if keep:
             subprocess.run(["cp", "-a", *keep, os.path.join(dest, "build")], check=True)
+
+
+def files_outside_build(tree):
+    """Every file under tree but build/ (and Python's __pycache__), relative."""
+    found = set()
+    for d, dirs, files in os.walk(tree):
+        rel = os.path.relpath(d, tree)
+        if rel == ".":
+            dirs[:] = [x for x in dirs if x != "build"]
+        dirs[:] = [x for x in dirs if x != "__pycache__"]
+        for f in files:
+            found.add(os.path.normpath(os.path.join(rel, f)))
+    return found
 
 
 def sh_q(s):
@@ -679,6 +692,7 @@ def in_namespace_run(args, sheet, name, blocks, only):
         raise
     copy_secs = time.time() - t0
     print(f"TIME: sheet {name}: scratch copy of {root} (files and build/): {copy_secs:.1f} s", flush=True)
+    before = files_outside_build(tree)
     san = os.environ.get("SAN", "0") == "1"
     r = Runner(name, tree, work, san, args.keep_going)
     steps = {}
@@ -718,6 +732,13 @@ def in_namespace_run(args, sheet, name, blocks, only):
             r.failed = True
             print(f"FAIL: sheet {name}: processes outlived the sheet: " +
                   "; ".join(f"{pid} {cmd[:60]}" for pid, cmd in left), flush=True)
+        # a student's scratch files go under build/, never among the course's files
+        strays = sorted(files_outside_build(tree) - before)
+        if strays:
+            r.failed = True
+            print(f"FAIL: sheet {name}: the sheet left files outside build/ (scratch files go under build/): " +
+                  ", ".join(strays[:8]) + (f" and {len(strays) - 8} more" if len(strays) > 8 else ""),
+                  flush=True)
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
     for s in order:
