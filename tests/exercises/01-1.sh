@@ -3,14 +3,11 @@
 # make check-01-1: exercise 01-1, a new route GET /hello?name=NAME on 01-server
 # (01_plain_http/README.md, "Exercises in C"). Builds 01-server, runs it on a
 # free loopback port and asks it with curl; prints one verdict line.
-set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-[[ ${SAN:-0} == 1 && -z ${COURSE_BIN:-} ]] && export COURSE_BIN=$PWD/build/san/bin
-source scripts/lib.sh
+# shellcheck source=lib.bash
+source tests/exercises/lib.bash
+exercise 01-1
 
-fail() { echo "check-01-1: FAIL: $*"; exit 1; }
-
-make -s SAN="${SAN:-0}" all >&2 || fail "the tree does not build: read the compiler's first error above"
 start_server 01-server "$BIN/01-server" --port 0 2>/dev/null ||
   fail "01-server did not start (run 'make 01-server' to see why)"
 
@@ -42,4 +39,4 @@ ask "/hello?name=alice" -d 'x'
 [[ $CODE == 405 ]] || fail "POST /hello answered $CODE, expected 405: the route is for GET only"
 ask "/"
 [[ $CODE == 200 && $BODY == "fluffy tail" ]] || fail "GET / no longer answers the secret ($CODE '$BODY')"
-echo "check-01-1: PASS: GET /hello?name=NAME greets NAME, and refuses a missing, empty, long (>32) or control-byte name with 400"
+pass "GET /hello?name=NAME greets NAME, and refuses a missing, empty, long (>32) or control-byte name with 400"

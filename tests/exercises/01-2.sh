@@ -4,14 +4,11 @@
 # 01-client (01_plain_http/README.md, "Exercises in C"). Builds the programs,
 # runs 01-server on a free loopback port and reads in its narration what the
 # client sent; prints one verdict line.
-set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-[[ ${SAN:-0} == 1 && -z ${COURSE_BIN:-} ]] && export COURSE_BIN=$PWD/build/san/bin
-source scripts/lib.sh
+# shellcheck source=lib.bash
+source tests/exercises/lib.bash
+exercise 01-2
 
-fail() { echo "check-01-2: FAIL: $*"; exit 1; }
-
-make -s SAN="${SAN:-0}" all >&2 || fail "the tree does not build: read the compiler's first error above"
 start_server 01-server "$BIN/01-server" --port 0 2>/dev/null ||
   fail "01-server did not start (run 'make 01-server' to see why)"
 limit=$(course_limit 10)
@@ -48,4 +45,4 @@ done
 received "X-Injected: b" && fail "a line break in --header let the client send a header of its own"
 client "${eight[@]}" -H 'X-N9: 9'
 [[ $RC == 2 ]] || fail "a ninth --header exited $RC, expected 2 (a usage error: at most 8)"
-echo "check-01-2: PASS: 01-client --header/-H sends up to 8 'NAME: VALUE' lines and refuses malformed ones (exit 2)"
+pass "01-client --header/-H sends up to 8 'NAME: VALUE' lines and refuses malformed ones (exit 2)"

@@ -4,15 +4,11 @@
 # password read from standard input (01_plain_http/README.md, "Exercises in C").
 # Runs the client against 01-server and against a small recording server (Python's
 # http.server) that keeps each request's body; prints one verdict line.
-set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-[[ ${SAN:-0} == 1 && -z ${COURSE_BIN:-} ]] && export COURSE_BIN=$PWD/build/san/bin
-source scripts/lib.sh
+# shellcheck source=lib.bash
+source tests/exercises/lib.bash
+exercise 01-3
 
-fail() { echo "check-01-3: FAIL: $*"; exit 1; }
-
-make -s SAN="${SAN:-0}" all >&2 || fail "the tree does not build: read the compiler's first error above"
-tmp=$(course_tmpdir)
 limit=$(course_limit 10)
 start_server 01-server "$BIN/01-server" --port 0 2>/dev/null ||
   fail "01-server did not start (run 'make 01-server' to see why)"
@@ -89,4 +85,4 @@ done
 login "$rec" alice ""
 [[ $RC != 0 ]] || fail "with nothing on standard input the client exited 0: refuse an empty password"
 [[ $(wc -l <"$tmp/rec.jsonl") == 1 ]] || fail "with nothing on standard input the client still sent a request"
-echo "check-01-3: PASS: 01-client --login USER posts user and password percent-encoded, the password from stdin and never narrated"
+pass "01-client --login USER posts user and password percent-encoded, the password from stdin and never narrated"

@@ -4,16 +4,11 @@
 # (02_symmetric_fernet/README.md, "Exercises in C"). Builds the programs, runs
 # 02-server on a free loopback port and replays tokens at it with curl; prints
 # one verdict line.
-set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-[[ ${SAN:-0} == 1 && -z ${COURSE_BIN:-} ]] && export COURSE_BIN=$PWD/build/san/bin
-# shellcheck source=scripts/lib.sh
-source scripts/lib.sh
+# shellcheck source=lib.bash
+source tests/exercises/lib.bash
+exercise 02-1
 
-fail() { echo "check-02-1: FAIL: $*"; exit 1; }
-
-make -s SAN="${SAN:-0}" all >&2 || fail "the tree does not build: read the compiler's first error above"
-tmp=$(course_tmpdir)
 "$BIN/fernet" genkey --out "$tmp/k" 2>/dev/null || fail "fernet genkey did not make a key"
 "$BIN/02-server" --help 2>&1 | grep -q -- '--once' ||
   fail "02-server --help does not list --once: add the option (own[] and option() in 02_symmetric_fernet/server.c, and OPTIONS_HELP)"
@@ -72,4 +67,4 @@ tok3=$(token 'pay Dave 1 EUR')
 post "$tok3"; a=$CODE
 post "$tok3"; b=$CODE
 [[ "$a $b" == "200 200" ]] || fail "without --once the replay must still work (got $a then $b): make the check depend on the option"
-echo "check-02-1: PASS: 02-server --once accepts each token once (a replay, even with CR LF added, gets the same 400), also from 8 clients at once; without --once nothing changed"
+pass "02-server --once accepts each token once (a replay, even with CR LF added, gets the same 400), also from 8 clients at once; without --once nothing changed"

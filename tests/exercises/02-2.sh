@@ -3,16 +3,11 @@
 # make check-02-2: exercise 02-2, `fernet decrypt` says which of several keys
 # opened a token (02_symmetric_fernet/README.md, "Exercises in C"). Builds the
 # tool, makes three keys and tokens with each; prints one verdict line.
-set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-[[ ${SAN:-0} == 1 && -z ${COURSE_BIN:-} ]] && export COURSE_BIN=$PWD/build/san/bin
-# shellcheck source=scripts/lib.sh
-source scripts/lib.sh
+# shellcheck source=lib.bash
+source tests/exercises/lib.bash
+exercise 02-2
 
-fail() { echo "check-02-2: FAIL: $*"; exit 1; }
-
-make -s SAN="${SAN:-0}" all >&2 || fail "the tree does not build: read the compiler's first error above"
-tmp=$(course_tmpdir)
 for k in new mid old; do
   "$BIN/fernet" genkey --out "$tmp/$k" 2>/dev/null || fail "fernet genkey did not make a key"
 done
@@ -54,4 +49,4 @@ printf 'late' | "$BIN/fernet" encrypt --key-file "$tmp/mid" --at 1000000000 >"$t
 dec "$tmp/t-late" --key-file "$tmp/new" --key-file "$tmp/mid" --ttl 60
 [[ $RC == 1 && $ERR == "fernet: error: decrypt: token expired"* ]] ||
   fail "an expired token from an older key: exit $RC, stderr '$ERR'; the TTL still applies with every key"
-echo "check-02-2: PASS: fernet decrypt names the older key that opened a token (key N of M), says nothing for the newest, and still refuses with the first key's reason"
+pass "fernet decrypt names the older key that opened a token (key N of M), says nothing for the newest, and still refuses with the first key's reason"

@@ -4,16 +4,11 @@
 # HMAC itself (02_symmetric_fernet/README.md, "Exercises in C"). Builds the tool
 # and inspects good, changed and spec tokens with and without a key; prints one
 # verdict line.
-set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-[[ ${SAN:-0} == 1 && -z ${COURSE_BIN:-} ]] && export COURSE_BIN=$PWD/build/san/bin
-# shellcheck source=scripts/lib.sh
-source scripts/lib.sh
+# shellcheck source=lib.bash
+source tests/exercises/lib.bash
+exercise 02-3
 
-fail() { echo "check-02-3: FAIL: $*"; exit 1; }
-
-make -s SAN="${SAN:-0}" all >&2 || fail "the tree does not build: read the compiler's first error above"
-tmp=$(course_tmpdir)
 for k in a b; do
   "$BIN/fernet" genkey --out "$tmp/$k" 2>/dev/null || fail "fernet genkey did not make a key"
 done
@@ -63,4 +58,4 @@ insp "$(vec 'incorrect mac')" --key-file "$tmp/spec"
 [[ $OUT == *"$BADLINE"* && $RC == 1 ]] || fail "the spec's 'incorrect mac' token was not a MISMATCH (exit $RC)"
 insp gAAAAAAdwJ6wAAECAwQFBgcICQoLDA0ODy021cpGVWKZ_eEwCGM4BLLF_5CV9dOPmrhuVUPgJobwOz7JcbmrR64jVmpU4IwqDA== --key-file "$tmp/spec"
 [[ $OUT == *"$OKLINE"* && $RC == 0 ]] || fail "the spec's example token did not match with its key (exit $RC)"
-echo "check-02-3: PASS: fernet inspect --key-file checks the HMAC alone (good, other key, changed byte, and the spec's padding and TTL tokens), and is unchanged without a key"
+pass "fernet inspect --key-file checks the HMAC alone (good, other key, changed byte, and the spec's padding and TTL tokens), and is unchanged without a key"

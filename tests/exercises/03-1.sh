@@ -4,18 +4,11 @@
 # refuse a peer value outside 2..p-2 (0, 1, p-1, p and above), the way
 # kex_derive() does in the chapter pair, and still accept honest ones.
 # Run from the repository root (make check-03-1). One verdict line.
-set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-# shellcheck source=scripts/lib.sh
-source scripts/lib.sh
-# run directly with SAN=1 (no COURSE_BIN from make): the sanitizer build's binaries
-[[ "${SAN:-0}" == 1 && -z "${COURSE_BIN:-}" ]] && BIN=$PWD/build/san/bin
-NAME=check-03-1
-pass() { echo "$NAME: PASS: $1"; exit 0; }
-fail() { echo "$NAME: FAIL: $1"; exit 1; }
+# shellcheck source=lib.bash
+source tests/exercises/lib.bash
+exercise 03-1
 
-log=$(course_tmpdir)/build.log
-make -s SAN="${SAN:-0}" all >"$log" 2>&1 || fail "the tree does not build: $(grep -m1 -i 'error' "$log")"
 DH=$BIN/dh
 # run ARGS...: sets OUT (stdout and stderr) and RC
 run() { OUT=$(timeout 10 "$DH" toy "$@" 2>&1); RC=$?; }

@@ -6,21 +6,15 @@
 # the first 8 bytes of SHA-256(session key) in hex, so two people can compare
 # it over another channel: equal on a direct run, different through 03-mitm.
 # Run from the repository root (make check-03-2). One verdict line.
-set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-# shellcheck source=scripts/lib.sh
-source scripts/lib.sh
-# run directly with SAN=1 (no COURSE_BIN from make): the sanitizer build's binaries
-[[ "${SAN:-0}" == 1 && -z "${COURSE_BIN:-}" ]] && BIN=$PWD/build/san/bin
-NAME=check-03-2
-pass() { echo "$NAME: PASS: $1"; exit 0; }
-fail() { echo "$NAME: FAIL: $1"; exit 1; }
+# shellcheck source=lib.bash
+source tests/exercises/lib.bash
+exercise 03-2
+
 FP_RE='key fingerprint: [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4}'
 # the last fingerprint in a text, as 16 hex digits
 fp_of() { grep -Eo "$FP_RE" <<<"$1" | tail -n 1 | sed 's/^key fingerprint: //; s/ //g'; }
 
-log=$(course_tmpdir)/build.log
-make -s SAN="${SAN:-0}" all >"$log" 2>&1 || fail "the tree does not build: $(grep -m1 -i 'error' "$log")"
 start_server 03-server "$BIN/03-server" --port 0 >/dev/null 2>&1 ||
   fail "03-server does not start (it must still print 'listening on URL' first)"
 URL=$SERVER_URL

@@ -5,18 +5,11 @@
 # to p: a random value in the 32-bit group within a few seconds, with the
 # right x and an honest count of steps ("after N tries").
 # Run from the repository root (make check-03-3). One verdict line.
-set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-# shellcheck source=scripts/lib.sh
-source scripts/lib.sh
-# run directly with SAN=1 (no COURSE_BIN from make): the sanitizer build's binaries
-[[ "${SAN:-0}" == 1 && -z "${COURSE_BIN:-}" ]] && BIN=$PWD/build/san/bin
-NAME=check-03-3
-pass() { echo "$NAME: PASS: $1"; exit 0; }
-fail() { echo "$NAME: FAIL: $1"; exit 1; }
+# shellcheck source=lib.bash
+source tests/exercises/lib.bash
+exercise 03-3
 
-log=$(course_tmpdir)/build.log
-make -s SAN="${SAN:-0}" all >"$log" 2>&1 || fail "the tree does not build: $(grep -m1 -i 'error' "$log")"
 DH=$BIN/dh
 P=4294967291
 LIMIT=$(course_limit 3)

@@ -4,11 +4,11 @@
 # signs (04_pki_ca/README.md, "Exercises in C"): EC P-256 and Ed25519 only.
 # Builds, starts 04-server on a free loopback port with a PKI and codes of
 # its own, sends CSRs to /enrol; prints one verdict line.
-set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-[[ ${SAN:-0} == 1 && -z ${COURSE_BIN:-} ]] && export COURSE_BIN=$PWD/build/san/bin
-source scripts/lib.sh
-CHECK=check-04-2
+# shellcheck source=lib.bash
+source tests/exercises/lib.bash
+exercise 04-2
+
 source tests/exercises/04-common.bash
 
 ex04_start
@@ -32,4 +32,4 @@ enrol p256
 csr ed -newkey ed25519
 enrol ed
 [[ $CODE == 200 ]] || fail "an Ed25519 CSR answered $CODE '$BODY', expected 200"
-echo "$CHECK: PASS: the enrolment CA signs EC P-256 and Ed25519 keys only; RSA (any size) and P-384 get a 400 that costs no code"
+pass "the enrolment CA signs EC P-256 and Ed25519 keys only; RSA (any size) and P-384 get a 400 that costs no code"

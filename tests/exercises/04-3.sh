@@ -4,14 +4,11 @@
 # pin of the certificate's public key, as curl --pinnedpubkey takes it;
 # 04_pki_ca/README.md, "Exercises in C"). Builds minica, makes a PKI of its
 # own, computes the pins with openssl; prints one verdict line.
-set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-[[ ${SAN:-0} == 1 && -z ${COURSE_BIN:-} ]] && export COURSE_BIN=$PWD/build/san/bin
-source scripts/lib.sh
-CHECK=check-04-3
-fail() { echo "$CHECK: FAIL: $*"; exit 1; }
+# shellcheck source=lib.bash
+source tests/exercises/lib.bash
+exercise 04-3
 
-make -s SAN="${SAN:-0}" all >&2 || fail "the tree does not build: read the compiler's first error above"
 EX=$(course_tmpdir)
 P=$EX/pki
 04_pki_ca/make-pki.sh "$BIN" "$P" >"$EX/pki.log" 2>&1 || fail "make-pki.sh failed: $(tail -n 3 "$EX/pki.log")"
@@ -50,4 +47,4 @@ for bad in "md5//$(pin_of "$P/server.crt")" "sha256//" "sha256//${server_pin#sha
   verify --pin "$bad" "$P/server-chain.crt"
   [[ $RC == 2 ]] || fail "--pin '$bad' exited $RC, expected 2 (a usage error): accept sha256// and 44 base64 characters only"
 done
-echo "$CHECK: PASS: minica verify --pin checks the leaf's public key (SHA-256 of its SubjectPublicKeyInfo) after the chain, and refuses a malformed pin"
+pass "minica verify --pin checks the leaf's public key (SHA-256 of its SubjectPublicKeyInfo) after the chain, and refuses a malformed pin"

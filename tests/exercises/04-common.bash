@@ -2,14 +2,11 @@
 # tests/exercises/04-common.bash - what the chapter 04 checkers share: a
 # course PKI of their own, a 04-server on a free loopback port, and CSRs
 # sent to its /enrol by hand. Sourced by tests/exercises/04-K.sh after
-# scripts/lib.sh, with CHECK set to the checker's name.
+# tests/exercises/lib.bash (fail, BIN, start_server) and `exercise 04-K`.
 
-fail() { echo "$CHECK: FAIL: $*"; exit 1; }
-
-# build, make a PKI in a scratch folder (the tree's build/pki and its codes
-# are left alone), start 04-server with codes of our own
+# make a PKI in a scratch folder (the tree's build/pki and its codes are
+# left alone), start 04-server with codes of our own
 ex04_start() {
-  make -s SAN="${SAN:-0}" all >&2 || fail "the tree does not build: read the compiler's first error above"
   EX=$(course_tmpdir)
   04_pki_ca/make-pki.sh "$BIN" "$EX/pki" >"$EX/pki.log" 2>&1 || fail "make-pki.sh failed: $(tail -n 3 "$EX/pki.log")"
   (umask 077 && for i in 1 2 3 4 5 6 7 8; do echo "exercise-04-code-$i-0123456789"; done >"$EX/codes")

@@ -6,12 +6,10 @@
 # secret from the first and refuse the second, saying it was the pin.
 # Prints one verdict line; exit 0 PASS, 1 FAIL.
 cd "$(dirname "$0")/../.." || exit 1
-source scripts/lib.sh
-pass() { echo "check-05-1: PASS: $*"; exit 0; }
-fail() { echo "check-05-1: FAIL: $*"; exit 1; }
+# shellcheck source=lib.bash
+source tests/exercises/lib.bash
+exercise 05-1
 
-make -s SAN="${SAN:-0}" all >/dev/null 2>&1 || fail "the tree does not build: run make and read the first error"
-tmp=$(course_tmpdir)
 m=$BIN/minica
 MINICA_PASSPHRASE=$(openssl rand -hex 16)
 export MINICA_PASSPHRASE

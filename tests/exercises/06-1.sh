@@ -6,8 +6,9 @@
 # (tests/exercises/06-common.bash), enrols one device and sends records: the
 # bad ones must be quarantined with a reason naming FirstName, the good ones
 # stored. One verdict line; exit 0 on PASS.
-set -u
 cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=lib.bash
+source tests/exercises/lib.bash
 EX=06-1
 # shellcheck source=06-common.bash
 source tests/exercises/06-common.bash
@@ -17,19 +18,16 @@ send() { "${C[@]}" send-record "{\"FirstName\": $1, \"LastName\": \"Lovelace\"}"
 for bad in '""' '"   "' '"Ada\nLovelace"' '"Ada\u001b[2J"'; do
   out=$(send "$bad")
   if grep -q '^record stored' <<<"$out"; then
-    verdict FAIL "a record with FirstName $bad was stored; it must be quarantined (hint: a rule in validate(), common/store/records.c)"
-    exit 1
+    fail "a record with FirstName $bad was stored; it must be quarantined (hint: a rule in validate(), common/store/records.c)"
   fi
   if ! grep -q "record quarantined: .*FirstName" <<<"$out"; then
-    verdict FAIL "FirstName $bad: expected 'record quarantined: ...' with a reason that names FirstName, got: $(head -n 1 <<<"$out")"
-    exit 1
+    fail "FirstName $bad: expected 'record quarantined: ...' with a reason that names FirstName, got: $(head -n 1 <<<"$out")"
   fi
 done
 for good in '"Ada"' '" Jean Paul "' '"Zoë"' '"Ⅻ"'; do
   out=$(send "$good")
   if ! grep -q '^record stored' <<<"$out"; then
-    verdict FAIL "a record with FirstName $good must still be stored, got: $(head -n 1 <<<"$out")"
-    exit 1
+    fail "a record with FirstName $good must still be stored, got: $(head -n 1 <<<"$out")"
   fi
 done
-verdict PASS "a FirstName that is empty, only spaces, or holds a newline or an escape is quarantined with its reason; 'Ada', ' Jean Paul ' and UTF-8 names are stored"
+pass "a FirstName that is empty, only spaces, or holds a newline or an escape is quarantined with its reason; 'Ada', ' Jean Paul ' and UTF-8 names are stored"

@@ -6,8 +6,9 @@
 # the device's outbox by hand, as 06-client send-record writes them, and sent
 # with `06-client resend`, which signs each with the 'created' it finds there.
 # One verdict line; exit 0 on PASS.
-set -u
 cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=lib.bash
+source tests/exercises/lib.bash
 EX=06-2
 # shellcheck source=06-common.bash
 source tests/exercises/06-common.bash
@@ -31,20 +32,17 @@ queue 86400
 out=$(resend)
 answer=$(grep -m 1 'answer (decrypted)' <<<"$out")
 if grep -q '"status":"stored"' <<<"$answer"; then
-  verdict FAIL "a record created a day in the future was stored; refuse it (hint: op_record() in 06_full_protocol/session.c, the server's now_ms())"
-  exit 1
+  fail "a record created a day in the future was stored; refuse it (hint: op_record() in 06_full_protocol/session.c, the server's now_ms())"
 fi
 if ! grep -q '"status":"refused"' <<<"$answer" || ! grep -qi 'future' <<<"$answer"; then
-  verdict FAIL "a record created a day ahead: expected a sealed {\"status\":\"refused\"} whose reason says 'future', got: ${answer:-$(tail -n 2 <<<"$out" | tr '\n' ' ')}"
-  exit 1
+  fail "a record created a day ahead: expected a sealed {\"status\":\"refused\"} whose reason says 'future', got: ${answer:-$(tail -n 2 <<<"$out" | tr '\n' ' ')}"
 fi
 rm -f "$tmp/dev/outbox"/*.json
 for ahead in 60 -86400; do
   queue "$ahead"
   out=$(resend)
   if ! grep -q 'answer (decrypted).*"status":"stored"' <<<"$out"; then
-    verdict FAIL "a record created $ahead s from now must still be stored (the clock may be a little ahead; an outbox may hold old records), got: $(grep -m 1 'answer (decrypted)\|error' <<<"$out")"
-    exit 1
+    fail "a record created $ahead s from now must still be stored (the clock may be a little ahead; an outbox may hold old records), got: $(grep -m 1 'answer (decrypted)\|error' <<<"$out")"
   fi
 done
-verdict PASS "a record created a day ahead is refused with a reason; 60 s ahead and a day old are stored"
+pass "a record created a day ahead is refused with a reason; 60 s ahead and a day old are stored"

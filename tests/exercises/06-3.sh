@@ -5,30 +5,27 @@
 # (06_full_protocol/README.md, "Exercises in C", 06-3). Enrols a second device
 # for the checker's account, revokes it, and reads the listing; an unknown
 # account must be an error. One verdict line; exit 0 on PASS.
-set -u
 cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=lib.bash
+source tests/exercises/lib.bash
 EX=06-3
 # shellcheck source=06-common.bash
 source tests/exercises/06-common.bash
 ex06_start
 if ! out=$("${C[@]}" --home "$tmp/dev2" --user checker --key-type p256 enrol 2>&1); then
-  verdict FAIL "could not enrol a second device: $(tail -n 1 <<<"$out")"
-  exit 1
+  fail "could not enrol a second device: $(tail -n 1 <<<"$out")"
 fi
 DEV2=$(grep -o 'device id (serial) [0-9a-f]*' <<<"$out" | cut -d' ' -f4)
 if ! out=$("${ADM[@]}" revoke-device "$DEV2" --reason keyCompromise 2>&1); then
-  verdict FAIL "06-admin revoke-device failed: $(tail -n 1 <<<"$out")"
-  exit 1
+  fail "06-admin revoke-device failed: $(tail -n 1 <<<"$out")"
 fi
 out=$("${ADM[@]}" devices checker 2>&1)
 rc=$?
 if [[ $rc -eq 2 ]] || grep -q 'not a command of 06-admin' <<<"$out"; then
-  verdict FAIL "06-admin has no 'devices USER' command yet (hint: a route in admin.c's admin_routes, a command in admin_client.c)"
-  exit 1
+  fail "06-admin has no 'devices USER' command yet (hint: a route in admin.c's admin_routes, a command in admin_client.c)"
 fi
 if [[ $rc -ne 0 ]]; then
-  verdict FAIL "06-admin devices checker exited $rc: $(tail -n 1 <<<"$out")"
-  exit 1
+  fail "06-admin devices checker exited $rc: $(tail -n 1 <<<"$out")"
 fi
 # the listing's JSON: the last line that starts with {
 json=$(grep '^{' <<<"$out" | tail -n 1)
@@ -52,13 +49,11 @@ if devs[dev2].get("revoked") != "keyCompromise":
     sys.exit("the revoked device's \"revoked\" must be its reason, keyCompromise, got %r" % devs[dev2].get("revoked"))
 PY
 ); then
-  verdict FAIL "06-admin devices checker: $why"
-  exit 1
+  fail "06-admin devices checker: $why"
 fi
 out=$("${ADM[@]}" devices nobody 2>&1)
 rc=$?
 if [[ $rc -ne 1 ]]; then
-  verdict FAIL "06-admin devices nobody (no such account) must fail with exit status 1 (an HTTP 404), got $rc: $(tail -n 1 <<<"$out")"
-  exit 1
+  fail "06-admin devices nobody (no such account) must fail with exit status 1 (an HTTP 404), got $rc: $(tail -n 1 <<<"$out")"
 fi
-verdict PASS "06-admin devices lists both devices with serial, key, expiry and the revoked one's reason; an unknown account is refused"
+pass "06-admin devices lists both devices with serial, key, expiry and the revoked one's reason; an unknown account is refused"

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # tests/exercises/06-common.bash - what the chapter 06 checkers share (source it
-# from the repository root after setting EX, the exercise's number, e.g. 06-1):
-#   verdict PASS|FAIL TEXT   prints the one verdict line; returns 0 for PASS
+# from the repository root after tests/exercises/lib.bash, with EX set to the
+# exercise's number, e.g. 06-1):
 #   ex06_start               builds 06-server, 06-client and 06-admin (SAN=1),
 #                            makes a PKI in a temp dir, starts 06-server on a
 #                            free port, registers the account 'checker' and
@@ -9,36 +9,23 @@
 #                            -q), ADM (06-admin for this server, -q), P (the
 #                            PKI), tmp, and DEV1 (the device id), or prints
 #                            the FAIL verdict and exits 1
-verdict() {
-  echo "check-$EX: $1: $2"
-  [[ $1 == PASS ]]
-}
 ex06_start() {
-  local bin=build/bin out
+  local bin=build/bin
   [[ ${SAN:-0} == 1 ]] && bin=build/san/bin
-  if ! out=$(make -s SAN="${SAN:-0}" "$bin/06-server" "$bin/06-client" "$bin/06-admin" 2>&1); then
-    verdict FAIL "the tree does not build: $(tail -n 3 <<<"$out" | tr '\n' ' ')"
-    exit 1
-  fi
-  BIN=${COURSE_BIN:-$PWD/$bin}
-  # shellcheck source=../../scripts/lib.sh
-  source scripts/lib.sh
-  tmp=$(course_tmpdir)
+  exercise "$EX" "$bin/06-server" "$bin/06-client" "$bin/06-admin"
+  # shellcheck disable=SC2154 # tmp: made by exercise (lib.bash)
   P=$tmp/pki
   if ! 04_pki_ca/make-pki.sh "$BIN" "$P" >"$tmp/pki.log" 2>&1; then
-    verdict FAIL "04_pki_ca/make-pki.sh could not make a PKI: $(tail -n 1 "$tmp/pki.log")"
-    exit 1
+    fail "04_pki_ca/make-pki.sh could not make a PKI: $(tail -n 1 "$tmp/pki.log")"
   fi
   if ! start_server 06-server "$BIN/06-server" --port 0 --data "$tmp/data" --cert "$P/server-chain.crt" \
     --key "$P/server.key" --device-ca "$P/devices" --pass-file "$P/ca-pass" 2>"$tmp/start.err"; then
-    verdict FAIL "06-server did not start: $(tail -n 2 "$tmp/start.err" | tr '\n' ' ')"
-    exit 1
+    fail "06-server did not start: $(tail -n 2 "$tmp/start.err" | tr '\n' ' ')"
   fi
   export COURSE06_PASSWORD='a checker password, long enough'
   C=("$BIN/06-client" --url "https://localhost:$SERVER_PORT" --cacert "$P/root.crt" --home "$tmp/dev" -q)
   if ! "${C[@]}" --user checker register >"$tmp/c.log" 2>&1 || ! "${C[@]}" --user checker enrol >>"$tmp/c.log" 2>&1; then
-    verdict FAIL "could not register and enrol a device: $(tail -n 2 "$tmp/c.log" | tr '\n' ' ')"
-    exit 1
+    fail "could not register and enrol a device: $(tail -n 2 "$tmp/c.log" | tr '\n' ' ')"
   fi
   # shellcheck disable=SC2034 # DEV1 and ADM are for the checkers that source this file
   DEV1=$(grep -o 'device id (serial) [0-9a-f]*' "$tmp/c.log" | cut -d' ' -f4)
