@@ -10,16 +10,11 @@ cd "$(dirname "$0")/../.." || exit 1
 source tests/exercises/lib.bash
 exercise 05-1
 
-m=$BIN/minica
-MINICA_PASSPHRASE=$(openssl rand -hex 16)
-export MINICA_PASSPHRASE
-(cd "$tmp" && "$m" init -q --dir ca --cn "Pin Lab CA" &&
-  "$m" issue -q --dir ca --profile server --name first localhost 127.0.0.1 &&
-  "$m" issue -q --dir ca --profile server --name second localhost 127.0.0.1) >"$tmp/minica.log" 2>&1 ||
-  fail "minica could not make the lab certificates: $(tail -n 1 "$tmp/minica.log")"
+# shellcheck source=05-common.bash
+source tests/exercises/05-common.bash
+lab_certs "Pin Lab CA" first second
 # the pin: base64 of the SHA-256 of the first certificate's SubjectPublicKeyInfo (DER)
-pin=sha256//$(openssl x509 -in "$tmp/first.crt" -pubkey -noout | openssl pkey -pubin -outform DER |
-  openssl dgst -sha256 -binary | base64)
+pin=$(spki_pin "$tmp/first.crt")
 client() { timeout 20 "$BIN/05-client" -q --url "https://localhost:$SERVER_PORT" --cacert "$tmp/ca/ca.crt" "$@"; }
 
 start_server first "$BIN/05-server" --port 0 --cert "$tmp/first-chain.crt" --key "$tmp/first.key" >/dev/null ||

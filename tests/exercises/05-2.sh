@@ -8,13 +8,9 @@ cd "$(dirname "$0")/../.." || exit 1
 source tests/exercises/lib.bash
 exercise 05-2
 
-m=$BIN/minica
-MINICA_PASSPHRASE=$(openssl rand -hex 16)
-export MINICA_PASSPHRASE
-(cd "$tmp" && "$m" init -q --dir ca --cn "Expiry Lab CA" &&
-  "$m" issue -q --dir ca --profile server --name soon --days 10 localhost 127.0.0.1 &&
-  "$m" issue -q --dir ca --profile server --name later --days 45 localhost 127.0.0.1) >"$tmp/minica.log" 2>&1 ||
-  fail "minica could not make the lab certificates: $(tail -n 1 "$tmp/minica.log")"
+# shellcheck source=05-common.bash
+source tests/exercises/05-common.bash
+lab_certs "Expiry Lab CA" "soon --days 10" "later --days 45"
 # run_with NAME [client args]: the client against a server showing NAME's certificate
 run_with() {
   local name=$1

@@ -9,16 +9,11 @@ cd "$(dirname "$0")/../.." || exit 1
 source tests/exercises/lib.bash
 exercise 05-3
 
-m=$BIN/minica
-MINICA_PASSPHRASE=$(openssl rand -hex 16)
-export MINICA_PASSPHRASE
-(cd "$tmp" && "$m" init -q --dir ca --cn "Pin Lab CA" &&
-  "$m" issue -q --dir ca --profile server --name one localhost 127.0.0.1 &&
-  "$m" issue -q --dir ca --profile server --name two --key-type rsa2048 localhost 127.0.0.1) >"$tmp/minica.log" 2>&1 ||
-  fail "minica could not make the lab certificates: $(tail -n 1 "$tmp/minica.log")"
+# shellcheck source=05-common.bash
+source tests/exercises/05-common.bash
+lab_certs "Pin Lab CA" one "two --key-type rsa2048"
 for name in one two; do
-  want=sha256//$(openssl x509 -in "$tmp/$name.crt" -pubkey -noout | openssl pkey -pubin -outform DER |
-    openssl dgst -sha256 -binary | base64)
+  want=$(spki_pin "$tmp/$name.crt")
   start_server "$name" "$BIN/05-server" --port 0 --cert "$tmp/$name-chain.crt" --key "$tmp/$name.key" >/dev/null ||
     fail "05-server did not start with the $name certificate"
   out=$(timeout 20 "$BIN/05-client" --url "https://localhost:$SERVER_PORT" --cacert "$tmp/ca/ca.crt" 2>&1)

@@ -13,6 +13,9 @@
 #                            verdict with the compiler's first error
 # pass TEXT, fail TEXT       the one verdict line, `check-NN-K: PASS: TEXT`
 #                            or `check-NN-K: FAIL: TEXT`, then exit 0 or 1
+# spki_pin CERT              the pin of CERT's public key as curl takes it:
+#                            sha256// and the base64 of the SHA-256 of its
+#                            SubjectPublicKeyInfo (DER)
 # tmp                        a folder of the checker's own, removed at exit
 # and scripts/lib.sh: BIN (the sanitizer build's binaries under SAN=1, also
 # when the checker runs without make), start_server (stopped at exit),
@@ -37,4 +40,8 @@ exercise() {
   if ! make -s SAN="${SAN:-0}" "${@:-all}" >"$tmp/build.log" 2>&1; then
     fail "the tree does not build: $(grep -m 1 -E 'error|Error' "$tmp/build.log" || tail -n 1 "$tmp/build.log")"
   fi
+}
+spki_pin() {
+  echo "sha256//$(openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform DER |
+    openssl dgst -sha256 -binary | base64)"
 }
